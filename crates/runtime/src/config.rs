@@ -1,0 +1,81 @@
+//! Settings every Loopback server shares. Each flag also reads a
+//! `LOOPBACK_*` environment variable; `--help` documents both.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::auth::{Authenticator, AuthError, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Server settings shared by every service binary and `loopbackd`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "LOOPBACK_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Directory for SQLite databases and generated dev keys.
+    #[arg(long, env = "LOOPBACK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Log format.
+    #[arg(long, env = "LOOPBACK_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// How long in-flight calls may take to finish after SIGTERM/Ctrl-C.
+    #[arg(long, env = "LOOPBACK_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Bearer-token verification settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// JSON key files to verify bearer tokens with (comma-separated). When
+    /// empty, `<data-dir>/dev-jwt-keys.json` is used (and created if missing
+    /// by `loopbackd`).
+    #[arg(long = "jwt-key-file", env = "LOOPBACK_JWT_KEY_FILES", value_delimiter = ',')]
+    pub key_files: Vec<PathBuf>,
+    /// Required `iss` claim.
+    #[arg(long = "jwt-issuer", env = "LOOPBACK_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+    pub issuer: String,
+    /// Required `aud` claim.
+    #[arg(long = "jwt-audience", env = "LOOPBACK_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    pub audience: String,
+}
+
+/// Name of the dev key file inside the data dir.
+pub const DEV_KEY_FILE: &str = "dev-jwt-keys.json";
+
+impl AuthArgs {
+    /// The key files in force: the configured ones, or the data dir's dev key.
+    pub fn effective_key_files(&self, data_dir: &std::path::Path) -> Vec<PathBuf> {
+        if self.key_files.is_empty() {
+            vec![data_dir.join(DEV_KEY_FILE)]
+        } else {
+            self.key_files.clone()
+        }
+    }
+
+    /// Loads the authenticator; with no configured key files and
+    /// `create_dev_key`, a dev key is generated first if missing. Returns
+    /// whether a key was generated.
+    pub fn authenticator(&self, data_dir: &std::path::Path, create_dev_key: bool) -> Result<(Authenticator, bool), AuthError> {
+        let mut created = false;
+        if self.key_files.is_empty() && create_dev_key {
+            let dev = data_dir.join(DEV_KEY_FILE);
+            if !dev.exists() {
+                Authenticator::generate_key_file(&dev)?;
+                created = true;
+            }
+        }
+        let files = self.effective_key_files(data_dir);
+        Ok((Authenticator::from_key_files(&files, &self.issuer, &self.audience)?, created))
+    }
+}

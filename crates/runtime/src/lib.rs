@@ -1,0 +1,19 @@
+//! The runtime every Loopback service shares.
+//!
+//! - [`config`]: common command-line/environment settings.
+//! - [`telemetry`]: tracing-subscriber set-up.
+//! - [`server`]: gRPC server bootstrap with reflection, health and graceful shutdown.
+//! - [`auth`]: bearer-token verification, principals, dev token minting.
+//! - [`errors`]: builders for `tonic::Status` with `google.rpc` details.
+//! - [`pagination`]: opaque keyset page tokens and page-size rules.
+//! - [`db`]: SQLite/PostgreSQL connections.
+//! - [`validation`]: field checks shared by every API.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod pagination;
+pub mod server;
+pub mod telemetry;
+pub mod validation;
