@@ -11,11 +11,16 @@
 /// imports, with source info (comments).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/loopback_descriptor.bin"));
 
-/// Vendored `google.api` annotations.
+/// Vendored `google.api` annotations and `google.rpc` error details.
 pub mod google {
     /// `google.api`: field behaviour annotations.
     pub mod api {
         include!(concat!(env!("OUT_DIR"), "/google.api.rs"));
+    }
+    /// `google.rpc`: the error detail messages our errors carry (servers
+    /// build them with tonic-types; clients may decode them with these).
+    pub mod rpc {
+        include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
     }
 }
 

@@ -22,7 +22,7 @@ pub struct ServerArgs {
     #[arg(long, env = "LOOPBACK_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Directory for SQLite databases and generated dev keys.
-    #[arg(long, env = "LOOPBACK_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "LOOPBACK_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Log format.
     #[arg(long, env = "LOOPBACK_LOG_FORMAT", value_enum, default_value = "text")]

@@ -1,0 +1,108 @@
+//! `loopbackd`: every Loopback service in one process, on one port.
+//!
+//! [`Loopbackd::start`] is what the binary runs and what the end-to-end
+//! tests start in-process: it opens each service's database (SQLite files in
+//! the data dir unless URLs are given), runs migrations, and serves all
+//! services plus reflection and health.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use loopback_org_core::{OrgCore, OrgCoreArgs};
+use loopback_runtime::auth::Authenticator;
+use loopback_runtime::config::ServerArgs;
+use loopback_runtime::{db, server};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Everything `loopbackd` needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Shared server settings.
+    pub server: ServerArgs,
+    /// org-core settings.
+    pub org_core: OrgCoreArgs,
+}
+
+/// A running `loopbackd`.
+#[derive(Debug)]
+pub struct Loopbackd {
+    /// The address it serves on (useful with port 0).
+    pub addr: SocketAddr,
+    /// Verifies (and, with a dev key, mints) tokens.
+    pub auth: Authenticator,
+    /// True when this start generated the dev key.
+    pub created_dev_key: bool,
+    /// org-core's domain service.
+    pub org_core: OrgCore,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), server::ServeError>>,
+}
+
+impl Loopbackd {
+    /// Opens databases, migrates, binds and starts serving in the background.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let data_dir: PathBuf = config.server.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let (auth, created_dev_key) = config
+            .server
+            .auth
+            .authenticator(&data_dir, true)
+            .context("loading token keys")?;
+        let settings = config.org_core.settings().map_err(anyhow::Error::msg)?;
+        let url = config.org_core.database_url(&data_dir)?;
+        let conn = db::connect(&url).await.with_context(|| format!("connecting to {}", redact(&url)))?;
+        let org_core = OrgCore::open(conn, settings).await.context("migrating org-core")?;
+
+        let mut routes = tonic::service::RoutesBuilder::default();
+        org_core.add_routes(&mut routes, &auth);
+        let names: Vec<&str> = loopback_org_core::SERVICE_NAMES.to_vec();
+
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+        let task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { server::serve(routes, &names, listener, shutdown, grace).await }
+        });
+        Ok(Self {
+            addr,
+            auth,
+            created_dev_key,
+            org_core,
+            shutdown,
+            task,
+        })
+    }
+
+    /// A handle that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the server stops (after the shutdown token is cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")??;
+        Ok(())
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// Hides a password in a database URL for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}

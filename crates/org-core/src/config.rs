@@ -1,0 +1,143 @@
+//! org-core's own settings (on top of the shared server settings).
+
+use std::path::Path;
+
+use crate::policy::{self, Capabilities};
+
+/// org-core settings; every flag also reads a `LOOPBACK_*` variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OrgCoreArgs {
+    /// Database URL (`sqlite://...` or `postgres://...`). Default: the
+    /// SQLite file `org-core.db` in the data dir.
+    #[arg(long = "org-core-database-url", env = "LOOPBACK_ORG_CORE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Deployment default of a capability limit, `KEY=VALUE` (repeatable or
+    /// comma-separated), e.g. `max_projects=20`.
+    #[arg(long = "default-limit", env = "LOOPBACK_DEFAULT_LIMITS", value_delimiter = ',')]
+    pub default_limits: Vec<String>,
+    /// Deployment default of a limitation flag, `KEY=true|false`.
+    #[arg(long = "default-flag", env = "LOOPBACK_DEFAULT_FLAGS", value_delimiter = ',')]
+    pub default_flags: Vec<String>,
+    /// Enabled deployment features (comma-separated); default: all of
+    /// github, gitlab, network_bridges, monitoring, notifications.
+    #[arg(long = "features", env = "LOOPBACK_FEATURES", value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Days a soft-deleted organization or project can be undeleted.
+    #[arg(long = "deleted-retention-days", env = "LOOPBACK_DELETED_RETENTION_DAYS", default_value_t = 30)]
+    pub deleted_retention_days: u32,
+}
+
+impl Default for OrgCoreArgs {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            default_limits: Vec::new(),
+            default_flags: Vec::new(),
+            features: None,
+            deleted_retention_days: 30,
+        }
+    }
+}
+
+/// Validated org-core settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Deployment defaults of every limit and flag.
+    pub defaults: Capabilities,
+    /// Enabled deployment features.
+    pub features: Vec<String>,
+    /// How long soft-deleted resources can be undeleted.
+    pub retention: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            defaults: Capabilities::builtin_defaults(),
+            features: policy::FEATURES.iter().map(|f| f.to_string()).collect(),
+            retention: chrono::Duration::days(30),
+        }
+    }
+}
+
+impl OrgCoreArgs {
+    /// The database URL in force.
+    pub fn database_url(&self, data_dir: &Path) -> std::io::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => loopback_runtime::db::sqlite_url(data_dir, "org-core.db"),
+        }
+    }
+
+    /// Checks every value and builds [`Settings`]; the error says which
+    /// setting is wrong.
+    pub fn settings(&self) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        for entry in self.default_limits.iter().filter(|e| !e.trim().is_empty()) {
+            let (key, value) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("--default-limit {entry:?}: expected KEY=VALUE"))?;
+            let key = key.trim();
+            if !policy::is_limit(key) {
+                return Err(format!("--default-limit: unknown limit {key:?}"));
+            }
+            let value: i64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| format!("--default-limit {key}: value must be a non-negative integer"))?;
+            settings.defaults.limits.insert(key.to_string(), value);
+        }
+        for entry in self.default_flags.iter().filter(|e| !e.trim().is_empty()) {
+            let (key, value) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("--default-flag {entry:?}: expected KEY=true|false"))?;
+            let key = key.trim();
+            if !policy::is_flag(key) {
+                return Err(format!("--default-flag: unknown flag {key:?}"));
+            }
+            let value: bool = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("--default-flag {key}: value must be true or false"))?;
+            settings.defaults.flags.insert(key.to_string(), value);
+        }
+        if let Some(features) = &self.features {
+            let mut enabled = Vec::new();
+            for f in features.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+                if !policy::FEATURES.contains(&f) {
+                    return Err(format!("--features: unknown feature {f:?}"));
+                }
+                enabled.push(f.to_string());
+            }
+            settings.features = enabled;
+        }
+        if self.deleted_retention_days == 0 {
+            return Err("--deleted-retention-days must be at least 1".into());
+        }
+        settings.retention = chrono::Duration::days(i64::from(self.deleted_retention_days));
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_validate_every_key() {
+        let mut args = OrgCoreArgs {
+            default_limits: vec!["max_projects=3".into()],
+            default_flags: vec!["sso_allowed=true".into()],
+            ..OrgCoreArgs::default()
+        };
+        let s = args.settings().expect("valid");
+        assert_eq!(s.defaults.limit("max_projects"), 3);
+        assert_eq!(s.defaults.flags["sso_allowed"], true);
+        args.default_limits = vec!["max_bogus=3".into()];
+        assert!(args.settings().is_err());
+        args.default_limits = vec!["max_projects=-1".into()];
+        assert!(args.settings().is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! Memberships: which accounts belong to which organization, with which roles.
+
+pub mod store;

@@ -1,0 +1,20 @@
+//! org-core's schema migrations, run at start-up and by `migrate`. A shipped
+//! migration is never edited; changes are new migrations.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_initial;
+
+/// Applies org-core's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> sea_orm::DynIden {
+        "orgcore_migrations".into_iden()
+    }
+}

@@ -1,0 +1,250 @@
+//! The tenant status policy (DESIGN.md §4) and the capability catalog
+//! (DESIGN.md §5). This module is the single place the table lives: every
+//! org-core handler and `AuthorityService.Authorize` answer from
+//! [`allows`]; no other service re-implements it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Verification (business) status of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VerificationStatus {
+    /// Onboarding incomplete.
+    InSetup,
+    /// Normal operations.
+    Verified,
+    /// Manual review.
+    Pending,
+    /// Waiting for capacity.
+    Waitlist,
+    /// Blocked by an operator.
+    Blocked,
+}
+
+/// Lifecycle state of an organization or project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifecycleState {
+    /// In use.
+    Active,
+    /// Suspended: read only.
+    Inactive,
+    /// Soft-deleted: invisible except to operators and Undelete.
+    Deleted,
+}
+
+/// Class of an action, as judged by the status table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionClass {
+    /// Reading anything.
+    Read,
+    /// Org profile, people, roles, auth providers, payment methods, domains.
+    Setup,
+    /// New projects and infrastructure.
+    Create,
+    /// Changing or deleting existing projects and infrastructure.
+    Operate,
+}
+
+impl ActionClass {
+    /// Every class, in table order.
+    pub const ALL: [ActionClass; 4] = [Self::Read, Self::Setup, Self::Create, Self::Operate];
+
+    /// Lower-case name used in messages and error metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Setup => "setup",
+            Self::Create => "create",
+            Self::Operate => "operate",
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($ty:ty { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The stored (and wire, after the enum prefix) spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($text => Ok(Self::$variant),)+ other => Err(format!("unknown value {other:?}")) }
+            }
+        }
+    };
+}
+
+string_enum!(VerificationStatus {
+    InSetup => "IN_SETUP",
+    Verified => "VERIFIED",
+    Pending => "PENDING",
+    Waitlist => "WAITLIST",
+    Blocked => "BLOCKED",
+});
+
+string_enum!(LifecycleState {
+    Active => "ACTIVE",
+    Inactive => "INACTIVE",
+    Deleted => "DELETED",
+});
+
+/// Whether the status table allows an action class: the one source of truth.
+///
+/// | status     | read | setup | create | operate |
+/// |------------|------|-------|--------|---------|
+/// | IN_SETUP   | yes  | yes   | no     | no      |
+/// | VERIFIED   | yes  | yes   | yes    | yes     |
+/// | PENDING    | yes  | yes   | no     | yes     |
+/// | WAITLIST   | yes  | yes   | no     | no      |
+/// | BLOCKED    | yes  | no    | no     | no      |
+///
+/// INACTIVE allows reads only; DELETED allows nothing (callers answer NOT_FOUND).
+pub fn allows(status: VerificationStatus, state: LifecycleState, class: ActionClass) -> bool {
+    use ActionClass::*;
+    use VerificationStatus::*;
+    match state {
+        LifecycleState::Deleted => return false,
+        LifecycleState::Inactive => return class == Read,
+        LifecycleState::Active => {}
+    }
+    match (status, class) {
+        (_, Read) => true,
+        (Blocked, _) => false,
+        (_, Setup) => true,
+        (Verified, _) => true,
+        (Pending, Operate) => true,
+        (InSetup | Pending | Waitlist, _) => false,
+    }
+}
+
+/// The action classes [`allows`] lets through for a status and state.
+pub fn allowed_classes(status: VerificationStatus, state: LifecycleState) -> Vec<ActionClass> {
+    ActionClass::ALL
+        .into_iter()
+        .filter(|c| allows(status, state, *c))
+        .collect()
+}
+
+/// A human explanation of a refusal, saying what to do about it.
+pub fn refusal_message(status: VerificationStatus, state: LifecycleState, class: ActionClass, action: &str) -> String {
+    let what = match state {
+        LifecycleState::Inactive => "organization is INACTIVE (read-only): ask your operator to reactivate it".to_string(),
+        LifecycleState::Deleted => "organization is deleted".to_string(),
+        LifecycleState::Active => match status {
+            VerificationStatus::InSetup => {
+                "organization is IN_SETUP: finish verification before creating or changing infrastructure".to_string()
+            }
+            VerificationStatus::Pending => {
+                "organization is PENDING manual review: new resources can be created once it is verified".to_string()
+            }
+            VerificationStatus::Waitlist => {
+                "organization is on the WAITLIST: infrastructure can be created once it is verified".to_string()
+            }
+            VerificationStatus::Blocked => "organization is BLOCKED: contact support".to_string(),
+            VerificationStatus::Verified => "organization status forbids this action".to_string(),
+        },
+    };
+    format!("{what} ({action} is a {} action)", class.as_str())
+}
+
+/// Capability limit keys, their deployment defaults, and what they cap.
+pub const LIMITS: &[(&str, i64, &str)] = &[
+    ("max_projects", 10, "live projects in the organization"),
+    ("max_members", 25, "members plus pending invites"),
+    ("max_hosts", 10, "hosts (reserved by platform services)"),
+    ("max_dns_zones", 5, "DNS zones"),
+    ("max_dns_records_per_zone", 500, "records in one DNS zone"),
+    ("max_bundles", 10, "bundles"),
+    ("max_notification_channels", 10, "notification channels"),
+    ("max_network_bridges", 2, "network bridges"),
+    ("max_custom_roles", 20, "custom roles"),
+    ("max_auth_providers", 3, "authentication providers"),
+];
+
+/// Limitation flag keys, their deployment defaults, and what they allow.
+pub const FLAGS: &[(&str, bool, &str)] = &[
+    ("sepa_payment_allowed", false, "SEPA direct debit payment methods"),
+    ("custom_roles_allowed", false, "custom roles"),
+    ("sso_allowed", false, "authentication providers (SSO)"),
+];
+
+/// Deployment features that can be switched off as a whole.
+pub const FEATURES: &[&str] = &["github", "gitlab", "network_bridges", "monitoring", "notifications"];
+
+/// Effective capabilities: limits and flags by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Limit values by key.
+    pub limits: BTreeMap<String, i64>,
+    /// Flag values by key.
+    pub flags: BTreeMap<String, bool>,
+}
+
+impl Capabilities {
+    /// The catalog's built-in defaults.
+    pub fn builtin_defaults() -> Self {
+        Self {
+            limits: LIMITS.iter().map(|(k, v, _)| (k.to_string(), *v)).collect(),
+            flags: FLAGS.iter().map(|(k, v, _)| (k.to_string(), *v)).collect(),
+        }
+    }
+
+    /// Applies `overrides` on top of `self`.
+    pub fn with_overrides(&self, overrides: &Capabilities) -> Self {
+        let mut out = self.clone();
+        out.limits.extend(overrides.limits.iter().map(|(k, v)| (k.clone(), *v)));
+        out.flags.extend(overrides.flags.iter().map(|(k, v)| (k.clone(), *v)));
+        out
+    }
+
+    /// The value of a limit (0 when unknown, which refuses everything).
+    pub fn limit(&self, key: &str) -> i64 {
+        self.limits.get(key).copied().unwrap_or(0)
+    }
+}
+
+/// True when `key` is a known limit.
+pub fn is_limit(key: &str) -> bool {
+    LIMITS.iter().any(|(k, _, _)| *k == key)
+}
+
+/// True when `key` is a known flag.
+pub fn is_flag(key: &str) -> bool {
+    FLAGS.iter().any(|(k, _, _)| *k == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inactive_is_read_only_and_deleted_allows_nothing() {
+        for status in [
+            VerificationStatus::InSetup,
+            VerificationStatus::Verified,
+            VerificationStatus::Pending,
+            VerificationStatus::Waitlist,
+            VerificationStatus::Blocked,
+        ] {
+            assert_eq!(allowed_classes(status, LifecycleState::Inactive), [ActionClass::Read]);
+            assert!(allowed_classes(status, LifecycleState::Deleted).is_empty());
+        }
+    }
+
+    #[test]
+    fn strings_round_trip() {
+        for s in ["IN_SETUP", "VERIFIED", "PENDING", "WAITLIST", "BLOCKED"] {
+            assert_eq!(s.parse::<VerificationStatus>().map(|v| v.as_str()), Ok(s));
+        }
+        for s in ["ACTIVE", "INACTIVE", "DELETED"] {
+            assert_eq!(s.parse::<LifecycleState>().map(|v| v.as_str()), Ok(s));
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Project storage.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use loopback_runtime::pagination::PageRequest;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entity::project;
+use crate::error::{Error, Result};
+use crate::model::{Project, parse_stored_uuid};
+use crate::policy::LifecycleState;
+
+/// Builds the domain project from its row.
+pub fn to_domain(m: project::Model) -> Result<Project> {
+    let labels: BTreeMap<String, String> = serde_json::from_str(&m.labels)
+        .map_err(|e| Error::Corrupt(format!("project {} labels: {e}", m.id)))?;
+    Ok(Project {
+        id: parse_stored_uuid(&m.id)?,
+        organization_id: parse_stored_uuid(&m.organization_id)?,
+        state: m
+            .state
+            .parse()
+            .map_err(|e: String| Error::Corrupt(format!("project {} state: {e}", m.id)))?,
+        display_name: m.display_name,
+        description: m.description,
+        labels,
+        create_time: m.create_time,
+        update_time: m.update_time,
+        delete_time: m.delete_time,
+        purge_time: m.purge_time,
+        version: m.version,
+    })
+}
+
+/// Serialises labels for storage.
+pub fn labels_json(labels: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
+}
+
+/// One project of `org`, deleted or not.
+pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Project>> {
+    project::Entity::find_by_id(id.to_string())
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// The project created in `org` with `request_id`, if any.
+pub async fn find_by_request(conn: &impl ConnectionTrait, org: Uuid, request_id: &str) -> Result<Option<Project>> {
+    project::Entity::find()
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .filter(project::Column::RequestId.eq(request_id))
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Live (not deleted) projects of `org`.
+pub async fn count_live(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
+    let n = project::Entity::find()
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .filter(project::Column::State.eq(LifecycleState::Active.as_str()))
+        .count(conn)
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// Inserts a new project row.
+pub async fn insert(conn: &impl ConnectionTrait, p: &Project, request_id: Option<String>) -> Result<()> {
+    project::Entity::insert(project::ActiveModel {
+        id: Set(p.id.to_string()),
+        organization_id: Set(p.organization_id.to_string()),
+        display_name: Set(p.display_name.clone()),
+        description: Set(p.description.clone()),
+        labels: Set(labels_json(&p.labels)),
+        state: Set(p.state.as_str().into()),
+        create_time: Set(p.create_time),
+        update_time: Set(p.update_time),
+        delete_time: Set(p.delete_time),
+        purge_time: Set(p.purge_time),
+        version: Set(p.version),
+        request_id: Set(request_id),
+        deleted_with_organization: Set(false),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes `changes` if the row is still at `expected_version`, bumping the
+/// version and update time. Returns false on a concurrent change.
+pub async fn save(conn: &impl ConnectionTrait, id: Uuid, expected_version: i64, mut changes: project::ActiveModel) -> Result<bool> {
+    changes.version = Set(expected_version + 1);
+    changes.update_time = Set(Utc::now());
+    let result = project::Entity::update_many()
+        .set(changes)
+        .filter(project::Column::Id.eq(id.to_string()))
+        .filter(project::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Soft-deletes every live project of `org`, marking them as taken by the
+/// organization's deletion. Returns how many.
+pub async fn delete_all_live_with_organization(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    now: DateTime<Utc>,
+    purge: DateTime<Utc>,
+) -> Result<u64> {
+    let result = project::Entity::update_many()
+        .col_expr(project::Column::State, Expr::value(LifecycleState::Deleted.as_str()))
+        .col_expr(project::Column::DeleteTime, Expr::value(now))
+        .col_expr(project::Column::PurgeTime, Expr::value(purge))
+        .col_expr(project::Column::UpdateTime, Expr::value(now))
+        .col_expr(project::Column::DeletedWithOrganization, Expr::value(true))
+        .col_expr(project::Column::Version, Expr::col(project::Column::Version).add(1))
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .filter(project::Column::State.eq(LifecycleState::Active.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Restores the projects an organization's deletion took. Returns how many.
+pub async fn undelete_taken_with_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    let none: Option<DateTime<Utc>> = None;
+    let result = project::Entity::update_many()
+        .col_expr(project::Column::State, Expr::value(LifecycleState::Active.as_str()))
+        .col_expr(project::Column::DeleteTime, Expr::value(none))
+        .col_expr(project::Column::PurgeTime, Expr::value(none))
+        .col_expr(project::Column::UpdateTime, Expr::value(Utc::now()))
+        .col_expr(project::Column::DeletedWithOrganization, Expr::value(false))
+        .col_expr(project::Column::Version, Expr::col(project::Column::Version).add(1))
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .filter(project::Column::DeletedWithOrganization.eq(true))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// One page of `org`'s projects in id (creation) order.
+pub async fn list(conn: &impl ConnectionTrait, org: Uuid, include_deleted: bool, page: &PageRequest) -> Result<Vec<Project>> {
+    let mut cond = Condition::all().add(project::Column::OrganizationId.eq(org.to_string()));
+    if !include_deleted {
+        cond = cond.add(project::Column::State.eq(LifecycleState::Active.as_str()));
+    }
+    if let Some(after) = &page.after {
+        cond = cond.add(project::Column::Id.gt(after.as_str()));
+    }
+    project::Entity::find()
+        .filter(cond)
+        .order_by_asc(project::Column::Id)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
