@@ -1,0 +1,272 @@
+//! Test harness shared by every test under `tests/tests/`.
+//!
+//! - [`pg`]: a throwaway PostgreSQL cluster (or `LOOPBACK_TEST_POSTGRES_URL`),
+//!   one per test binary, one fresh database per test.
+//! - [`TestServer`]: `loopbackd` started in-process on a free port over a
+//!   temp data dir, on SQLite or PostgreSQL, with token minting and typed
+//!   clients.
+//! - [`backend_tests!`]: writes a test once and runs it on both backends.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+pub mod pg;
+
+use std::path::PathBuf;
+
+use clap::Parser as _;
+use loopback_proto::orgcore::v1 as pb;
+use loopback_runtime::auth::{Principal, PrincipalKind};
+use tonic::Status;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the server's temp data dir.
+    Sqlite,
+    /// A fresh database on the shared throwaway PostgreSQL cluster.
+    Postgres,
+}
+
+/// Writes async tests once and runs each on SQLite and on PostgreSQL:
+/// `backend_tests!(my_test, other_test);` where each is an
+/// `async fn(Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that authenticates as someone.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// `loopbackd` running in-process for one test.
+pub struct TestServer {
+    /// The running server.
+    pub app: loopbackd::Loopbackd,
+    /// The backend it runs on.
+    pub backend: Backend,
+    /// The database URL.
+    pub database_url: String,
+    channel: Channel,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server on `backend` with default settings.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts a server on `backend`, with extra `loopbackd` flags (e.g.
+    /// `--default-limit=max_projects=3`).
+    pub async fn start_with(backend: Backend, flags: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let database_url = match backend {
+            Backend::Sqlite => loopback_runtime::db::sqlite_url(data_dir.path(), "org-core.db").unwrap(),
+            Backend::Postgres => pg::fresh_database().await,
+        };
+        let mut args: Vec<String> = vec![
+            "loopbackd".into(),
+            "--listen=127.0.0.1:0".into(),
+            format!("--data-dir={}", data_dir.path().display()),
+            format!("--org-core-database-url={database_url}"),
+            "--shutdown-grace-seconds=1".into(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let cli = ServeArgs::try_parse_from(args).unwrap();
+        let app = loopbackd::Loopbackd::start(loopbackd::Config {
+            server: cli.server,
+            org_core: cli.org_core,
+        })
+        .await
+        .unwrap();
+        let channel = Channel::from_shared(format!("http://{}", app.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self {
+            app,
+            backend,
+            database_url,
+            channel,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self._data_dir.path().to_path_buf()
+    }
+
+    /// A token for an account with this email (subject = email).
+    pub fn account_token(&self, email: &str) -> String {
+        self.token(Principal {
+            kind: PrincipalKind::Account,
+            subject: format!("sub-{email}"),
+            email: Some(email.to_string()),
+            name: None,
+        })
+    }
+
+    /// An operator token.
+    pub fn operator_token(&self) -> String {
+        self.token(Principal {
+            kind: PrincipalKind::Operator,
+            subject: "op".into(),
+            email: None,
+            name: None,
+        })
+    }
+
+    /// A service token.
+    pub fn service_token(&self, name: &str) -> String {
+        self.token(Principal {
+            kind: PrincipalKind::Service,
+            subject: name.into(),
+            email: None,
+            name: None,
+        })
+    }
+
+    /// Mints a token for any principal.
+    pub fn token(&self, principal: Principal) -> String {
+        self.app.auth.mint(&principal, chrono::Duration::hours(1)).unwrap()
+    }
+
+    /// A channel that sends `token` (or nothing, with `None`).
+    pub fn authed(&self, token: Option<&str>) -> Authed {
+        let value = token.map(|t| format!("Bearer {t}").parse().unwrap());
+        InterceptedService::new(self.channel.clone(), Bearer(value))
+    }
+
+    /// OrganizationService as `token`.
+    pub fn orgs(&self, token: &str) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
+        pb::organization_service_client::OrganizationServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// ProjectService as `token`.
+    pub fn projects(&self, token: &str) -> pb::project_service_client::ProjectServiceClient<Authed> {
+        pb::project_service_client::ProjectServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// OperatorService as `token`.
+    pub fn operator(&self, token: &str) -> pb::operator_service_client::OperatorServiceClient<Authed> {
+        pb::operator_service_client::OperatorServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// AccountService as `token`.
+    pub fn accounts(&self, token: &str) -> pb::account_service_client::AccountServiceClient<Authed> {
+        pb::account_service_client::AccountServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// AuthorityService as `token`.
+    pub fn authority(&self, token: &str) -> pb::authority_service_client::AuthorityServiceClient<Authed> {
+        pb::authority_service_client::AuthorityServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// Creates an organization as `token` and returns it.
+    pub async fn create_org(&self, token: &str, display_name: &str) -> pb::Organization {
+        self.orgs(token)
+            .create_organization(pb::CreateOrganizationRequest {
+                organization: Some(pb::Organization {
+                    display_name: display_name.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .organization
+            .unwrap()
+    }
+
+    /// Sets an organization's verification status as operator.
+    pub async fn set_status(&self, org: &str, status: loopback_proto::r#type::v1::VerificationStatus) -> pb::Organization {
+        self.operator(&self.operator_token())
+            .set_verification_status(pb::SetVerificationStatusRequest {
+                name: org.into(),
+                verification_status: status.into(),
+                reason: "test".into(),
+                validate_only: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .organization
+            .unwrap()
+    }
+
+    /// Creates a verified organization owned by `token`.
+    pub async fn verified_org(&self, token: &str, display_name: &str) -> pb::Organization {
+        let org = self.create_org(token, display_name).await;
+        self.set_status(&org.name, loopback_proto::r#type::v1::VerificationStatus::Verified).await
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.app.stop().await.unwrap();
+    }
+}
+
+#[derive(clap::Parser)]
+struct ServeArgs {
+    #[command(flatten)]
+    server: loopback_runtime::config::ServerArgs,
+    #[command(flatten)]
+    org_core: loopback_org_core::OrgCoreArgs,
+}
+
+/// The `ErrorInfo.reason` of a status, if it carries one.
+pub fn reason(status: &Status) -> Option<String> {
+    use tonic_types::StatusExt as _;
+    status.get_details_error_info().map(|i| i.reason)
+}
+
+/// The `ErrorInfo.metadata` of a status.
+pub fn metadata(status: &Status) -> std::collections::HashMap<String, String> {
+    use tonic_types::StatusExt as _;
+    status.get_details_error_info().map(|i| i.metadata).unwrap_or_default()
+}
+
+/// The fields named by a status's `BadRequest`.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
