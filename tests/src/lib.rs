@@ -172,6 +172,18 @@ impl TestServer {
         InterceptedService::new(self.channel.clone(), Bearer(value))
     }
 
+    /// ProjectService as `token` over a new connection of its own, so
+    /// concurrent callers do not share one HTTP/2 connection.
+    pub async fn projects_own_connection(&self, token: &str) -> pb::project_service_client::ProjectServiceClient<Authed> {
+        let channel = Channel::from_shared(format!("http://{}", self.app.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let value = format!("Bearer {token}").parse().unwrap();
+        pb::project_service_client::ProjectServiceClient::new(InterceptedService::new(channel, Bearer(Some(value))))
+    }
+
     /// OrganizationService as `token`.
     pub fn orgs(&self, token: &str) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
         pb::organization_service_client::OrganizationServiceClient::new(self.authed(Some(token)))
