@@ -140,7 +140,7 @@ impl Daemon {
             let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
             let log = data_dir.path().join(format!("loopbackd-{}.log", addr.port()));
             let log_file = std::fs::File::create(&log).expect("creating the log file");
-            let child = clean_command(&bin)
+            let mut child = clean_command(&bin)
                 .arg("--listen")
                 .arg(addr.to_string())
                 .arg("--data-dir")
@@ -152,54 +152,26 @@ impl Daemon {
                 .stderr(log_file)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut daemon = Self {
-                addr,
-                child,
-                bin: bin.clone(),
-                log,
-                data_dir,
-            };
-            match daemon.wait_ready() {
-                Ok(()) => return daemon,
+            match wait_ready(&mut child, addr, &log) {
+                Ok(()) => {
+                    return Self {
+                        addr,
+                        child,
+                        bin,
+                        log,
+                        data_dir,
+                    };
+                }
                 Err(why) => {
+                    stop(&mut child);
                     failures.push_str(&format!("attempt {attempt} on {addr}: {why}\n"));
-                    let in_use = why.contains("in use");
-                    daemon.kill();
-                    if !in_use {
-                        panic!("loopbackd ({}) did not start:\n{failures}", bin.display());
+                    if !why.contains("in use") {
+                        break;
                     }
-                    data_dir = daemon.into_data_dir();
                 }
             }
         }
         panic!("loopbackd ({}) did not start:\n{failures}", bin.display());
-    }
-
-    /// Waits until the child accepts TCP connections on its port; on failure
-    /// returns why, with the child's output.
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
-                return Err(format!("exited with {status}; output:\n{}", self.log_text()));
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                // Someone accepts on the port; make sure it is our child (a
-                // child that lost the port race exits right away).
-                std::thread::sleep(Duration::from_millis(150));
-                if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
-                    return Err(format!("exited with {status}; output:\n{}", self.log_text()));
-                }
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not accepting connections after {START_TIMEOUT:?}; output:\n{}",
-                    self.log_text()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// `127.0.0.1:PORT`, as grpcurl and gRPC clients take it.
@@ -252,24 +224,54 @@ impl Daemon {
     pub fn account_token(&self, email: &str) -> String {
         self.token(&["--account", email])
     }
+}
 
-    fn kill(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.child.kill().ok();
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+        if std::thread::panicking() {
+            eprintln!(
+                "--- loopbackd on {} (data dir {}) wrote:\n{}--- end of loopbackd output",
+                self.addr,
+                self.data_dir.path().display(),
+                self.log_text()
+            );
         }
-        self.child.wait().ok();
     }
+}
 
-    fn into_data_dir(self) -> tempfile::TempDir {
-        let mut this = std::mem::ManuallyDrop::new(self);
-        this.kill();
-        // SAFETY-free move out: `this` is never dropped, so each field is
-        // read exactly once and the rest dropped by hand.
-        let data_dir = std::mem::replace(
-            &mut this.data_dir,
-            tempfile::tempdir().expect("placeholder temp dir"),
-        );
-        unsafe_free_drop(&mut this);
-        data_dir
+/// Kills the child if it still runs and reaps it.
+fn stop(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        child.kill().ok();
+    }
+    child.wait().ok();
+}
+
+/// Waits until `child` accepts TCP connections on `addr`; on failure returns
+/// why, with the child's output.
+fn wait_ready(child: &mut Child, addr: SocketAddr, log: &Path) -> Result<(), String> {
+    let output = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("exited with {status}; output:\n{}", output()));
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Someone accepts on the port; make sure it is our child (a child
+            // that lost the port race exits right away).
+            std::thread::sleep(Duration::from_millis(150));
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("exited with {status}; output:\n{}", output()));
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "not accepting connections after {START_TIMEOUT:?}; output:\n{}",
+                output()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
