@@ -35,8 +35,8 @@ impl Permissions {
         }
     }
 
-    /// The union of the permissions of `roles` (unknown roles grant nothing).
-    pub fn from_roles<'a>(roles: impl IntoIterator<Item = &'a str>) -> Self {
+    /// The union of the permissions of built-in `roles`.
+    pub fn builtin<'a>(roles: impl IntoIterator<Item = &'a str>) -> Self {
         Permissions::Set(
             roles
                 .into_iter()
@@ -44,6 +44,17 @@ impl Permissions {
                 .flat_map(|perms| perms.iter().copied())
                 .collect(),
         )
+    }
+
+    /// True when every one of `permissions` is held: nobody may grant a
+    /// permission they do not hold themselves.
+    pub fn covers<'a>(&self, permissions: impl IntoIterator<Item = &'a Permission>) -> Result<(), Permission> {
+        for p in permissions {
+            if !self.has(p) {
+                return Err(p);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -143,7 +154,7 @@ impl OrgCore {
 pub async fn permissions_of(conn: &impl ConnectionTrait, caller: &Caller, org_id: Uuid) -> Result<Option<Permissions>> {
     match caller {
         Caller::Operator(_) => Ok(Some(Permissions::All)),
-        Caller::Service(_) => Ok(Some(Permissions::Set(catalog::SERVICE_PERMISSIONS.iter().copied().collect()))),
+        Caller::Service(_) => Ok(Some(Permissions::Set(catalog::service_permissions()))),
         Caller::Account(account) => account_permissions(conn, account, org_id).await,
     }
 }
@@ -158,7 +169,11 @@ pub async fn account_permissions(conn: &impl ConnectionTrait, account: &Account,
     if roles.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Permissions::from_roles(roles.iter().map(|r| r.role.as_str()))))
+    let mut set = BTreeSet::new();
+    for role in &roles {
+        set.extend(crate::roles::store::role_permissions(conn, org_id, &role.role).await?);
+    }
+    Ok(Some(Permissions::Set(set)))
 }
 
 /// Requires the caller to be an operator.

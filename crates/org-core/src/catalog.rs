@@ -1,44 +1,55 @@
-//! The published permission catalog and the built-in roles. Every org-core
-//! RPC checks exactly one permission from here; other services' permissions
-//! join the catalog as those services land.
+//! The published permission catalog and the built-in roles. Every RPC checks
+//! exactly one permission from here (or is open to every authenticated
+//! caller, as documented on the RPC); other services' permissions join the
+//! catalog as those services land.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 /// A permission: `service.collection.verb`.
 pub type Permission = &'static str;
 
-/// Permissions org-core checks, with what they allow.
-pub const PERMISSIONS: &[(Permission, &str)] = &[
-    (ORGANIZATIONS_GET, "read the organization"),
-    (ORGANIZATIONS_UPDATE, "change the organization's profile"),
-    (ORGANIZATIONS_DELETE, "delete the organization"),
-    (ORGANIZATIONS_UNDELETE, "restore the deleted organization"),
-    (PROJECTS_CREATE, "create projects"),
-    (PROJECTS_GET, "read a project"),
-    (PROJECTS_LIST, "list projects"),
-    (PROJECTS_UPDATE, "change projects"),
-    (PROJECTS_DELETE, "delete projects"),
-    (PROJECTS_UNDELETE, "restore deleted projects"),
-];
+macro_rules! permissions {
+    ($($konst:ident = $name:literal : $what:literal;)+) => {
+        $(
+            #[doc = $what]
+            pub const $konst: Permission = $name;
+        )+
+        /// Every permission with what it allows, sorted by name.
+        pub const PERMISSIONS: &[(Permission, &str)] = &[$(($name, $what)),+];
+    };
+}
 
-/// Read the organization.
-pub const ORGANIZATIONS_GET: Permission = "orgcore.organizations.get";
-/// Change the organization's profile.
-pub const ORGANIZATIONS_UPDATE: Permission = "orgcore.organizations.update";
-/// Delete the organization.
-pub const ORGANIZATIONS_DELETE: Permission = "orgcore.organizations.delete";
-/// Restore the organization.
-pub const ORGANIZATIONS_UNDELETE: Permission = "orgcore.organizations.undelete";
-/// Create projects.
-pub const PROJECTS_CREATE: Permission = "orgcore.projects.create";
-/// Read a project.
-pub const PROJECTS_GET: Permission = "orgcore.projects.get";
-/// List projects.
-pub const PROJECTS_LIST: Permission = "orgcore.projects.list";
-/// Change projects.
-pub const PROJECTS_UPDATE: Permission = "orgcore.projects.update";
-/// Delete projects.
-pub const PROJECTS_DELETE: Permission = "orgcore.projects.delete";
-/// Restore projects.
-pub const PROJECTS_UNDELETE: Permission = "orgcore.projects.undelete";
+permissions! {
+    AUDIT_LIST = "orgcore.audit.list" : "read the organization's audit log";
+    AUTH_PROVIDERS_CREATE = "orgcore.authProviders.create" : "add login identity providers";
+    AUTH_PROVIDERS_DELETE = "orgcore.authProviders.delete" : "remove login identity providers";
+    AUTH_PROVIDERS_GET = "orgcore.authProviders.get" : "read a login identity provider";
+    AUTH_PROVIDERS_LIST = "orgcore.authProviders.list" : "list login identity providers";
+    AUTH_PROVIDERS_UPDATE = "orgcore.authProviders.update" : "change, enable or disable login identity providers";
+    INVITES_CREATE = "orgcore.invites.create" : "invite people and resend invitations";
+    INVITES_LIST = "orgcore.invites.list" : "read invitations";
+    INVITES_REVOKE = "orgcore.invites.revoke" : "revoke invitations";
+    MEMBERS_GET = "orgcore.members.get" : "read a member";
+    MEMBERS_LIST = "orgcore.members.list" : "list members";
+    MEMBERS_REMOVE = "orgcore.members.remove" : "remove members";
+    MEMBERS_UPDATE = "orgcore.members.update" : "change members' roles";
+    ORGANIZATIONS_DELETE = "orgcore.organizations.delete" : "delete the organization";
+    ORGANIZATIONS_GET = "orgcore.organizations.get" : "read the organization";
+    ORGANIZATIONS_UNDELETE = "orgcore.organizations.undelete" : "restore the deleted organization";
+    ORGANIZATIONS_UPDATE = "orgcore.organizations.update" : "change the organization's profile";
+    PROJECTS_CREATE = "orgcore.projects.create" : "create projects";
+    PROJECTS_DELETE = "orgcore.projects.delete" : "delete projects";
+    PROJECTS_GET = "orgcore.projects.get" : "read a project";
+    PROJECTS_LIST = "orgcore.projects.list" : "list projects";
+    PROJECTS_UNDELETE = "orgcore.projects.undelete" : "restore deleted projects";
+    PROJECTS_UPDATE = "orgcore.projects.update" : "change projects";
+    ROLES_CREATE = "orgcore.roles.create" : "create custom roles";
+    ROLES_DELETE = "orgcore.roles.delete" : "delete custom roles";
+    ROLES_GET = "orgcore.roles.get" : "read a role";
+    ROLES_LIST = "orgcore.roles.list" : "list roles";
+    ROLES_UPDATE = "orgcore.roles.update" : "change custom roles";
+}
 
 /// Built-in role ids.
 pub mod roles {
@@ -48,67 +59,118 @@ pub mod roles {
     pub const ADMIN: &str = "admin";
     /// Billing, plus read access.
     pub const BILLING_ADMIN: &str = "billing_admin";
-    /// Works with projects.
+    /// Read access, and creating and changing projects.
     pub const MEMBER: &str = "member";
-    /// Reads only.
+    /// Read access.
     pub const VIEWER: &str = "viewer";
+    /// Every built-in role, most powerful first.
+    pub const ALL: [&str; 5] = [OWNER, ADMIN, BILLING_ADMIN, MEMBER, VIEWER];
 }
 
-/// The built-in roles with their permissions.
-pub fn builtin_role(role: &str) -> Option<&'static [Permission]> {
-    const OWNER: &[Permission] = &[
-        ORGANIZATIONS_GET,
-        ORGANIZATIONS_UPDATE,
-        ORGANIZATIONS_DELETE,
-        ORGANIZATIONS_UNDELETE,
-        PROJECTS_CREATE,
-        PROJECTS_GET,
-        PROJECTS_LIST,
-        PROJECTS_UPDATE,
-        PROJECTS_DELETE,
-        PROJECTS_UNDELETE,
-    ];
-    const ADMIN: &[Permission] = &[
-        ORGANIZATIONS_GET,
-        ORGANIZATIONS_UPDATE,
-        PROJECTS_CREATE,
-        PROJECTS_GET,
-        PROJECTS_LIST,
-        PROJECTS_UPDATE,
-        PROJECTS_DELETE,
-        PROJECTS_UNDELETE,
-    ];
-    const BILLING_ADMIN: &[Permission] = &[ORGANIZATIONS_GET, PROJECTS_GET, PROJECTS_LIST];
-    const MEMBER: &[Permission] = &[ORGANIZATIONS_GET, PROJECTS_CREATE, PROJECTS_GET, PROJECTS_LIST, PROJECTS_UPDATE];
-    const VIEWER: &[Permission] = &[ORGANIZATIONS_GET, PROJECTS_GET, PROJECTS_LIST];
-    match role {
-        roles::OWNER => Some(OWNER),
-        roles::ADMIN => Some(ADMIN),
-        roles::BILLING_ADMIN => Some(BILLING_ADMIN),
-        roles::MEMBER => Some(MEMBER),
-        roles::VIEWER => Some(VIEWER),
-        _ => None,
-    }
+/// Reads anyone in the organization may do (the audit log is for admins).
+fn reads() -> BTreeSet<Permission> {
+    PERMISSIONS
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| (p.ends_with(".get") || p.ends_with(".list")) && *p != AUDIT_LIST)
+        .collect()
+}
+
+struct BuiltIn {
+    id: &'static str,
+    display_name: &'static str,
+    description: &'static str,
+    permissions: BTreeSet<Permission>,
+}
+
+static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
+    let all: BTreeSet<Permission> = PERMISSIONS.iter().map(|(p, _)| *p).collect();
+    let admin: BTreeSet<Permission> = all
+        .iter()
+        .copied()
+        .filter(|p| *p != ORGANIZATIONS_DELETE && *p != ORGANIZATIONS_UNDELETE)
+        .collect();
+    let mut member = reads();
+    member.extend([PROJECTS_CREATE, PROJECTS_UPDATE]);
+    vec![
+        BuiltIn {
+            id: roles::OWNER,
+            display_name: "Owner",
+            description: "Everything, including deleting the organization.",
+            permissions: all,
+        },
+        BuiltIn {
+            id: roles::ADMIN,
+            display_name: "Admin",
+            description: "Everything except deleting or restoring the organization.",
+            permissions: admin,
+        },
+        BuiltIn {
+            id: roles::BILLING_ADMIN,
+            display_name: "Billing admin",
+            description: "Manages billing; reads everything else.",
+            permissions: reads(),
+        },
+        BuiltIn {
+            id: roles::MEMBER,
+            display_name: "Member",
+            description: "Reads everything; creates and changes projects.",
+            permissions: member,
+        },
+        BuiltIn {
+            id: roles::VIEWER,
+            display_name: "Viewer",
+            description: "Reads everything except the audit log.",
+            permissions: reads(),
+        },
+    ]
+});
+
+/// The permissions of a built-in role, or `None` for other ids.
+pub fn builtin_role(role: &str) -> Option<&'static BTreeSet<Permission>> {
+    BUILT_IN.iter().find(|r| r.id == role).map(|r| &r.permissions)
+}
+
+/// Display name and description of a built-in role.
+pub fn builtin_role_info(role: &str) -> Option<(&'static str, &'static str)> {
+    BUILT_IN.iter().find(|r| r.id == role).map(|r| (r.display_name, r.description))
+}
+
+/// True for the built-in role ids.
+pub fn is_builtin_role(role: &str) -> bool {
+    roles::ALL.contains(&role)
 }
 
 /// Permissions service principals hold in every organization: reads only.
-pub const SERVICE_PERMISSIONS: &[Permission] = &[ORGANIZATIONS_GET, PROJECTS_GET, PROJECTS_LIST];
+pub fn service_permissions() -> BTreeSet<Permission> {
+    reads()
+}
+
+/// The catalog entry for a permission string, if it is one.
+pub fn lookup(permission: &str) -> Option<Permission> {
+    PERMISSIONS.iter().map(|(p, _)| *p).find(|p| *p == permission)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_role_permission_is_in_the_catalog() {
-        for role in [roles::OWNER, roles::ADMIN, roles::BILLING_ADMIN, roles::MEMBER, roles::VIEWER] {
-            for p in builtin_role(role).unwrap_or_default() {
-                assert!(PERMISSIONS.iter().any(|(c, _)| c == p), "{role}: {p}");
-            }
-        }
+    fn catalog_is_sorted_and_unique() {
+        let names: Vec<_> = PERMISSIONS.iter().map(|(p, _)| *p).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
     }
-}
 
-/// The catalog entry for a permission string, if it is one.
-pub fn lookup(permission: &str) -> Option<Permission> {
-    PERMISSIONS.iter().map(|(p, _)| *p).find(|p| *p == permission)
+    #[test]
+    fn viewers_read_but_never_write() {
+        let viewer = builtin_role(roles::VIEWER).expect("viewer");
+        assert!(viewer.contains(PROJECTS_LIST));
+        assert!(viewer.iter().all(|p| p.ends_with(".get") || p.ends_with(".list")));
+        assert!(!viewer.contains(AUDIT_LIST));
+        let admin = builtin_role(roles::ADMIN).expect("admin");
+        assert!(admin.contains(AUDIT_LIST) && !admin.contains(ORGANIZATIONS_DELETE));
+    }
 }

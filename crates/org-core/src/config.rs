@@ -25,6 +25,9 @@ pub struct OrgCoreArgs {
     /// Days a soft-deleted organization or project can be undeleted.
     #[arg(long = "deleted-retention-days", env = "LOOPBACK_DELETED_RETENTION_DAYS", default_value_t = 30)]
     pub deleted_retention_days: u32,
+    /// Hours an invite token stays valid unless the request says otherwise.
+    #[arg(long = "invite-ttl-hours", env = "LOOPBACK_INVITE_TTL_HOURS", default_value_t = 168)]
+    pub invite_ttl_hours: u32,
 }
 
 impl Default for OrgCoreArgs {
@@ -35,6 +38,7 @@ impl Default for OrgCoreArgs {
             default_flags: Vec::new(),
             features: None,
             deleted_retention_days: 30,
+            invite_ttl_hours: 168,
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct Settings {
     pub features: Vec<String>,
     /// How long soft-deleted resources can be undeleted.
     pub retention: chrono::Duration,
+    /// Default validity of invite tokens.
+    pub invite_ttl: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -56,6 +62,7 @@ impl Default for Settings {
             defaults: Capabilities::builtin_defaults(),
             features: policy::FEATURES.iter().map(|f| f.to_string()).collect(),
             retention: chrono::Duration::days(30),
+            invite_ttl: chrono::Duration::days(7),
         }
     }
 }
@@ -117,6 +124,10 @@ impl OrgCoreArgs {
             return Err("--deleted-retention-days must be at least 1".into());
         }
         settings.retention = chrono::Duration::days(i64::from(self.deleted_retention_days));
+        if !(1..=720).contains(&self.invite_ttl_hours) {
+            return Err("--invite-ttl-hours must be between 1 and 720".into());
+        }
+        settings.invite_ttl = chrono::Duration::hours(i64::from(self.invite_ttl_hours));
         Ok(settings)
     }
 }

@@ -56,6 +56,27 @@ pub enum Error {
         /// Human explanation.
         message: String,
     },
+    /// A limitation flag forbids the action.
+    #[error("{message}")]
+    CapabilityDisabled {
+        /// The flag.
+        flag: &'static str,
+        /// Human explanation.
+        message: String,
+    },
+    /// The resource already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The caller lacks a permission, with a message saying more.
+    #[error("{message}")]
+    PermissionDeniedBecause {
+        /// The permission.
+        permission: String,
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Human explanation.
+        message: String,
+    },
     /// The etag does not match.
     #[error("etag mismatch on {0}")]
     EtagMismatch(String),
@@ -102,6 +123,13 @@ impl From<Error> for Status {
             } => errors::limit_reached(&organization, &limit, limit_value, usage),
             Error::FailedPrecondition { reason, message } => errors::failed_precondition(reason, message),
             Error::EtagMismatch(name) => errors::etag_mismatch(&name),
+            Error::CapabilityDisabled { flag, message } => errors::capability_disabled(flag, message),
+            Error::AlreadyExists(message) => errors::already_exists(message),
+            Error::PermissionDeniedBecause {
+                permission,
+                reason,
+                message,
+            } => errors::permission_denied_because(&permission, reason, message),
             Error::Db(e) => {
                 tracing::error!(error = %e, "database error");
                 errors::internal()

@@ -23,6 +23,7 @@ pub mod convert;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod invites;
 pub mod memberships;
 pub mod migration;
 pub mod model;
@@ -30,6 +31,7 @@ pub mod operator;
 pub mod organizations;
 pub mod policy;
 pub mod projects;
+pub mod roles;
 pub mod service;
 
 use loopback_proto::orgcore::v1 as pb;
@@ -47,6 +49,10 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.orgcore.v1.OperatorService",
     "loopback.orgcore.v1.AccountService",
     "loopback.orgcore.v1.AuthorityService",
+    "loopback.orgcore.v1.MembershipService",
+    "loopback.orgcore.v1.InviteService",
+    "loopback.orgcore.v1.RoleService",
+    "loopback.orgcore.v1.AuditService",
 ];
 
 impl OrgCore {
@@ -71,6 +77,22 @@ impl OrgCore {
             ))
             .add_service(pb::authority_service_server::AuthorityServiceServer::with_interceptor(
                 authority::grpc::AuthorityGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::membership_service_server::MembershipServiceServer::with_interceptor(
+                memberships::grpc::MembershipGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::invite_service_server::InviteServiceServer::with_interceptor(
+                invites::grpc::InviteGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::role_service_server::RoleServiceServer::with_interceptor(
+                roles::grpc::RoleGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::audit_service_server::AuditServiceServer::with_interceptor(
+                audit::grpc::AuditGrpc(self.clone()),
                 auth.clone(),
             ));
     }

@@ -222,6 +222,16 @@ pub fn permission_denied(permission: &str) -> Status {
     )
 }
 
+/// PERMISSION_DENIED with a reason of its own (e.g. granting a permission
+/// the caller does not hold, or an invite for another email).
+pub fn permission_denied_because(permission: &str, reason: &str, message: String) -> Status {
+    let mut meta = HashMap::new();
+    if !permission.is_empty() {
+        meta.insert("permission".to_string(), permission.to_string());
+    }
+    with_info(Code::PermissionDenied, message, reason, meta)
+}
+
 /// PERMISSION_DENIED for a call only a kind of principal may make.
 pub fn principal_kind_denied(required: &str) -> Status {
     with_info(

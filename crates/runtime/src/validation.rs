@@ -117,6 +117,27 @@ pub fn child_name(name: &str, collection: &str) -> Result<(Uuid, Uuid), String> 
     }
 }
 
+/// Parses `organizations/{uuid}/{collection}/{id}` where `{id}` is a
+/// user-chosen id (1 to 63 lowercase letters, digits, `-` or `_`).
+pub fn child_name_with_id(name: &str, collection: &str) -> Result<(Uuid, String), String> {
+    if name.is_empty() {
+        return Err("is required".into());
+    }
+    let shape = || format!("must look like organizations/{{id}}/{collection}/{{{collection}_id}}");
+    let (org, rest) = take_segment(name, "organizations").map_err(|_| shape())?;
+    let id = rest
+        .strip_prefix('/')
+        .and_then(|r| r.strip_prefix(collection))
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(shape)?;
+    let ok = (1..=63).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        return Err(shape());
+    }
+    Ok((org, id.to_string()))
+}
+
 /// A syntactically valid email address, returned lower-cased and trimmed.
 pub fn email(value: &str) -> Result<String, String> {
     let v = value.trim().to_lowercase();

@@ -82,7 +82,7 @@ impl OrgCore {
         }
         let permissions = match subject.kind {
             PrincipalKind::Operator => Some(Permissions::All),
-            PrincipalKind::Service => Some(Permissions::Set(crate::catalog::SERVICE_PERMISSIONS.iter().copied().collect())),
+            PrincipalKind::Service => Some(Permissions::Set(crate::catalog::service_permissions())),
             PrincipalKind::Account => match accounts::store::find_by_subject(self.db(), &subject.subject).await? {
                 Some(account) => account_permissions(self.db(), &account, org).await?,
                 None => None,

@@ -2,7 +2,10 @@
 
 pub mod account;
 pub mod audit_event;
+pub mod auth_provider;
 pub mod capability_override;
+pub mod custom_role;
+pub mod invite;
 pub mod membership;
 pub mod membership_role;
 pub mod organization;

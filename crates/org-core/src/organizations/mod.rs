@@ -151,7 +151,7 @@ impl OrgCore {
             .await?
             .ok_or_else(|| Error::Corrupt("organization vanished inside its transaction".into()))?;
         self.finish(txn, validate_only).await?;
-        Ok(view(org, &Permissions::from_roles([roles::OWNER]), caller))
+        Ok(view(org, &Permissions::builtin([roles::OWNER]), caller))
     }
 
     /// Reads one organization.

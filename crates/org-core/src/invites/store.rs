@@ -1,0 +1,209 @@
+//! Invite storage. Tokens are never stored: only their SHA-256.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use loopback_runtime::pagination::PageRequest;
+use rand::RngCore as _;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sha2::{Digest as _, Sha256};
+use uuid::Uuid;
+
+use crate::entity::invite;
+use crate::error::{Error, Result};
+use crate::model::parse_stored_uuid;
+
+/// Stored invite states (EXPIRED is also derived from the expire time).
+pub mod state {
+    /// Waiting.
+    pub const PENDING: &str = "PENDING";
+    /// Accepted.
+    pub const ACCEPTED: &str = "ACCEPTED";
+    /// Revoked.
+    pub const REVOKED: &str = "REVOKED";
+    /// Expired.
+    pub const EXPIRED: &str = "EXPIRED";
+}
+
+/// An invite as the domain sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub organization: Uuid,
+    /// Lower-cased email.
+    pub email: String,
+    /// Role ids.
+    pub roles: Vec<String>,
+    /// Effective state: PENDING past its expire time reads as EXPIRED.
+    pub state: &'static str,
+    /// Who invited (audit id).
+    pub inviter: String,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+    /// Token expiry.
+    pub expire_time: DateTime<Utc>,
+    /// Accepting account.
+    pub accepted_by: Option<Uuid>,
+    /// Version.
+    pub version: i64,
+}
+
+impl Invite {
+    /// `organizations/{org}/invites/{id}`.
+    pub fn name(&self) -> String {
+        format!("organizations/{}/invites/{}", self.organization, self.id)
+    }
+}
+
+/// A fresh random token and its hash.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("lbinv_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// The stored form of a token.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds the domain invite from its row.
+pub fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
+    let roles: Vec<String> = serde_json::from_str(&m.roles).map_err(|e| Error::Corrupt(format!("invite {} roles: {e}", m.id)))?;
+    let state = match m.state.as_str() {
+        state::PENDING if m.expire_time <= now => state::EXPIRED,
+        state::PENDING => state::PENDING,
+        state::ACCEPTED => state::ACCEPTED,
+        state::REVOKED => state::REVOKED,
+        state::EXPIRED => state::EXPIRED,
+        other => return Err(Error::Corrupt(format!("invite {} state {other:?}", m.id))),
+    };
+    Ok(Invite {
+        id: parse_stored_uuid(&m.id)?,
+        organization: parse_stored_uuid(&m.organization_id)?,
+        email: m.email,
+        roles,
+        state,
+        inviter: m.inviter,
+        create_time: m.create_time,
+        update_time: m.update_time,
+        expire_time: m.expire_time,
+        accepted_by: m.accepted_by.as_deref().map(parse_stored_uuid).transpose()?,
+        version: m.version,
+    })
+}
+
+/// One invite of `org`.
+pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Invite>> {
+    invite::Entity::find_by_id(id.to_string())
+        .filter(invite::Column::OrganizationId.eq(org.to_string()))
+        .one(conn)
+        .await?
+        .map(|m| to_domain(m, Utc::now()))
+        .transpose()
+}
+
+/// The invite whose current token hashes to `hash`.
+pub async fn find_by_token_hash(conn: &impl ConnectionTrait, hash: &str) -> Result<Option<Invite>> {
+    invite::Entity::find()
+        .filter(invite::Column::TokenHash.eq(hash))
+        .one(conn)
+        .await?
+        .map(|m| to_domain(m, Utc::now()))
+        .transpose()
+}
+
+/// Pending, unexpired invites of `org`, optionally excluding one.
+pub async fn count_pending(conn: &impl ConnectionTrait, org: Uuid, except: Option<Uuid>) -> Result<i64> {
+    let mut q = invite::Entity::find()
+        .filter(invite::Column::OrganizationId.eq(org.to_string()))
+        .filter(invite::Column::State.eq(state::PENDING))
+        .filter(invite::Column::ExpireTime.gt(Utc::now()));
+    if let Some(id) = except {
+        q = q.filter(invite::Column::Id.ne(id.to_string()));
+    }
+    Ok(i64::try_from(q.count(conn).await?).unwrap_or(i64::MAX))
+}
+
+/// The pending, unexpired invite for `email` in `org`, if any.
+pub async fn find_pending_for_email(conn: &impl ConnectionTrait, org: Uuid, email: &str) -> Result<Option<Invite>> {
+    invite::Entity::find()
+        .filter(invite::Column::OrganizationId.eq(org.to_string()))
+        .filter(invite::Column::Email.eq(email))
+        .filter(invite::Column::State.eq(state::PENDING))
+        .filter(invite::Column::ExpireTime.gt(Utc::now()))
+        .one(conn)
+        .await?
+        .map(|m| to_domain(m, Utc::now()))
+        .transpose()
+}
+
+/// Sets state (and optionally token, expiry, acceptor) if still at `expected_version`.
+pub async fn transition(
+    conn: &impl ConnectionTrait,
+    invite: &Invite,
+    new_state: &str,
+    token_hash: Option<&str>,
+    expire_time: Option<DateTime<Utc>>,
+    accepted_by: Option<Uuid>,
+) -> Result<bool> {
+    let now = Utc::now();
+    let mut update = invite::Entity::update_many()
+        .col_expr(invite::Column::State, Expr::value(new_state))
+        .col_expr(invite::Column::UpdateTime, Expr::value(now))
+        .col_expr(invite::Column::Version, Expr::value(invite.version + 1));
+    if let Some(hash) = token_hash {
+        update = update.col_expr(invite::Column::TokenHash, Expr::value(hash));
+    }
+    if let Some(t) = expire_time {
+        update = update.col_expr(invite::Column::ExpireTime, Expr::value(t));
+    }
+    if let Some(a) = accepted_by {
+        update = update.col_expr(invite::Column::AcceptedBy, Expr::value(a.to_string()));
+    }
+    let result = update
+        .filter(invite::Column::Id.eq(invite.id.to_string()))
+        .filter(invite::Column::Version.eq(invite.version))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A page of invites in creation order, optionally in one effective state.
+pub async fn list(conn: &impl ConnectionTrait, org: Uuid, only: Option<&str>, page: &PageRequest) -> Result<Vec<Invite>> {
+    let now = Utc::now();
+    let mut cond = Condition::all().add(invite::Column::OrganizationId.eq(org.to_string()));
+    cond = match only {
+        Some(state::PENDING) => cond
+            .add(invite::Column::State.eq(state::PENDING))
+            .add(invite::Column::ExpireTime.gt(now)),
+        Some(state::EXPIRED) => cond.add(
+            Condition::any().add(invite::Column::State.eq(state::EXPIRED)).add(
+                Condition::all()
+                    .add(invite::Column::State.eq(state::PENDING))
+                    .add(invite::Column::ExpireTime.lte(now)),
+            ),
+        ),
+        Some(other) => cond.add(invite::Column::State.eq(other)),
+        None => cond,
+    };
+    if let Some(after) = &page.after {
+        cond = cond.add(invite::Column::Id.gt(after.as_str()));
+    }
+    invite::Entity::find()
+        .filter(cond)
+        .order_by_asc(invite::Column::Id)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| to_domain(m, now))
+        .collect()
+}
