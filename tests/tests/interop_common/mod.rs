@@ -138,7 +138,9 @@ impl Daemon {
         let mut failures = String::new();
         for attempt in 1..=5 {
             let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-            let log = data_dir.path().join(format!("loopbackd-{}.log", addr.port()));
+            let log = data_dir
+                .path()
+                .join(format!("loopbackd-{}.log", addr.port()));
             let log_file = std::fs::File::create(&log).expect("creating the log file");
             let mut child = clean_command(&bin)
                 .arg("--listen")
