@@ -79,3 +79,53 @@ impl AuthArgs {
         Ok((Authenticator::from_key_files(&files, &self.issuer, &self.audience)?, created))
     }
 }
+
+/// Secrets-at-rest settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretArgs {
+    /// JSON key files with AES-256 keys for secrets at rest (comma-separated);
+    /// the last key is used for new secrets. When empty,
+    /// `<data-dir>/dev-secret-keys.json` is used (created if missing by
+    /// `loopbackd`).
+    #[arg(
+        long = "secret-key-file",
+        env = "LOOPBACK_SECRET_KEY_FILES",
+        value_delimiter = ','
+    )]
+    pub key_files: Vec<PathBuf>,
+}
+
+/// Name of the dev secret key file inside the data dir.
+pub const DEV_SECRET_KEY_FILE: &str = "dev-secret-keys.json";
+
+impl SecretArgs {
+    /// The key files in force: the configured ones, or the data dir's dev key.
+    pub fn effective_key_files(&self, data_dir: &std::path::Path) -> Vec<PathBuf> {
+        if self.key_files.is_empty() {
+            vec![data_dir.join(DEV_SECRET_KEY_FILE)]
+        } else {
+            self.key_files.clone()
+        }
+    }
+
+    /// Loads the keyring; with no configured files and `create_dev_key`,
+    /// generates the dev key file first if missing.
+    pub fn keyring(
+        &self,
+        data_dir: &std::path::Path,
+        create_dev_key: bool,
+    ) -> Result<crate::secrets::Keyring, crate::secrets::SecretsError> {
+        if self.key_files.is_empty() && create_dev_key {
+            let dev = data_dir.join(DEV_SECRET_KEY_FILE);
+            // Another process starting at the same time may create it first;
+            // the file appears complete or not at all, so that is fine.
+            if !dev.exists()
+                && let Err(e) = crate::secrets::Keyring::generate_key_file(&dev)
+                && !dev.exists()
+            {
+                return Err(e);
+            }
+        }
+        crate::secrets::Keyring::from_key_files(&self.effective_key_files(data_dir))
+    }
+}

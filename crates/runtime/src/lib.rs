@@ -8,12 +8,14 @@
 //! - [`pagination`]: opaque keyset page tokens and page-size rules.
 //! - [`db`]: SQLite/PostgreSQL connections.
 //! - [`validation`]: field checks shared by every API.
+//! - [`secrets`]: AES-256-GCM encryption of secrets at rest, with key rotation.
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod errors;
 pub mod pagination;
+pub mod secrets;
 pub mod server;
 pub mod telemetry;
 pub mod validation;
