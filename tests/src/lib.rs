@@ -209,6 +209,73 @@ impl TestServer {
         pb::authority_service_client::AuthorityServiceClient::new(self.authed(Some(token)))
     }
 
+    /// MembershipService as `token`.
+    pub fn members(&self, token: &str) -> pb::membership_service_client::MembershipServiceClient<Authed> {
+        pb::membership_service_client::MembershipServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// InviteService as `token`.
+    pub fn invites(&self, token: &str) -> pb::invite_service_client::InviteServiceClient<Authed> {
+        pb::invite_service_client::InviteServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// RoleService as `token`.
+    pub fn roles(&self, token: &str) -> pb::role_service_client::RoleServiceClient<Authed> {
+        pb::role_service_client::RoleServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// AuditService as `token`.
+    pub fn audit(&self, token: &str) -> pb::audit_service_client::AuditServiceClient<Authed> {
+        pb::audit_service_client::AuditServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// Invites `email` into `org` with `roles` (as `admin_token`), accepts as
+    /// that account, and returns the new member's token and membership.
+    pub async fn add_member(&self, admin_token: &str, org: &str, email: &str, roles: &[&str]) -> (String, pb::Member) {
+        let invite = self
+            .invites(admin_token)
+            .create_invite(pb::CreateInviteRequest {
+                parent: org.into(),
+                invite: Some(pb::Invite {
+                    email: email.into(),
+                    roles: roles.iter().map(|r| r.to_string()).collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let token = self.account_token(email);
+        let member = self
+            .invites(&token)
+            .accept_invite(pb::AcceptInviteRequest {
+                invite_token: invite.invite_token,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .member
+            .unwrap();
+        (token, member)
+    }
+
+    /// Sets capability limits and flags as operator.
+    pub async fn set_capabilities(&self, org: &str, limits: &[(&str, i64)], flags: &[(&str, bool)]) {
+        self.operator(&self.operator_token())
+            .set_capabilities(pb::SetCapabilitiesRequest {
+                name: org.into(),
+                capabilities: Some(loopback_proto::r#type::v1::Capabilities {
+                    limits: limits.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    flags: flags.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                }),
+                reason: "test".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
     /// Creates an organization as `token` and returns it.
     pub async fn create_org(&self, token: &str, display_name: &str) -> pb::Organization {
         self.orgs(token)
