@@ -79,6 +79,8 @@ pub struct TestServer {
     pub backend: Backend,
     /// The database URL.
     pub database_url: String,
+    /// The command line it was started with.
+    pub args: Vec<String>,
     channel: Channel,
     _data_dir: tempfile::TempDir,
 }
@@ -105,13 +107,7 @@ impl TestServer {
             "--shutdown-grace-seconds=1".into(),
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
-        let cli = ServeArgs::try_parse_from(args).unwrap();
-        let app = loopbackd::Loopbackd::start(loopbackd::Config {
-            server: cli.server,
-            org_core: cli.org_core,
-        })
-        .await
-        .unwrap();
+        let app = loopbackd::Loopbackd::start(config_from_args(&args)).await.unwrap();
         let channel = Channel::from_shared(format!("http://{}", app.addr))
             .unwrap()
             .connect()
@@ -121,9 +117,16 @@ impl TestServer {
             app,
             backend,
             database_url,
+            args,
             channel,
             _data_dir: data_dir,
         }
+    }
+
+    /// The configuration this server was started with (same data dir and
+    /// database), e.g. for admin commands.
+    pub fn config(&self) -> loopbackd::Config {
+        config_from_args(&self.args)
     }
 
     /// The data dir.
@@ -224,6 +227,11 @@ impl TestServer {
         pb::role_service_client::RoleServiceClient::new(self.authed(Some(token)))
     }
 
+    /// AuthProviderService as `token`.
+    pub fn auth_providers(&self, token: &str) -> pb::auth_provider_service_client::AuthProviderServiceClient<Authed> {
+        pb::auth_provider_service_client::AuthProviderServiceClient::new(self.authed(Some(token)))
+    }
+
     /// AuditService as `token`.
     pub fn audit(&self, token: &str) -> pb::audit_service_client::AuditServiceClient<Authed> {
         pb::audit_service_client::AuditServiceClient::new(self.authed(Some(token)))
@@ -318,6 +326,22 @@ impl TestServer {
     /// Stops the server.
     pub async fn stop(self) {
         self.app.stop().await.unwrap();
+    }
+
+    /// Stops the server but keeps its data dir (returned; dropping it
+    /// removes the dir).
+    pub async fn stop_keeping_data(self) -> tempfile::TempDir {
+        self.app.stop().await.unwrap();
+        self._data_dir
+    }
+}
+
+/// Parses a `loopbackd` command line into its configuration.
+pub fn config_from_args(args: &[String]) -> loopbackd::Config {
+    let cli = ServeArgs::try_parse_from(args).unwrap();
+    loopbackd::Config {
+        server: cli.server,
+        org_core: cli.org_core,
     }
 }
 

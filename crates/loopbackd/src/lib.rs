@@ -52,7 +52,12 @@ impl Loopbackd {
             .auth
             .authenticator(&data_dir, true)
             .context("loading token keys")?;
-        let settings = config.org_core.settings().map_err(anyhow::Error::msg)?;
+        let keyring = config
+            .server
+            .secrets
+            .keyring(&data_dir, true)
+            .context("loading secret keys")?;
+        let settings = config.org_core.settings(keyring).map_err(anyhow::Error::msg)?;
         let url = config.org_core.database_url(&data_dir)?;
         let conn = db::connect(&url).await.with_context(|| format!("connecting to {}", redact(&url)))?;
         let org_core = OrgCore::open(conn, settings).await.context("migrating org-core")?;
@@ -97,6 +102,47 @@ impl Loopbackd {
         self.shutdown.cancel();
         self.wait().await
     }
+}
+
+/// What a secret rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Secrets re-sealed under the newest key.
+    pub resealed: u64,
+    /// Secrets already under the newest key.
+    pub current: u64,
+}
+
+/// Re-seals every stored secret under the newest configured key. With
+/// `add_key`, a fresh key is first appended to the (last) key file; with
+/// `remove_old_keys`, every older key is removed from the key files once
+/// everything is re-sealed, so a leaked old key opens nothing.
+pub async fn rotate_secrets(config: &Config, add_key: bool, remove_old_keys: bool) -> anyhow::Result<Rotation> {
+    use loopback_runtime::secrets::Keyring;
+    let data_dir = &config.server.data_dir;
+    let files = config.server.secrets.effective_key_files(data_dir);
+    let last = files.last().context("no secret key file configured")?;
+    if add_key {
+        let kid = Keyring::add_generated_key(last).context("adding a key")?;
+        tracing::info!(key_id = %kid, file = %last.display(), "added a new secret key");
+    }
+    let keyring = config.server.secrets.keyring(data_dir, false).context("loading secret keys")?;
+    let url = config.org_core.database_url(data_dir)?;
+    let conn = db::connect(&url).await.with_context(|| format!("connecting to {}", redact(&url)))?;
+    loopback_org_core::migrate(&conn).await?;
+    let (resealed, current) = loopback_org_core::auth_providers::store::rotate_secrets(&conn, &keyring).await?;
+    if remove_old_keys {
+        let primary = keyring.primary_key_id().to_string();
+        for file in &files {
+            let text = std::fs::read_to_string(file)?;
+            for kid in keyring.key_ids() {
+                if kid != primary && text.contains(&format!("\"{kid}\"")) {
+                    Keyring::remove_key(file, &kid).with_context(|| format!("removing key {kid}"))?;
+                }
+            }
+        }
+    }
+    Ok(Rotation { resealed, current })
 }
 
 /// Hides a password in a database URL for logs.

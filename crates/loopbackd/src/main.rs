@@ -30,6 +30,15 @@ enum Command {
     Token(TokenArgs),
     /// Apply every service's database migrations and exit.
     Migrate,
+    /// Re-encrypt every stored secret under the newest secret key.
+    RotateSecrets {
+        /// First append a fresh key to the (last) secret key file.
+        #[arg(long)]
+        add_key: bool,
+        /// Afterwards remove every older key from the key files.
+        #[arg(long)]
+        remove_old_keys: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +81,16 @@ async fn main() -> anyhow::Result<()> {
             let conn = db::connect(&url).await?;
             loopback_org_core::migrate(&conn).await?;
             tracing::info!(database = %loopbackd::redact(&url), "org-core migrations applied");
+            Ok(())
+        }
+        Some(Command::RotateSecrets { add_key, remove_old_keys }) => {
+            telemetry::init(cli.server.log_format);
+            let config = Config {
+                server: cli.server,
+                org_core: cli.org_core,
+            };
+            let done = loopbackd::rotate_secrets(&config, add_key, remove_old_keys).await?;
+            println!("re-sealed {} secret(s); {} already under the newest key", done.resealed, done.current);
             Ok(())
         }
         None => serve(cli.server, cli.org_core).await,

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use loopback_runtime::secrets::Keyring;
+
 use crate::policy::{self, Capabilities};
 
 /// org-core settings; every flag also reads a `LOOPBACK_*` variable.
@@ -25,6 +27,10 @@ pub struct OrgCoreArgs {
     /// Days a soft-deleted organization or project can be undeleted.
     #[arg(long = "deleted-retention-days", env = "LOOPBACK_DELETED_RETENTION_DAYS", default_value_t = 30)]
     pub deleted_retention_days: u32,
+    /// Accept `http://` issuer and metadata URLs for loopback hosts
+    /// (localhost, 127.0.0.1, ::1): for development only.
+    #[arg(long = "allow-http-loopback-idp", env = "LOOPBACK_ALLOW_HTTP_LOOPBACK_IDP")]
+    pub allow_http_loopback_idp: bool,
     /// Hours an invite token stays valid unless the request says otherwise.
     #[arg(long = "invite-ttl-hours", env = "LOOPBACK_INVITE_TTL_HOURS", default_value_t = 168)]
     pub invite_ttl_hours: u32,
@@ -39,6 +45,7 @@ impl Default for OrgCoreArgs {
             features: None,
             deleted_retention_days: 30,
             invite_ttl_hours: 168,
+            allow_http_loopback_idp: false,
         }
     }
 }
@@ -54,6 +61,10 @@ pub struct Settings {
     pub retention: chrono::Duration,
     /// Default validity of invite tokens.
     pub invite_ttl: chrono::Duration,
+    /// Accept http:// IdP URLs on loopback hosts (development).
+    pub allow_http_loopback_idp: bool,
+    /// Keys for secrets at rest.
+    pub keyring: Keyring,
 }
 
 impl Default for Settings {
@@ -63,8 +74,20 @@ impl Default for Settings {
             features: policy::FEATURES.iter().map(|f| f.to_string()).collect(),
             retention: chrono::Duration::days(30),
             invite_ttl: chrono::Duration::days(7),
+            allow_http_loopback_idp: false,
+            keyring: ephemeral_keyring(),
         }
     }
+}
+
+/// A keyring with one random key that lives only in memory (tests and
+/// defaults; real servers load key files).
+pub fn ephemeral_keyring() -> Keyring {
+    use rand::RngCore as _;
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    // One well-formed key cannot be refused.
+    Keyring::from_keys(vec![("ephemeral".to_string(), key)]).unwrap_or_else(|e| panic!("ephemeral keyring: {e}"))
 }
 
 impl OrgCoreArgs {
@@ -76,10 +99,14 @@ impl OrgCoreArgs {
         }
     }
 
-    /// Checks every value and builds [`Settings`]; the error says which
-    /// setting is wrong.
-    pub fn settings(&self) -> Result<Settings, String> {
-        let mut settings = Settings::default();
+    /// Checks every value and builds [`Settings`] with `keyring`; the error
+    /// says which setting is wrong.
+    pub fn settings(&self, keyring: Keyring) -> Result<Settings, String> {
+        let mut settings = Settings {
+            keyring,
+            allow_http_loopback_idp: self.allow_http_loopback_idp,
+            ..Settings::default()
+        };
         for entry in self.default_limits.iter().filter(|e| !e.trim().is_empty()) {
             let (key, value) = entry
                 .split_once('=')
@@ -143,12 +170,12 @@ mod tests {
             default_flags: vec!["sso_allowed=true".into()],
             ..OrgCoreArgs::default()
         };
-        let s = args.settings().expect("valid");
+        let s = args.settings(ephemeral_keyring()).expect("valid");
         assert_eq!(s.defaults.limit("max_projects"), 3);
         assert_eq!(s.defaults.flags["sso_allowed"], true);
         args.default_limits = vec!["max_bogus=3".into()];
-        assert!(args.settings().is_err());
+        assert!(args.settings(ephemeral_keyring()).is_err());
         args.default_limits = vec!["max_projects=-1".into()];
-        assert!(args.settings().is_err());
+        assert!(args.settings(ephemeral_keyring()).is_err());
     }
 }

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod auth_providers;
 pub mod authority;
 pub mod catalog;
 pub mod changes;
@@ -53,6 +54,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.orgcore.v1.InviteService",
     "loopback.orgcore.v1.RoleService",
     "loopback.orgcore.v1.AuditService",
+    "loopback.orgcore.v1.AuthProviderService",
 ];
 
 impl OrgCore {
@@ -93,6 +95,10 @@ impl OrgCore {
             ))
             .add_service(pb::audit_service_server::AuditServiceServer::with_interceptor(
                 audit::grpc::AuditGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::auth_provider_service_server::AuthProviderServiceServer::with_interceptor(
+                auth_providers::grpc::AuthProviderGrpc(self.clone()),
                 auth.clone(),
             ));
     }

@@ -23,7 +23,8 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.server.log_format);
-    let settings = cli.org_core.settings().map_err(anyhow::Error::msg)?;
+    let keyring = cli.server.secrets.keyring(&cli.server.data_dir, false)?;
+    let settings = cli.org_core.settings(keyring).map_err(anyhow::Error::msg)?;
     let url = cli.org_core.database_url(&cli.server.data_dir)?;
     let conn = db::connect(&url).await?;
     let core = OrgCore::open(conn, settings).await?;

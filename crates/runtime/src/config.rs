@@ -32,6 +32,8 @@ pub struct ServerArgs {
     pub shutdown_grace_seconds: u64,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// Bearer-token verification settings.
@@ -88,6 +90,7 @@ pub struct SecretArgs {
     /// `<data-dir>/dev-secret-keys.json` is used (created if missing by
     /// `loopbackd`).
     #[arg(
+        id = "secret_key_files",
         long = "secret-key-file",
         env = "LOOPBACK_SECRET_KEY_FILES",
         value_delimiter = ','

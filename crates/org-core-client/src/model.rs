@@ -1,0 +1,375 @@
+//! The client's domain types: what callers see instead of prost messages.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use loopback_proto::orgcore::v1 as pb;
+use loopback_proto::r#type::v1 as tpb;
+use loopback_runtime::errors;
+use tonic::Status;
+
+/// The class of an action, which org-core's status policy table judges
+/// (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionClass {
+    /// Reading anything. Answered from cache however old while org-core is
+    /// unreachable.
+    Read,
+    /// Organization profile, people, roles, auth providers, payment methods,
+    /// domains.
+    Setup,
+    /// Creating new projects and infrastructure.
+    Create,
+    /// Changing or deleting existing projects and infrastructure.
+    Operate,
+}
+
+impl ActionClass {
+    /// Every class, in table order.
+    pub const ALL: [ActionClass; 4] = [Self::Read, Self::Setup, Self::Create, Self::Operate];
+
+    /// Lower-case name, as org-core spells it in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Setup => "setup",
+            Self::Create => "create",
+            Self::Operate => "operate",
+        }
+    }
+
+    /// True for every class but [`ActionClass::Read`]: these fail closed
+    /// once the cache is stale and org-core cannot be reached.
+    pub fn is_write(self) -> bool {
+        self != Self::Read
+    }
+
+    pub(crate) fn to_pb(self) -> tpb::ActionClass {
+        match self {
+            Self::Read => tpb::ActionClass::Read,
+            Self::Setup => tpb::ActionClass::Setup,
+            Self::Create => tpb::ActionClass::Create,
+            Self::Operate => tpb::ActionClass::Operate,
+        }
+    }
+
+    fn from_pb(value: i32) -> Option<Self> {
+        match tpb::ActionClass::try_from(value).ok()? {
+            tpb::ActionClass::Read => Some(Self::Read),
+            tpb::ActionClass::Setup => Some(Self::Setup),
+            tpb::ActionClass::Create => Some(Self::Create),
+            tpb::ActionClass::Operate => Some(Self::Operate),
+            tpb::ActionClass::Unspecified => None,
+        }
+    }
+}
+
+impl fmt::Display for ActionClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Verification (business) status of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VerificationStatus {
+    /// Not set, or a value this client does not know yet.
+    Unspecified,
+    /// Onboarding incomplete.
+    InSetup,
+    /// Normal operations.
+    Verified,
+    /// Under manual review.
+    Pending,
+    /// Waiting for capacity.
+    Waitlist,
+    /// Blocked by an operator.
+    Blocked,
+}
+
+impl VerificationStatus {
+    /// The spelling org-core uses in error metadata (`IN_SETUP`, `BLOCKED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "UNSPECIFIED",
+            Self::InSetup => "IN_SETUP",
+            Self::Verified => "VERIFIED",
+            Self::Pending => "PENDING",
+            Self::Waitlist => "WAITLIST",
+            Self::Blocked => "BLOCKED",
+        }
+    }
+
+    fn from_pb(value: i32) -> Self {
+        match tpb::VerificationStatus::try_from(value) {
+            Ok(tpb::VerificationStatus::InSetup) => Self::InSetup,
+            Ok(tpb::VerificationStatus::Verified) => Self::Verified,
+            Ok(tpb::VerificationStatus::Pending) => Self::Pending,
+            Ok(tpb::VerificationStatus::Waitlist) => Self::Waitlist,
+            Ok(tpb::VerificationStatus::Blocked) => Self::Blocked,
+            Ok(tpb::VerificationStatus::Unspecified) | Err(_) => Self::Unspecified,
+        }
+    }
+}
+
+impl fmt::Display for VerificationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lifecycle state of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not set, or a value this client does not know yet.
+    Unspecified,
+    /// In normal use.
+    Active,
+    /// Suspended by an operator: read only.
+    Inactive,
+    /// Soft-deleted.
+    Deleted,
+}
+
+impl State {
+    /// The spelling org-core uses in error metadata (`ACTIVE`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "UNSPECIFIED",
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+            Self::Deleted => "DELETED",
+        }
+    }
+
+    fn from_pb(value: i32) -> Self {
+        match tpb::State::try_from(value) {
+            Ok(tpb::State::Active) => Self::Active,
+            Ok(tpb::State::Inactive) => Self::Inactive,
+            Ok(tpb::State::Deleted) => Self::Deleted,
+            Ok(tpb::State::Unspecified) | Err(_) => Self::Unspecified,
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a service needs to know about an organization to enforce the
+/// status policy and limits, as org-core published it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationPolicy {
+    /// `organizations/{organization}`.
+    pub organization: String,
+    /// Current verification status.
+    pub verification_status: VerificationStatus,
+    /// Current lifecycle state.
+    pub state: State,
+    /// Effective capability limits by key (`max_projects`, ...).
+    pub limits: BTreeMap<String, i64>,
+    /// Effective limitation flags by key (`sepa_payment_allowed`, ...).
+    pub flags: BTreeMap<String, bool>,
+    /// Enabled deployment features (`github`, `monitoring`, ...).
+    pub features: Vec<String>,
+    /// The action classes the status table allows for this status and state.
+    pub allowed_action_classes: Vec<ActionClass>,
+    /// Change-feed revision this policy was read at.
+    pub revision: i64,
+}
+
+impl OrganizationPolicy {
+    /// Whether org-core's status table allows `class` for this organization.
+    pub fn allows(&self, class: ActionClass) -> bool {
+        self.allowed_action_classes.contains(&class)
+    }
+
+    /// The effective value of a limit, if the key exists.
+    pub fn limit(&self, key: &str) -> Option<i64> {
+        self.limits.get(key).copied()
+    }
+
+    /// The effective value of a flag (false when the key is unknown).
+    pub fn flag(&self, key: &str) -> bool {
+        self.flags.get(key).copied().unwrap_or(false)
+    }
+
+    /// Whether the deployment has `feature` on.
+    pub fn feature_enabled(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    pub(crate) fn from_pb(p: pb::OrganizationPolicy) -> Self {
+        let capabilities = p.capabilities.unwrap_or_default();
+        Self {
+            verification_status: VerificationStatus::from_pb(p.verification_status),
+            state: State::from_pb(p.state),
+            limits: capabilities.limits.into_iter().collect(),
+            flags: capabilities.flags.into_iter().collect(),
+            features: p.features,
+            allowed_action_classes: p
+                .allowed_action_classes
+                .into_iter()
+                .filter_map(ActionClass::from_pb)
+                .collect(),
+            revision: p.revision,
+            organization: p.organization,
+        }
+    }
+}
+
+/// org-core's answer to "may this principal do this here?". Denials carry
+/// org-core's human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed.
+    Allow,
+    /// The organization does not exist, is deleted, or the principal is not
+    /// a member: answer NOT_FOUND and do not reveal that it exists.
+    DenyNotFound(Arc<str>),
+    /// A member without the permission: PERMISSION_DENIED.
+    DenyPermission(Arc<str>),
+    /// The organization's status or state forbids the action class:
+    /// FAILED_PRECONDITION / ENTITY_STATUS.
+    DenyEntityStatus(Arc<str>),
+}
+
+impl Decision {
+    /// True for [`Decision::Allow`].
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Self::Allow)
+    }
+
+    /// org-core's explanation of a denial; empty when allowed.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Allow => "",
+            Self::DenyNotFound(m) | Self::DenyPermission(m) | Self::DenyEntityStatus(m) => m,
+        }
+    }
+}
+
+/// A decision plus the organization's policy (absent for
+/// [`Decision::DenyNotFound`], so nothing leaks to non-members). Cloning is
+/// cheap: the message and the policy are shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// The decision.
+    pub decision: Decision,
+    /// The organization's policy.
+    pub policy: Option<Arc<OrganizationPolicy>>,
+}
+
+impl Authorization {
+    /// True when the decision is [`Decision::Allow`].
+    pub fn is_allowed(&self) -> bool {
+        self.decision.is_allow()
+    }
+
+    /// Turns the decision into what a gRPC handler returns (DESIGN.md §3):
+    /// the policy when allowed; NOT_FOUND (revealing nothing),
+    /// PERMISSION_DENIED naming `permission`, or FAILED_PRECONDITION /
+    /// ENTITY_STATUS with organization, verification_status, state and
+    /// `action` (the refused method, e.g. `CreateZone`) metadata otherwise.
+    pub fn require(&self, organization: &str, permission: &str, action: &str) -> Result<Arc<OrganizationPolicy>, Status> {
+        match &self.decision {
+            Decision::Allow => self.policy.clone().ok_or_else(|| {
+                tracing::error!(organization, "org-core allowed without a policy");
+                errors::internal()
+            }),
+            Decision::DenyNotFound(_) => Err(errors::not_found(organization)),
+            Decision::DenyPermission(_) => Err(errors::permission_denied(permission)),
+            Decision::DenyEntityStatus(message) => {
+                let (status, state) = self
+                    .policy
+                    .as_deref()
+                    .map_or((VerificationStatus::Unspecified, State::Unspecified), |p| {
+                        (p.verification_status, p.state)
+                    });
+                Err(errors::entity_status(
+                    organization,
+                    status.as_str(),
+                    state.as_str(),
+                    action,
+                    message.to_string(),
+                ))
+            }
+        }
+    }
+
+    /// Converts org-core's response; `None` when the decision is one this
+    /// client does not understand (callers fail closed).
+    pub(crate) fn from_pb(response: pb::AuthorizeResponse) -> Option<Self> {
+        let message = || Arc::<str>::from(response.message.as_str());
+        let decision = match pb::Decision::try_from(response.decision).ok()? {
+            pb::Decision::Allow => Decision::Allow,
+            pb::Decision::DenyNotFound => Decision::DenyNotFound(message()),
+            pb::Decision::DenyPermission => Decision::DenyPermission(message()),
+            pb::Decision::DenyEntityStatus => Decision::DenyEntityStatus(message()),
+            pb::Decision::Unspecified => return None,
+        };
+        Some(Self {
+            decision,
+            policy: response.policy.map(|p| Arc::new(OrganizationPolicy::from_pb(p))),
+        })
+    }
+}
+
+/// Whether `name` is `organizations/{uuid}` in the canonical (lower-case,
+/// hyphenated) form org-core uses on the watch feed. Only such names are
+/// cached: another spelling of the same organization would never be
+/// invalidated by the feed.
+pub(crate) fn is_canonical_org(name: &str) -> bool {
+    let Some(id) = name.strip_prefix("organizations/") else {
+        return false;
+    };
+    let bytes = id.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_org_names_are_cacheable() {
+        assert!(is_canonical_org("organizations/01890a5d-ac96-774b-bcce-b302099a8057"));
+        assert!(!is_canonical_org("organizations/01890A5D-AC96-774B-BCCE-B302099A8057"));
+        assert!(!is_canonical_org("organizations/01890a5dac96774bbcceb302099a8057"));
+        assert!(!is_canonical_org("projects/01890a5d-ac96-774b-bcce-b302099a8057"));
+        assert!(!is_canonical_org("organizations/01890a5d-ac96-774b-bcce-b302099a80570"));
+    }
+
+    #[test]
+    fn entity_status_carries_the_policy_in_its_metadata() {
+        use tonic_types_probe::reason_and_metadata;
+        let auth = Authorization {
+            decision: Decision::DenyEntityStatus("organization is BLOCKED: contact support".into()),
+            policy: Some(Arc::new(OrganizationPolicy {
+                organization: "organizations/x".into(),
+                verification_status: VerificationStatus::Blocked,
+                state: State::Active,
+                limits: BTreeMap::new(),
+                flags: BTreeMap::new(),
+                features: Vec::new(),
+                allowed_action_classes: vec![ActionClass::Read],
+                revision: 7,
+            })),
+        };
+        let status = auth.require("organizations/x", "dns.zones.create", "CreateZone").unwrap_err();
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        let (reason, meta) = reason_and_metadata(&status);
+        assert_eq!(reason, "ENTITY_STATUS");
+        assert_eq!(meta["verification_status"], "BLOCKED");
+        assert_eq!(meta["state"], "ACTIVE");
+        assert_eq!(meta["action"], "CreateZone");
+        assert_eq!(meta["organization"], "organizations/x");
+    }
+}
