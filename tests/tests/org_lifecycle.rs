@@ -82,7 +82,7 @@ async fn deleted_org_is_invisible_listed_for_operators_and_comes_back(backend: B
         .unwrap()
         .into_inner()
         .organizations;
-    assert_eq!(filtered.iter().map(|o| o.name.clone()).collect::<Vec<_>>(), [org.name.clone()]);
+    assert_eq!(filtered.iter().map(|o| o.name.clone()).collect::<Vec<_>>(), std::slice::from_ref(&org.name));
     server
         .orgs(&op)
         .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
@@ -103,7 +103,7 @@ async fn deleted_org_is_invisible_listed_for_operators_and_comes_back(backend: B
         .unwrap();
     assert_eq!(back.state(), State::Active);
     assert!(back.delete_time.is_none() && back.purge_time.is_none());
-    assert_eq!(list_org_names(&server, &owner, false).await.unwrap(), [org.name.clone()]);
+    assert_eq!(list_org_names(&server, &owner, false).await.unwrap(), std::slice::from_ref(&org.name));
     // Undeleting a live organization is a precondition failure.
     let err = server
         .orgs(&owner)
@@ -188,7 +188,7 @@ async fn delete_with_live_projects_needs_force_and_undelete_restores_exactly_tho
         .into_iter()
         .map(|p| p.name)
         .collect();
-    assert_eq!(live, [kept.name.clone()], "only what the forced delete took comes back");
+    assert_eq!(live, std::slice::from_ref(&kept.name), "only what the forced delete took comes back");
     let err = projects
         .get_project(pb::GetProjectRequest {
             name: earlier.name.clone(),

@@ -47,7 +47,7 @@ async fn invite_round_trip_across_two_accounts(backend: Backend) {
     assert_eq!(invite.state(), pb::invite::State::Pending);
     assert!(created.invite_token.starts_with("lbinv_"));
     let pending = list_invites(&server, &owner, &org.name, pb::invite::State::Pending).await;
-    assert_eq!(pending.iter().map(|i| i.name.clone()).collect::<Vec<_>>(), [invite.name.clone()]);
+    assert_eq!(pending.iter().map(|i| i.name.clone()).collect::<Vec<_>>(), std::slice::from_ref(&invite.name));
 
     // The token is stored only as a hash.
     let db = sea_orm::Database::connect(&server.database_url).await.unwrap();

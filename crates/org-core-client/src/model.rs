@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn entity_status_carries_the_policy_in_its_metadata() {
-        use tonic_types_probe::reason_and_metadata;
+        use tonic_types::StatusExt as _;
         let auth = Authorization {
             decision: Decision::DenyEntityStatus("organization is BLOCKED: contact support".into()),
             policy: Some(Arc::new(OrganizationPolicy {
@@ -363,10 +363,13 @@ mod tests {
                 revision: 7,
             })),
         };
-        let status = auth.require("organizations/x", "dns.zones.create", "CreateZone").unwrap_err();
+        let status = auth
+            .require("organizations/x", "dns.zones.create", "CreateZone")
+            .expect_err("denied");
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
-        let (reason, meta) = reason_and_metadata(&status);
-        assert_eq!(reason, "ENTITY_STATUS");
+        let info = status.get_details_error_info().expect("error info");
+        assert_eq!(info.reason, "ENTITY_STATUS");
+        let meta = info.metadata;
         assert_eq!(meta["verification_status"], "BLOCKED");
         assert_eq!(meta["state"], "ACTIVE");
         assert_eq!(meta["action"], "CreateZone");

@@ -172,7 +172,7 @@ mod tests {
         };
         let s = args.settings(ephemeral_keyring()).expect("valid");
         assert_eq!(s.defaults.limit("max_projects"), 3);
-        assert_eq!(s.defaults.flags["sso_allowed"], true);
+        assert!(s.defaults.flags["sso_allowed"]);
         args.default_limits = vec!["max_bogus=3".into()];
         assert!(args.settings(ephemeral_keyring()).is_err());
         args.default_limits = vec!["max_projects=-1".into()];

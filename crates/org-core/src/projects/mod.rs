@@ -151,8 +151,7 @@ impl OrgCore {
         caller: &Caller,
         org: Uuid,
         id: Uuid,
-        permission: catalog::Permission,
-        action: &str,
+        (permission, action): (catalog::Permission, &str),
         etag: Option<i64>,
     ) -> Result<Project> {
         let access = self.org_access(txn, caller, org, Deleted::Hide).await?;
@@ -177,7 +176,7 @@ impl OrgCore {
     ) -> Result<Project> {
         let txn = self.begin().await?;
         let project = self
-            .project_for_change(&txn, caller, org, id, catalog::PROJECTS_UPDATE, "UpdateProject", etag)
+            .project_for_change(&txn, caller, org, id, (catalog::PROJECTS_UPDATE, "UpdateProject"), etag)
             .await?;
         let mut changes = project::ActiveModel::default();
         if let Some(v) = &update.display_name {
@@ -226,7 +225,7 @@ impl OrgCore {
     ) -> Result<Project> {
         let txn = self.begin().await?;
         let project = self
-            .project_for_change(&txn, caller, org, id, catalog::PROJECTS_DELETE, "DeleteProject", etag)
+            .project_for_change(&txn, caller, org, id, (catalog::PROJECTS_DELETE, "DeleteProject"), etag)
             .await?;
         let now = Utc::now();
         let changes = project::ActiveModel {

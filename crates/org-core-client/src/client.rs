@@ -1,0 +1,497 @@
+//! [`AuthorityClient`]: the cache in front of org-core's AuthorityService,
+//! the unary calls behind it, and the watch task that keeps it honest.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use loopback_proto::orgcore::v1 as pb;
+use loopback_proto::orgcore::v1::authority_service_client::AuthorityServiceClient;
+use loopback_proto::r#type::v1 as tpb;
+use loopback_runtime::auth::{Principal, PrincipalKind};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Response, Status};
+
+use crate::cache::{Cache, DecisionKey};
+use crate::config::Config;
+use crate::error::{AuthorityError, ConnectError};
+use crate::model::{ActionClass, Authorization, OrganizationPolicy, is_canonical_org};
+
+/// `kind` of a feed message telling watchers to drop what they cached.
+pub const RESYNC_KIND: &str = "resync";
+
+/// Adds `authorization: Bearer <service token>` to every call; the token
+/// can be replaced while calls are in flight.
+#[derive(Clone)]
+struct BearerToken(Arc<RwLock<MetadataValue<Ascii>>>);
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let value = self.0.read().unwrap_or_else(PoisonError::into_inner).clone();
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}
+
+fn bearer(token: &str) -> Result<MetadataValue<Ascii>, ConnectError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ConnectError::Token);
+    }
+    let mut value: MetadataValue<Ascii> = format!("Bearer {token}").parse().map_err(|_| ConnectError::Token)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+type Rpc = AuthorityServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// Counters of what the client did, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Unary RPC attempts (Authorize, GetOrganizationPolicy), retries
+    /// included. Cache hits make none.
+    pub rpcs: u64,
+    /// Times the watch stream was (re)established.
+    pub watch_connects: u64,
+    /// Changes received on the watch stream.
+    pub watch_changes: u64,
+    /// READ checks answered from a stale cache because org-core was
+    /// unreachable.
+    pub stale_answers: u64,
+    /// Checks failed closed because org-core was unreachable and nothing
+    /// fresh was cached.
+    pub fail_closed: u64,
+    /// Decisions cached now.
+    pub cached_decisions: usize,
+    /// Whether the watch stream is connected now.
+    pub watch_connected: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    rpcs: AtomicU64,
+    watch_connects: AtomicU64,
+    watch_changes: AtomicU64,
+    stale_answers: AtomicU64,
+    fail_closed: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+struct Shared {
+    rpc: Rpc,
+    token: BearerToken,
+    cache: Cache,
+    config: Config,
+    counters: Counters,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    watcher: tokio::task::AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+/// The one client every service uses to ask org-core's AuthorityService.
+///
+/// Cheap to clone (clones share the cache, the connection and the watch
+/// task); the watch task stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct AuthorityClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AuthorityClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorityClient")
+            .field("config", &self.inner.shared.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Failures worth another attempt of an idempotent read.
+fn retryable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::ResourceExhausted
+    )
+}
+
+/// Failures that say org-core (or the way to it) is down, rather than
+/// that it answered.
+fn unreachable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+    )
+}
+
+/// The feed's signal that the watcher's revision is gone (compacted): drop
+/// everything and start over.
+fn needs_resync(status: &Status) -> bool {
+    matches!(status.code(), Code::OutOfRange | Code::FailedPrecondition)
+}
+
+fn principal_to_pb(principal: &Principal) -> tpb::Principal {
+    let kind = match principal.kind {
+        PrincipalKind::Account => tpb::PrincipalKind::Account,
+        PrincipalKind::Service => tpb::PrincipalKind::Service,
+        PrincipalKind::Operator => tpb::PrincipalKind::Operator,
+    };
+    tpb::Principal {
+        kind: kind.into(),
+        subject: principal.subject.clone(),
+        email: principal.email.clone().unwrap_or_default(),
+    }
+}
+
+impl AuthorityClient {
+    /// Creates the client over a lazily connected channel to
+    /// `config.endpoint` and starts the watch task that feeds and
+    /// invalidates the cache. Must be called inside a Tokio runtime.
+    /// Nothing is dialled yet: a down org-core is not an error here.
+    pub fn connect(config: Config) -> Result<Self, ConnectError> {
+        if config.deadline.is_zero() {
+            return Err(ConnectError::Setting("deadline must be positive"));
+        }
+        if config.staleness.is_zero() {
+            return Err(ConnectError::Setting("staleness must be positive"));
+        }
+        if config.retry.attempts == 0 {
+            return Err(ConnectError::Setting("retry.attempts must be at least 1"));
+        }
+        if config.keepalive.is_zero() {
+            return Err(ConnectError::Setting("keepalive must be positive"));
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
+        let endpoint = Endpoint::from_shared(config.endpoint.clone())
+            .map_err(|e| ConnectError::Endpoint {
+                endpoint: config.endpoint.clone(),
+                message: e.to_string(),
+            })?
+            .connect_timeout(config.deadline)
+            .http2_keep_alive_interval(config.keepalive)
+            .keep_alive_timeout(config.keepalive)
+            .keep_alive_while_idle(true);
+        let token = BearerToken(Arc::new(RwLock::new(bearer(&config.service_token)?)));
+        let rpc = AuthorityServiceClient::with_interceptor(endpoint.connect_lazy(), token.clone());
+        let shared = Arc::new(Shared {
+            rpc,
+            token,
+            cache: Cache::new(config.staleness, config.max_cached_decisions),
+            config,
+            counters: Counters::default(),
+        });
+        let watcher = runtime.spawn(watch(Arc::clone(&shared))).abort_handle();
+        Ok(Self {
+            inner: Arc::new(Inner { shared, watcher }),
+        })
+    }
+
+    /// Decides whether `principal` may perform a `class` action needing
+    /// `permission` (e.g. `dns.zones.create`) in `organization`
+    /// (`organizations/{id}`), with the organization's policy.
+    ///
+    /// A fresh cached decision answers without an RPC. Otherwise org-core
+    /// is asked (deadline, retries); when it cannot be reached, a READ is
+    /// answered from cache however old, and every other class fails closed
+    /// with [`AuthorityError::Unavailable`].
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        organization: &str,
+        permission: &str,
+        class: ActionClass,
+    ) -> Result<Authorization, AuthorityError> {
+        let shared = &self.inner.shared;
+        let key = DecisionKey {
+            organization,
+            kind: principal.kind,
+            subject: &principal.subject,
+            permission,
+            class,
+        };
+        let cacheable = is_canonical_org(organization);
+        let cached = if cacheable { shared.cache.decision(key) } else { None };
+        let stale = match cached {
+            Some((authorization, confirmed_at)) if shared.cache.is_fresh(confirmed_at) => return Ok(authorization),
+            Some((authorization, _)) if class == ActionClass::Read => Some(authorization),
+            _ => None,
+        };
+        if shared.cache.known_unreachable() {
+            return shared.without_authority(stale, "org-core was unreachable moments ago");
+        }
+        // A stale read has its answer already: one quick try, no retries.
+        let attempts = if stale.is_some() { 1 } else { shared.config.retry.attempts };
+        let epoch = shared.cache.epoch(organization);
+        let request = pb::AuthorizeRequest {
+            principal: Some(principal_to_pb(principal)),
+            organization: organization.to_string(),
+            permission: permission.to_string(),
+            action_class: class.to_pb().into(),
+        };
+        let response = shared
+            .call(organization, attempts, request, |mut rpc, request| async move {
+                rpc.authorize(request).await
+            })
+            .await;
+        match response {
+            Ok(response) => {
+                let authorization = Authorization::from_pb(response).ok_or_else(|| {
+                    bump(&shared.counters.fail_closed);
+                    AuthorityError::Unavailable("org-core answered a decision this client does not know".into())
+                })?;
+                if cacheable {
+                    shared.cache.store_decision(epoch, key, &authorization);
+                }
+                Ok(authorization)
+            }
+            Err(AuthorityError::Unavailable(cause)) => shared.without_authority(stale, &cause),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// [`AuthorityClient::authorize`], turned into what a gRPC handler
+    /// returns: the policy when allowed, otherwise NOT_FOUND,
+    /// PERMISSION_DENIED (with `permission`), FAILED_PRECONDITION /
+    /// ENTITY_STATUS (with organization, verification_status, state and
+    /// `action` — the refused method, e.g. `CreateZone`), or UNAVAILABLE /
+    /// AUTHORITY_UNAVAILABLE, per DESIGN.md §3.
+    pub async fn require(
+        &self,
+        principal: &Principal,
+        organization: &str,
+        permission: &str,
+        class: ActionClass,
+        action: &str,
+    ) -> Result<Arc<OrganizationPolicy>, Status> {
+        self.authorize(principal, organization, permission, class)
+            .await?
+            .require(organization, permission, action)
+    }
+
+    /// The organization's policy (status, state, limits, flags, features,
+    /// revision). Fresh cached policies answer without an RPC; when org-core
+    /// cannot be reached and the cached one is stale, this fails closed,
+    /// since policies gate limits on writes.
+    pub async fn policy(&self, organization: &str) -> Result<Arc<OrganizationPolicy>, AuthorityError> {
+        let shared = &self.inner.shared;
+        let cacheable = is_canonical_org(organization);
+        if cacheable
+            && let Some((policy, confirmed_at)) = shared.cache.policy(organization)
+            && shared.cache.is_fresh(confirmed_at)
+        {
+            return Ok(policy);
+        }
+        if shared.cache.known_unreachable() {
+            return shared.without_authority(None, "org-core was unreachable moments ago");
+        }
+        let epoch = shared.cache.epoch(organization);
+        let request = pb::GetOrganizationPolicyRequest {
+            organization: organization.to_string(),
+        };
+        let response = shared
+            .call(
+                organization,
+                shared.config.retry.attempts,
+                request,
+                |mut rpc, request| async move { rpc.get_organization_policy(request).await },
+            )
+            .await;
+        match response {
+            Ok(response) => {
+                let policy = response
+                    .policy
+                    .ok_or_else(|| AuthorityError::Unavailable("org-core answered without a policy".into()))?;
+                let policy = Arc::new(OrganizationPolicy::from_pb(policy));
+                if cacheable {
+                    shared.cache.store_policy(epoch, &policy);
+                }
+                Ok(policy)
+            }
+            Err(AuthorityError::Unavailable(cause)) => shared.without_authority(None, &cause),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The cached policy of `organization`, however old, without asking
+    /// org-core (`None` if none is cached).
+    pub fn cached_policy(&self, organization: &str) -> Option<Arc<OrganizationPolicy>> {
+        self.inner.shared.cache.policy(organization).map(|(policy, _)| policy)
+    }
+
+    /// Whether the watch stream is connected now.
+    pub fn watch_connected(&self) -> bool {
+        self.inner.shared.cache.watch_connected()
+    }
+
+    /// What the client did so far.
+    pub fn stats(&self) -> Stats {
+        let shared = &self.inner.shared;
+        let counters = &shared.counters;
+        Stats {
+            rpcs: counters.rpcs.load(Ordering::Relaxed),
+            watch_connects: counters.watch_connects.load(Ordering::Relaxed),
+            watch_changes: counters.watch_changes.load(Ordering::Relaxed),
+            stale_answers: counters.stale_answers.load(Ordering::Relaxed),
+            fail_closed: counters.fail_closed.load(Ordering::Relaxed),
+            cached_decisions: shared.cache.decision_count(),
+            watch_connected: shared.cache.watch_connected(),
+        }
+    }
+
+    /// Replaces the service token sent from now on (token rotation). The
+    /// watch stream keeps the token it was opened with until it reconnects.
+    pub fn set_service_token(&self, token: &str) -> Result<(), ConnectError> {
+        let value = bearer(token)?;
+        *self.inner.shared.token.0.write().unwrap_or_else(PoisonError::into_inner) = value;
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// The answer when org-core cannot be used: a stale READ decision if
+    /// there is one, otherwise fail closed.
+    fn without_authority<T>(&self, stale: Option<T>, cause: &str) -> Result<T, AuthorityError> {
+        match stale {
+            Some(answer) => {
+                bump(&self.counters.stale_answers);
+                Ok(answer)
+            }
+            None => {
+                bump(&self.counters.fail_closed);
+                Err(AuthorityError::Unavailable(cause.to_string()))
+            }
+        }
+    }
+
+    /// One idempotent unary call: a deadline per attempt, up to `attempts`
+    /// attempts with jittered exponential backoff between them.
+    async fn call<M, T, F, Fut>(&self, organization: &str, attempts: u32, message: M, rpc: F) -> Result<T, AuthorityError>
+    where
+        M: Clone,
+        F: Fn(Rpc, Request<M>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        let deadline = self.config.deadline;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            bump(&self.counters.rpcs);
+            let mut request = Request::new(message.clone());
+            request.set_timeout(deadline);
+            let outcome = match tokio::time::timeout(deadline, rpc(self.rpc.clone(), request)).await {
+                Ok(outcome) => outcome.map(Response::into_inner),
+                Err(_) => Err(Status::deadline_exceeded(format!("org-core did not answer within {deadline:?}"))),
+            };
+            match outcome {
+                Ok(value) => {
+                    self.cache.note_reachable();
+                    return Ok(value);
+                }
+                Err(status) if attempt < attempts && retryable(status.code()) => {
+                    tracing::debug!(code = ?status.code(), attempt, "retrying an authority call");
+                    tokio::time::sleep(self.config.retry.backoff(attempt)).await;
+                }
+                Err(status) => {
+                    if unreachable(status.code()) {
+                        self.cache.note_unreachable(self.config.probe_interval);
+                    }
+                    return Err(AuthorityError::from_status(status, organization));
+                }
+            }
+        }
+    }
+
+    async fn open_watch(&self, from_revision: i64) -> Result<tonic::Streaming<pb::WatchOrganizationPoliciesResponse>, Status> {
+        let mut rpc = self.rpc.clone();
+        let request = Request::new(pb::WatchOrganizationPoliciesRequest { from_revision });
+        match tokio::time::timeout(self.config.deadline, rpc.watch_organization_policies(request)).await {
+            Ok(opened) => opened.map(Response::into_inner),
+            Err(_) => Err(Status::deadline_exceeded("opening the watch stream timed out")),
+        }
+    }
+}
+
+/// Consumes `WatchOrganizationPolicies` for the client's lifetime: every
+/// change drops the organization's cached decisions and replaces its
+/// policy. After a disconnect it reconnects with backoff and resumes after
+/// the last revision it saw, so nothing that happened meanwhile is missed.
+async fn watch(shared: Arc<Shared>) {
+    // TODO(feed): start at the feed's head once it offers one; until then a
+    // new client replays the retained feed, which only invalidates entries.
+    let mut revision = 0_i64;
+    let mut failures = 0_u32;
+    loop {
+        match shared.open_watch(revision).await {
+            Ok(mut stream) => {
+                failures = 0;
+                bump(&shared.counters.watch_connects);
+                shared.cache.set_watch_up();
+                tracing::debug!(from_revision = revision, "watching organization policies");
+                loop {
+                    match stream.message().await {
+                        Ok(Some(change)) => {
+                            bump(&shared.counters.watch_changes);
+                            revision = revision.max(change.revision);
+                            if change.kind == RESYNC_KIND {
+                                shared.cache.clear();
+                            } else {
+                                let policy = change.policy.map(OrganizationPolicy::from_pb);
+                                shared.cache.apply_change(&change.organization, policy);
+                            }
+                        }
+                        Ok(None) => {
+                            tracing::info!(revision, "org-core ended the policy watch stream");
+                            break;
+                        }
+                        Err(status) => {
+                            if needs_resync(&status) {
+                                tracing::warn!(revision, "policy feed asks for a resync: dropping the cache");
+                                shared.cache.clear();
+                                revision = 0;
+                            } else {
+                                tracing::info!(revision, code = ?status.code(), "policy watch stream broke");
+                            }
+                            break;
+                        }
+                    }
+                }
+                shared.cache.set_watch_down();
+            }
+            Err(status) => {
+                if needs_resync(&status) {
+                    tracing::warn!(revision, "policy feed asks for a resync: dropping the cache");
+                    shared.cache.clear();
+                    revision = 0;
+                } else {
+                    if unreachable(status.code()) {
+                        shared.cache.note_unreachable(shared.config.probe_interval);
+                        tracing::debug!(code = ?status.code(), "cannot reach org-core to watch policies");
+                    } else {
+                        tracing::warn!(code = ?status.code(), message = status.message(), "org-core refused the policy watch");
+                    }
+                }
+            }
+        }
+        failures = failures.saturating_add(1);
+        tokio::time::sleep(shared.config.retry.backoff(failures)).await;
+    }
+}

@@ -1,0 +1,73 @@
+//! The client every Loopback service (billing, dns, integrations, ...) uses
+//! to ask org-core's `AuthorityService` whether a principal may act in an
+//! organization, and what that organization's policy (status, state,
+//! limits, flags, features) is. Only org-core decides status policy
+//! (DESIGN.md §4, §7); services ask through this crate and never
+//! re-implement the table.
+//!
+//! ```no_run
+//! # async fn handler(principal: loopback_runtime::auth::Principal) -> Result<(), tonic::Status> {
+//! use loopback_org_core_client::{ActionClass, AuthorityClient, Config};
+//!
+//! let authority = AuthorityClient::connect(Config::new("http://org-core:50051", "<service token>"))
+//!     .expect("valid settings");
+//! // In a CreateZone handler: NOT_FOUND, PERMISSION_DENIED, ENTITY_STATUS or
+//! // AUTHORITY_UNAVAILABLE come back as the Status to return.
+//! let policy = authority
+//!     .require(&principal, "organizations/0190...", "dns.zones.create", ActionClass::Create, "CreateZone")
+//!     .await?;
+//! let max_zones = policy.limit("max_dns_zones");
+//! # let _ = max_zones; Ok(()) }
+//! ```
+//!
+//! # Caching
+//!
+//! Decisions are cached per (principal kind and subject, organization,
+//! permission, action class) and policies per organization. A background
+//! task consumes `WatchOrganizationPolicies`: a change of an organization
+//! (status, state, capabilities, membership, ...) drops its cached
+//! decisions and replaces its policy, so a change reaches the cache as fast
+//! as the feed delivers it. After a disconnect the task reconnects with
+//! jittered backoff and resumes after the last revision it saw. An answer
+//! fetched while its organization was being invalidated is not cached.
+//! Only canonical names (`organizations/<lower-case uuid>`, the feed's
+//! spelling) are cached.
+//!
+//! A cache hit takes a read lock and three hash lookups on borrowed
+//! strings; it allocates nothing and makes no RPC. Measured with
+//! `cargo run --release -p loopback-org-core-client --example bench_authorize`
+//! (loopbackd in-process on SQLite, cache warm, 1 000 000 cached
+//! `authorize` calls on one task; 2-core development VM):
+//! **about 110 ns per cached `authorize`** (≈ 9 million checks per second);
+//! a cache miss is one Authorize round trip to org-core.
+//!
+//! # Failure behaviour
+//!
+//! - Every RPC has a deadline ([`Config::deadline`], default 2 s); every
+//!   AuthorityService RPC is an idempotent read, retried after UNAVAILABLE,
+//!   DEADLINE_EXCEEDED and the like with jittered exponential backoff
+//!   ([`RetryPolicy`]).
+//! - A cached entry is **fresh** while the watch stream is connected, or
+//!   while it was fetched (or the stream was last alive) within
+//!   [`Config::staleness`] (default 30 s). Fresh entries answer without an
+//!   RPC.
+//! - When org-core cannot be reached: READ checks answer from cache however
+//!   old; SETUP, CREATE and OPERATE checks answer only from fresh entries
+//!   and otherwise fail closed with UNAVAILABLE / `AUTHORITY_UNAVAILABLE`.
+//!   After a failed call, org-core is not retried for
+//!   [`Config::probe_interval`], so an outage does not cost every request a
+//!   deadline.
+//! - Everything recovers by itself: the watch task keeps reconnecting, and
+//!   the next call after org-core returns succeeds.
+
+mod cache;
+mod client;
+mod config;
+mod error;
+mod model;
+
+pub use client::{AuthorityClient, RESYNC_KIND, Stats};
+pub use config::{Config, RetryPolicy};
+pub use error::{AuthorityError, ConnectError};
+pub use loopback_runtime::auth::{Principal, PrincipalKind};
+pub use model::{ActionClass, Authorization, Decision, OrganizationPolicy, State, VerificationStatus};
