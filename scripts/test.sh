@@ -3,8 +3,9 @@
 # a throwaway PostgreSQL, including the interop tests that drive the real
 # loopbackd binary with grpcurl and a generated Python client.
 #
-#   scripts/test.sh                 # everything
-#   scripts/test.sh interop_        # extra arguments go to the test runner (a filter)
+#   scripts/test.sh                                # everything
+#   scripts/test.sh -E 'binary(/^interop_/)'       # extra arguments go to `cargo nextest run`
+#   scripts/test.sh -p loopback-tests -- five_minute   # (or to `cargo test` without nextest)
 #
 # Needs: cargo (rustup), python3 (3.11) with venv + pip, node + npm, and the
 # PostgreSQL server binaries (initdb, pg_ctl; installed with apt-get as root if
@@ -72,7 +73,7 @@ find_pg_bin() {
 }
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$ROOT/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 PG_DIR=""
@@ -160,7 +161,7 @@ if cargo nextest --version >/dev/null 2>&1; then
     fi
 else
     log "cargo test --workspace --no-fail-fast $*"
-    cargo test --workspace --no-fail-fast -- "$@" || status=$?
+    cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
 
 if [[ $status -ne 0 ]]; then
