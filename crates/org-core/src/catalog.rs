@@ -30,6 +30,8 @@ permissions! {
     INVITES_CREATE = "orgcore.invites.create" : "invite people and resend invitations";
     INVITES_LIST = "orgcore.invites.list" : "read invitations";
     INVITES_REVOKE = "orgcore.invites.revoke" : "revoke invitations";
+    LIMIT_REQUESTS_CREATE = "orgcore.limitRequests.create" : "ask for higher limits";
+    LIMIT_REQUESTS_LIST = "orgcore.limitRequests.list" : "read limit increase requests";
     MEMBERS_GET = "orgcore.members.get" : "read a member";
     MEMBERS_LIST = "orgcore.members.list" : "list members";
     MEMBERS_REMOVE = "orgcore.members.remove" : "remove members";

@@ -31,6 +31,9 @@ pub struct OrgCoreArgs {
     /// (localhost, 127.0.0.1, ::1): for development only.
     #[arg(long = "allow-http-loopback-idp", env = "LOOPBACK_ALLOW_HTTP_LOOPBACK_IDP")]
     pub allow_http_loopback_idp: bool,
+    /// Fraction of a limit at which usage is flagged as a warning.
+    #[arg(long = "usage-warning-fraction", env = "LOOPBACK_USAGE_WARNING_FRACTION", default_value_t = 0.8)]
+    pub usage_warning_fraction: f64,
     /// Hours an invite token stays valid unless the request says otherwise.
     #[arg(long = "invite-ttl-hours", env = "LOOPBACK_INVITE_TTL_HOURS", default_value_t = 168)]
     pub invite_ttl_hours: u32,
@@ -46,6 +49,7 @@ impl Default for OrgCoreArgs {
             deleted_retention_days: 30,
             invite_ttl_hours: 168,
             allow_http_loopback_idp: false,
+            usage_warning_fraction: 0.8,
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Settings {
     pub allow_http_loopback_idp: bool,
     /// Keys for secrets at rest.
     pub keyring: Keyring,
+    /// Fraction of a limit at which usage is flagged.
+    pub usage_warning_fraction: f64,
 }
 
 impl Default for Settings {
@@ -76,6 +82,7 @@ impl Default for Settings {
             invite_ttl: chrono::Duration::days(7),
             allow_http_loopback_idp: false,
             keyring: ephemeral_keyring(),
+            usage_warning_fraction: 0.8,
         }
     }
 }
@@ -155,6 +162,10 @@ impl OrgCoreArgs {
             return Err("--invite-ttl-hours must be between 1 and 720".into());
         }
         settings.invite_ttl = chrono::Duration::hours(i64::from(self.invite_ttl_hours));
+        if !(self.usage_warning_fraction > 0.0 && self.usage_warning_fraction <= 1.0) {
+            return Err("--usage-warning-fraction must be in (0, 1]".into());
+        }
+        settings.usage_warning_fraction = self.usage_warning_fraction;
         Ok(settings)
     }
 }

@@ -25,6 +25,7 @@ pub mod entity;
 pub mod error;
 pub mod grpc;
 pub mod invites;
+pub mod limit_requests;
 pub mod memberships;
 pub mod migration;
 pub mod model;
@@ -32,6 +33,7 @@ pub mod operator;
 pub mod organizations;
 pub mod policy;
 pub mod projects;
+pub mod quotas;
 pub mod roles;
 pub mod service;
 
@@ -55,6 +57,8 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.orgcore.v1.RoleService",
     "loopback.orgcore.v1.AuditService",
     "loopback.orgcore.v1.AuthProviderService",
+    "loopback.orgcore.v1.QuotaService",
+    "loopback.orgcore.v1.LimitRequestService",
 ];
 
 impl OrgCore {
@@ -99,6 +103,14 @@ impl OrgCore {
             ))
             .add_service(pb::auth_provider_service_server::AuthProviderServiceServer::with_interceptor(
                 auth_providers::grpc::AuthProviderGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::quota_service_server::QuotaServiceServer::with_interceptor(
+                quotas::grpc::QuotaGrpc(self.clone()),
+                auth.clone(),
+            ))
+            .add_service(pb::limit_request_service_server::LimitRequestServiceServer::with_interceptor(
+                limit_requests::grpc::LimitRequestGrpc(self.clone()),
                 auth.clone(),
             ));
     }

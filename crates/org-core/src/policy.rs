@@ -159,6 +159,7 @@ pub const LIMITS: &[(&str, i64, &str)] = &[
     ("max_projects", 10, "live projects in the organization"),
     ("max_members", 25, "members plus pending invites"),
     ("max_hosts", 10, "hosts (reserved by platform services)"),
+    ("max_workspaces", 10, "workspaces (reserved by platform services)"),
     ("max_dns_zones", 5, "DNS zones"),
     ("max_dns_records_per_zone", 500, "records in one DNS zone"),
     ("max_bundles", 10, "bundles"),
@@ -167,6 +168,10 @@ pub const LIMITS: &[(&str, i64, &str)] = &[
     ("max_custom_roles", 20, "custom roles"),
     ("max_auth_providers", 3, "authentication providers"),
 ];
+
+/// Limits that platform services outside this suite enforce through quota
+/// reservations (ReserveQuota/CommitQuota/ReleaseQuota).
+pub const RESERVABLE_LIMITS: &[&str] = &["max_hosts", "max_workspaces"];
 
 /// Limitation flag keys, their deployment defaults, and what they allow.
 pub const FLAGS: &[(&str, bool, &str)] = &[

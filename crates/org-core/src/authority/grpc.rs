@@ -120,6 +120,20 @@ impl pb::authority_service_server::AuthorityService for AuthorityGrpc {
         }))
     }
 
+    async fn list_features(&self, request: Request<pb::ListFeaturesRequest>) -> Result<Response<pb::ListFeaturesResponse>, Status> {
+        self.0.caller_of(&request).await?;
+        let enabled = &self.0.settings().features;
+        let mut features: Vec<pb::Feature> = crate::policy::FEATURES
+            .iter()
+            .map(|f| pb::Feature {
+                name: f.to_string(),
+                enabled: enabled.iter().any(|e| e == f),
+            })
+            .collect();
+        features.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Response::new(pb::ListFeaturesResponse { features }))
+    }
+
     type WatchOrganizationPoliciesStream = WatchStream;
 
     async fn watch_organization_policies(
@@ -153,6 +167,21 @@ async fn pump_changes(
     tx: &mpsc::Sender<Result<pb::WatchOrganizationPoliciesResponse, Status>>,
 ) -> Result<(), Status> {
     let mut wake = core.subscribe_changes();
+    let compacted = changes::compacted_through(core.db()).await?;
+    let latest = changes::latest(core.db()).await?;
+    if revision < compacted || revision > latest {
+        // The watcher's position is gone (compacted) or from another feed:
+        // tell it to reload everything, then continue from now.
+        let message = pb::WatchOrganizationPoliciesResponse {
+            revision: latest,
+            resync: true,
+            ..Default::default()
+        };
+        if tx.send(Ok(message)).await.is_err() {
+            return Ok(());
+        }
+        revision = latest;
+    }
     loop {
         let batch = changes::after(core.db(), revision, BATCH).await?;
         let caught_up = (batch.len() as u64) < BATCH;
@@ -165,6 +194,7 @@ async fn pump_changes(
                 kind: change.kind,
                 policy: policy.map(policy_to_pb),
                 change_time: Some(timestamp(change.change_time)),
+                resync: false,
             };
             if tx.send(Ok(message)).await.is_err() {
                 return Ok(());

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_initial;
 mod m20261130_000002_people_and_access;
+mod m20261130_000003_quotas_and_feed;
 
 /// Applies org-core's migrations in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261130_000001_initial::Migration),
             Box::new(m20261130_000002_people_and_access::Migration),
+            Box::new(m20261130_000003_quotas_and_feed::Migration),
         ]
     }
 
