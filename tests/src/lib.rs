@@ -123,6 +123,57 @@ impl TestServer {
         }
     }
 
+    /// Starts another replica on the same database (its own data dir and
+    /// port, the same token keys and flags), as a second org-core process
+    /// would be.
+    pub async fn start_replica(&self) -> TestServer {
+        let key_file = self.data_dir().join(loopback_runtime::config::DEV_KEY_FILE);
+        let mut flags = vec![
+            format!("--org-core-database-url={}", self.database_url),
+            format!("--jwt-key-file={}", key_file.display()),
+        ];
+        // The same deployment settings as the first replica.
+        flags.extend(
+            self.args
+                .iter()
+                .filter(|a| !["--listen=", "--data-dir=", "--org-core-database-url=", "--shutdown-grace"].iter().any(|p| a.starts_with(p)))
+                .skip(1)
+                .cloned(),
+        );
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = vec![
+            "loopbackd".into(),
+            "--listen=127.0.0.1:0".into(),
+            format!("--data-dir={}", data_dir.path().display()),
+            "--shutdown-grace-seconds=1".into(),
+        ];
+        args.extend(flags);
+        let app = loopbackd::Loopbackd::start(config_from_args(&args)).await.unwrap();
+        let channel = Channel::from_shared(format!("http://{}", app.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        TestServer {
+            app,
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            args,
+            channel,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// QuotaService as `token`.
+    pub fn quotas(&self, token: &str) -> pb::quota_service_client::QuotaServiceClient<Authed> {
+        pb::quota_service_client::QuotaServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// LimitRequestService as `token`.
+    pub fn limit_requests(&self, token: &str) -> pb::limit_request_service_client::LimitRequestServiceClient<Authed> {
+        pb::limit_request_service_client::LimitRequestServiceClient::new(self.authed(Some(token)))
+    }
+
     /// The configuration this server was started with (same data dir and
     /// database), e.g. for admin commands.
     pub fn config(&self) -> loopbackd::Config {

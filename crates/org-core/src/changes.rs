@@ -46,6 +46,9 @@ pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str)
     if conn.get_database_backend() == DbBackend::Postgres {
         // Held until commit or rollback; see the module docs.
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})")).await?;
+        // Delivered to every replica's listener when (and only if) this
+        // transaction commits.
+        conn.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
     }
     policy_change::Entity::insert(policy_change::ActiveModel {
         organization_id: Set(organization.to_string()),
@@ -57,6 +60,9 @@ pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str)
     .await?;
     Ok(())
 }
+
+/// PostgreSQL channel that wakes every replica's watchers after a commit.
+pub const NOTIFY_CHANNEL: &str = "loopback_policy_changes";
 
 /// Advisory lock key serialising feed appends on PostgreSQL.
 const FEED_LOCK: i64 = 0x6c6f_6f70_6665_6564; // "loopfeed"

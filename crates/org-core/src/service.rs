@@ -35,7 +35,41 @@ impl OrgCore {
     /// Runs pending migrations, then builds the service.
     pub async fn open(db: DatabaseConnection, settings: Settings) -> Result<Self> {
         migrate(&db).await?;
-        Ok(Self::new(db, settings))
+        let core = Self::new(db, settings);
+        core.listen_for_other_replicas();
+        Ok(core)
+    }
+
+    /// On PostgreSQL, wakes this replica's watchers when any replica commits
+    /// a policy change (LISTEN/NOTIFY; the table stays the truth and
+    /// watchers still poll, so a lost notification only delays them).
+    fn listen_for_other_replicas(&self) {
+        if self.db().get_database_backend() != sea_orm::DbBackend::Postgres {
+            return;
+        }
+        let pool = self.db().get_postgres_connection_pool().clone();
+        let changes = self.inner.changes.clone();
+        tokio::spawn(async move {
+            loop {
+                match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => match listener.listen(crate::changes::NOTIFY_CHANNEL).await {
+                        // recv reconnects by itself; it errs only when the pool is closed.
+                        Ok(()) => {
+                            while listener.recv().await.is_ok() {
+                                changes.send_modify(|n| *n = n.wrapping_add(1));
+                            }
+                            if pool.is_closed() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
+                    },
+                    Err(_) if pool.is_closed() => return,
+                    Err(e) => tracing::warn!(error = %e, "policy change listener cannot connect; retrying"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
     }
 
     /// Builds the service over an already-migrated database.
@@ -71,6 +105,19 @@ impl OrgCore {
     /// Opens a transaction.
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction> {
         Ok(self.db().begin().await?)
+    }
+
+    /// Opens a write transaction that first takes `org`'s row lock, so
+    /// every write to one organization runs one after another (a row lock
+    /// on PostgreSQL; on SQLite the first statement takes the write lock, so
+    /// no transaction has to upgrade a read lock and fail with BUSY).
+    /// NOT_FOUND when the organization does not exist.
+    pub(crate) async fn begin_locked(&self, org: uuid::Uuid) -> Result<DatabaseTransaction> {
+        let txn = self.begin().await?;
+        if !crate::organizations::store::lock(&txn, org).await? {
+            return Err(crate::error::Error::NotFound(crate::model::organization_name(org)));
+        }
+        Ok(txn)
     }
 
     /// Ends a write transaction: with `validate_only` everything it did is

@@ -20,7 +20,7 @@ use crate::catalog;
 use crate::entity::auth_provider;
 use crate::error::{Error, Result};
 use crate::model::Caller;
-use crate::organizations::{check_etag, store as org_store};
+use crate::organizations::check_etag;
 use crate::policy::ActionClass;
 use crate::service::OrgCore;
 
@@ -188,10 +188,7 @@ impl OrgCore {
         request_id: Option<String>,
         validate_only: bool,
     ) -> Result<AuthProvider> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::AUTH_PROVIDERS_CREATE, ActionClass::Setup, "CreateAuthProvider")?;
         require_sso(&access)?;
@@ -293,7 +290,7 @@ impl OrgCore {
         etag: Option<i64>,
         validate_only: bool,
     ) -> Result<AuthProvider> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::AUTH_PROVIDERS_UPDATE, ActionClass::Setup, "UpdateAuthProvider")?;
         require_sso(&access)?;
@@ -369,7 +366,7 @@ impl OrgCore {
 
     /// Deletes a provider.
     pub async fn delete_auth_provider(&self, caller: &Caller, org: Uuid, id: Uuid, etag: Option<i64>, validate_only: bool) -> Result<AuthProvider> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::AUTH_PROVIDERS_DELETE, ActionClass::Setup, "DeleteAuthProvider")?;
         let current = store::find(&txn, org, id)

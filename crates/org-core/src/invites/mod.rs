@@ -81,10 +81,7 @@ impl OrgCore {
         ttl: Option<chrono::Duration>,
         validate_only: bool,
     ) -> Result<(Invite, String)> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::INVITES_CREATE, ActionClass::Setup, "CreateInvite")?;
         self.check_grantable(&txn, &access, &roles, "invite.roles").await?;
@@ -155,7 +152,7 @@ impl OrgCore {
 
     /// Revokes a pending invite.
     pub async fn revoke_invite(&self, caller: &Caller, org: Uuid, id: Uuid, validate_only: bool) -> Result<Invite> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::INVITES_REVOKE, ActionClass::Setup, "RevokeInvite")?;
         let invite = store::find(&txn, org, id)
@@ -186,10 +183,7 @@ impl OrgCore {
 
     /// Rotates a pending (or expired) invite's token and restarts its expiry.
     pub async fn resend_invite(&self, caller: &Caller, org: Uuid, id: Uuid, ttl: Option<chrono::Duration>) -> Result<(Invite, String)> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::INVITES_CREATE, ActionClass::Setup, "ResendInvite")?;
         let invite = store::find(&txn, org, id)
@@ -232,10 +226,7 @@ impl OrgCore {
         let hash = store::hash_token(token);
         let found = store::find_by_token_hash(self.db(), &hash).await?.ok_or_else(not_found)?;
         let org = found.organization;
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(not_found());
-        }
+        let txn = self.begin_locked(org).await?;
         // Re-read under the lock: a concurrent accept, revoke or resend wins.
         let invite = store::find_by_token_hash(&txn, &hash).await?.ok_or_else(not_found)?;
         let Some(organization) = org_store::load(&txn, self.settings(), org).await? else {

@@ -106,10 +106,7 @@ impl OrgCore {
         justification: String,
         validate_only: bool,
     ) -> Result<LimitRequest> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::LIMIT_REQUESTS_CREATE, ActionClass::Setup, "CreateLimitIncreaseRequest")?;
         let current_value = access.organization.capabilities.limit(limit);
@@ -203,10 +200,7 @@ impl OrgCore {
     /// Approves (setting the override) or denies an open request.
     pub async fn decide_limit_request(&self, caller: &Caller, org: Uuid, id: Uuid, approve: bool, reason: &str) -> Result<LimitRequest> {
         require_operator(caller)?;
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         let name = format!("organizations/{org}/limitIncreaseRequests/{id}");
         let request = find(&txn, org, id).await?.ok_or_else(|| Error::NotFound(name.clone()))?;

@@ -14,7 +14,7 @@ use crate::catalog::{self, roles};
 use crate::changes::{self, kind};
 use crate::error::{Error, Result};
 use crate::model::Caller;
-use crate::organizations::{check_etag, store as org_store};
+use crate::organizations::check_etag;
 use crate::policy::ActionClass;
 use crate::service::OrgCore;
 use store::Member;
@@ -74,10 +74,7 @@ impl OrgCore {
         etag: Option<i64>,
         validate_only: bool,
     ) -> Result<Member> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::MEMBERS_UPDATE, ActionClass::Setup, "UpdateMember")?;
         let member = store::find(&txn, org, account)
@@ -116,10 +113,7 @@ impl OrgCore {
 
     /// Removes a member.
     pub async fn remove_member(&self, caller: &Caller, org: Uuid, account: Uuid, etag: Option<i64>, validate_only: bool) -> Result<Member> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::MEMBERS_REMOVE, ActionClass::Setup, "RemoveMember")?;
         let member = store::find(&txn, org, account)
@@ -135,10 +129,7 @@ impl OrgCore {
         let Caller::Account(account) = caller else {
             return Err(Error::PrincipalKind("account"));
         };
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         // Membership is all it takes to leave; no permission is needed.
         self.org_access(&txn, caller, org, Deleted::Hide).await?;
         let member = store::find(&txn, org, account.id)

@@ -70,7 +70,7 @@ impl OrgCore {
         reason: &str,
         validate_only: bool,
     ) -> Result<OrganizationView> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(id).await?;
         let org = self.operator_target(&txn, caller, id).await?;
         if org.verification_status != status {
             let changes = organization::ActiveModel {
@@ -109,7 +109,7 @@ impl OrgCore {
         if state == LifecycleState::Deleted {
             return Err(Error::invalid("state", "use DeleteOrganization to delete an organization"));
         }
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(id).await?;
         let org = self.operator_target(&txn, caller, id).await?;
         if org.state != state {
             let changes = organization::ActiveModel {
@@ -145,7 +145,7 @@ impl OrgCore {
         reason: &str,
         validate_only: bool,
     ) -> Result<OrganizationView> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(id).await?;
         let org = self.operator_target(&txn, caller, id).await?;
         for key in &change.reset {
             store::set_override(&txn, id, key, None, None).await?;

@@ -198,7 +198,7 @@ impl OrgCore {
         etag: Option<i64>,
         validate_only: bool,
     ) -> Result<OrganizationView> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(id).await?;
         let access = self.org_access(&txn, caller, id, Deleted::Hide).await?;
         access.require(catalog::ORGANIZATIONS_UPDATE, ActionClass::Setup, "UpdateOrganization")?;
         let org = &access.organization;
@@ -238,12 +238,9 @@ impl OrgCore {
         force: bool,
         validate_only: bool,
     ) -> Result<OrganizationView> {
-        let txn = self.begin().await?;
-        // Serialise with concurrent project creates, so none sneaks in
-        // after the live-project check.
-        if !store::lock(&txn, id).await? {
-            return Err(Error::NotFound(crate::model::organization_name(id)));
-        }
+        // The row lock serialises with concurrent project creates, so none
+        // sneaks in after the live-project check.
+        let txn = self.begin_locked(id).await?;
         let access = self.org_access(&txn, caller, id, Deleted::Hide).await?;
         access.require(catalog::ORGANIZATIONS_DELETE, ActionClass::Setup, "DeleteOrganization")?;
         let org = &access.organization;
@@ -309,10 +306,7 @@ impl OrgCore {
     /// Restores a soft-deleted organization and exactly the projects its
     /// deletion took.
     pub async fn undelete_organization(&self, caller: &Caller, id: Uuid, validate_only: bool) -> Result<OrganizationView> {
-        let txn = self.begin().await?;
-        if !store::lock(&txn, id).await? {
-            return Err(Error::NotFound(crate::model::organization_name(id)));
-        }
+        let txn = self.begin_locked(id).await?;
         let access = self.org_access(&txn, caller, id, Deleted::Show).await?;
         let org = &access.organization;
         if !access.permissions.has(catalog::ORGANIZATIONS_UNDELETE) {

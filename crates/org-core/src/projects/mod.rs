@@ -18,7 +18,6 @@ use crate::entity::project;
 use crate::error::{Error, Result};
 use crate::model::{Caller, Project, project_name};
 use crate::organizations::check_etag;
-use crate::organizations::store as org_store;
 use crate::policy::{ActionClass, LifecycleState};
 use crate::service::OrgCore;
 
@@ -73,10 +72,7 @@ impl OrgCore {
         request_id: Option<String>,
         validate_only: bool,
     ) -> Result<Project> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::PROJECTS_CREATE, ActionClass::Create, "CreateProject")?;
         if let Some(rid) = &request_id
@@ -174,7 +170,7 @@ impl OrgCore {
         etag: Option<i64>,
         validate_only: bool,
     ) -> Result<Project> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         let project = self
             .project_for_change(&txn, caller, org, id, (catalog::PROJECTS_UPDATE, "UpdateProject"), etag)
             .await?;
@@ -223,7 +219,7 @@ impl OrgCore {
         etag: Option<i64>,
         validate_only: bool,
     ) -> Result<Project> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         let project = self
             .project_for_change(&txn, caller, org, id, (catalog::PROJECTS_DELETE, "DeleteProject"), etag)
             .await?;
@@ -259,10 +255,7 @@ impl OrgCore {
 
     /// Restores a soft-deleted project; it counts against `max_projects` again.
     pub async fn undelete_project(&self, caller: &Caller, org: Uuid, id: Uuid, validate_only: bool) -> Result<Project> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::PROJECTS_UNDELETE, ActionClass::Create, "UndeleteProject")?;
         let name = project_name(org, id);

@@ -132,10 +132,7 @@ impl OrgCore {
         ttl: chrono::Duration,
     ) -> Result<Reservation> {
         require_service_or_operator(caller)?;
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         if let Some(existing) = find(&txn, org, request_id).await? {
             if existing.limit != limit || existing.amount != amount {
@@ -182,10 +179,7 @@ impl OrgCore {
 
     async fn move_reservation(&self, caller: &Caller, org: Uuid, request_id: &str, commit: bool) -> Result<Reservation> {
         require_service_or_operator(caller)?;
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         self.org_access(&txn, caller, org, Deleted::Hide).await?;
         let name = format!("organizations/{org}/quotaReservations/{request_id}");
         let current = find(&txn, org, request_id).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
@@ -232,7 +226,7 @@ impl OrgCore {
     /// Stores a service's usage report if it is newer than the stored one.
     pub async fn report_usage(&self, caller: &Caller, org: Uuid, limit: &str, usage: i64, revision: i64) -> Result<bool> {
         require_service_or_operator(caller)?;
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         self.org_access(&txn, caller, org, Deleted::ShowToOperators).await?;
         let existing = usage_report::Entity::find_by_id((org.to_string(), limit.to_string()))
             .one(&txn)

@@ -155,10 +155,7 @@ impl OrgCore {
 
     /// Creates a custom role.
     pub async fn create_role(&self, caller: &Caller, org: Uuid, role_id: String, input: RoleInput, validate_only: bool) -> Result<RoleView> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::ROLES_CREATE, ActionClass::Setup, "CreateRole")?;
         require_flag(&access)?;
@@ -219,7 +216,7 @@ impl OrgCore {
         etag: Option<i64>,
         validate_only: bool,
     ) -> Result<RoleView> {
-        let txn = self.begin().await?;
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::ROLES_UPDATE, ActionClass::Setup, "UpdateRole")?;
         let name = format!("organizations/{org}/roles/{role_id}");
@@ -276,10 +273,7 @@ impl OrgCore {
 
     /// Deletes a custom role nobody holds.
     pub async fn delete_role(&self, caller: &Caller, org: Uuid, role_id: &str, etag: Option<i64>, validate_only: bool) -> Result<RoleView> {
-        let txn = self.begin().await?;
-        if !org_store::lock(&txn, org).await? {
-            return Err(Error::NotFound(crate::model::organization_name(org)));
-        }
+        let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::ROLES_DELETE, ActionClass::Setup, "DeleteRole")?;
         let name = format!("organizations/{org}/roles/{role_id}");
