@@ -17,7 +17,6 @@ use crate::catalog;
 use crate::entity::{quota_reservation, usage_report};
 use crate::error::{Error, Result};
 use crate::model::{Caller, organization_name};
-use crate::organizations::store as org_store;
 use crate::policy::{self, ActionClass};
 use crate::service::OrgCore;
 use crate::{auth_providers, invites, memberships, projects, roles};

@@ -19,7 +19,7 @@ use crate::changes::{self, kind};
 use crate::entity::custom_role;
 use crate::error::{Error, Result};
 use crate::model::Caller;
-use crate::organizations::{check_etag, store as org_store};
+use crate::organizations::check_etag;
 use crate::policy::ActionClass;
 use crate::service::OrgCore;
 use store::CustomRole;
