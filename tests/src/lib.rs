@@ -77,7 +77,7 @@ pub struct TestServer {
     pub app: loopbackd::Loopbackd,
     /// The backend it runs on.
     pub backend: Backend,
-    /// The database URL.
+    /// org-core's database URL.
     pub database_url: String,
     /// The command line it was started with.
     pub args: Vec<String>,
@@ -95,15 +95,19 @@ impl TestServer {
     /// `--default-limit=max_projects=3`).
     pub async fn start_with(backend: Backend, flags: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let database_url = match backend {
-            Backend::Sqlite => loopback_runtime::db::sqlite_url(data_dir.path(), "org-core.db").unwrap(),
-            Backend::Postgres => pg::fresh_database().await,
+        let (database_url, billing_url) = match backend {
+            Backend::Sqlite => (
+                loopback_runtime::db::sqlite_url(data_dir.path(), "org-core.db").unwrap(),
+                loopback_runtime::db::sqlite_url(data_dir.path(), "billing.db").unwrap(),
+            ),
+            Backend::Postgres => (pg::fresh_database().await, pg::fresh_database().await),
         };
         let mut args: Vec<String> = vec![
             "loopbackd".into(),
             "--listen=127.0.0.1:0".into(),
             format!("--data-dir={}", data_dir.path().display()),
             format!("--org-core-database-url={database_url}"),
+            format!("--billing-database-url={billing_url}"),
             "--shutdown-grace-seconds=1".into(),
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
@@ -283,6 +287,30 @@ impl TestServer {
         pb::auth_provider_service_client::AuthProviderServiceClient::new(self.authed(Some(token)))
     }
 
+    /// billing's database URL.
+    pub fn billing_database_url(&self) -> String {
+        self.args
+            .iter()
+            .find_map(|a| a.strip_prefix("--billing-database-url="))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// PaymentMethodService as `token`.
+    pub fn payment_methods(&self, token: &str) -> loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient<Authed> {
+        loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// UsageService as `token`.
+    pub fn usage(&self, token: &str) -> loopback_proto::billing::v1::usage_service_client::UsageServiceClient<Authed> {
+        loopback_proto::billing::v1::usage_service_client::UsageServiceClient::new(self.authed(Some(token)))
+    }
+
+    /// CostService as `token`.
+    pub fn costs(&self, token: &str) -> loopback_proto::billing::v1::cost_service_client::CostServiceClient<Authed> {
+        loopback_proto::billing::v1::cost_service_client::CostServiceClient::new(self.authed(Some(token)))
+    }
+
     /// AuditService as `token`.
     pub fn audit(&self, token: &str) -> pb::audit_service_client::AuditServiceClient<Authed> {
         pb::audit_service_client::AuditServiceClient::new(self.authed(Some(token)))
@@ -393,6 +421,7 @@ pub fn config_from_args(args: &[String]) -> loopbackd::Config {
     loopbackd::Config {
         server: cli.server,
         org_core: cli.org_core,
+        billing: cli.billing,
     }
 }
 
@@ -402,6 +431,8 @@ struct ServeArgs {
     server: loopback_runtime::config::ServerArgs,
     #[command(flatten)]
     org_core: loopback_org_core::OrgCoreArgs,
+    #[command(flatten)]
+    billing: loopback_billing::BillingArgs,
 }
 
 /// The `ErrorInfo.reason` of a status, if it carries one.

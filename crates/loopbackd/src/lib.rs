@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use loopback_billing::{Billing, BillingArgs};
 use loopback_org_core::{OrgCore, OrgCoreArgs};
-use loopback_runtime::auth::Authenticator;
+use loopback_org_core_client::{AuthorityClient, Config as AuthorityConfig};
+use loopback_runtime::auth::{Authenticator, Principal, PrincipalKind};
 use loopback_runtime::config::ServerArgs;
 use loopback_runtime::{db, server};
 use tokio::net::TcpListener;
@@ -25,6 +27,9 @@ pub struct Config {
     pub server: ServerArgs,
     /// org-core settings.
     pub org_core: OrgCoreArgs,
+    /// billing settings (its `--org-core-url` is ignored: billing asks this
+    /// process's own org-core over gRPC).
+    pub billing: BillingArgs,
 }
 
 /// A running `loopbackd`.
@@ -38,6 +43,8 @@ pub struct Loopbackd {
     pub created_dev_key: bool,
     /// org-core's domain service.
     pub org_core: OrgCore,
+    /// billing's domain service.
+    pub billing: Billing,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), server::ServeError>>,
 }
@@ -62,14 +69,46 @@ impl Loopbackd {
         let conn = db::connect(&url).await.with_context(|| format!("connecting to {}", redact(&url)))?;
         let org_core = OrgCore::open(conn, settings).await.context("migrating org-core")?;
 
-        let mut routes = tonic::service::RoutesBuilder::default();
-        org_core.add_routes(&mut routes, &auth);
-        let names: Vec<&str> = loopback_org_core::SERVICE_NAMES.to_vec();
-
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("binding {}", config.server.listen))?;
         let addr = listener.local_addr()?;
+
+        // billing reaches org-core the way it would in production: over
+        // gRPC, through the authority client, with a service token.
+        let billing_token = match &config.billing.service_token {
+            Some(token) => token.clone(),
+            None => auth
+                .mint(
+                    &Principal {
+                        kind: PrincipalKind::Service,
+                        subject: "billing".into(),
+                        email: None,
+                        name: None,
+                    },
+                    chrono::Duration::days(3650),
+                )
+                .context("minting billing's service token (configure --billing-service-token when no HS256 key is available)")?,
+        };
+        let authority = AuthorityClient::connect(AuthorityConfig::new(format!("http://{addr}"), billing_token))
+            .context("authority client for billing")?;
+        let billing_settings = config.billing.settings().map_err(anyhow::Error::msg)?;
+        let billing_url = config.billing.database_url(&data_dir)?;
+        let billing_conn = db::connect(&billing_url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&billing_url)))?;
+        let billing = Billing::open(billing_conn, billing_settings, org_core.settings().keyring.clone(), authority)
+            .await
+            .context("migrating billing")?;
+
+        let mut routes = tonic::service::RoutesBuilder::default();
+        org_core.add_routes(&mut routes, &auth);
+        billing.add_routes(&mut routes, &auth);
+        let names: Vec<&str> = loopback_org_core::SERVICE_NAMES
+            .iter()
+            .chain(loopback_billing::SERVICE_NAMES)
+            .copied()
+            .collect();
         let shutdown = CancellationToken::new();
         let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
         let task = tokio::spawn({
@@ -81,6 +120,7 @@ impl Loopbackd {
             auth,
             created_dev_key,
             org_core,
+            billing,
             shutdown,
             task,
         })

@@ -2,6 +2,7 @@
 //! or apply migrations.
 
 use clap::{Parser, Subcommand};
+use loopback_billing::BillingArgs;
 use loopback_org_core::OrgCoreArgs;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use loopback_runtime::config::{AuthArgs, ServerArgs};
@@ -22,6 +23,8 @@ struct Cli {
     server: ServerArgs,
     #[command(flatten)]
     org_core: OrgCoreArgs,
+    #[command(flatten)]
+    billing: BillingArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +84,10 @@ async fn main() -> anyhow::Result<()> {
             let conn = db::connect(&url).await?;
             loopback_org_core::migrate(&conn).await?;
             tracing::info!(database = %loopbackd::redact(&url), "org-core migrations applied");
+            let url = cli.billing.database_url(&cli.server.data_dir)?;
+            let conn = db::connect(&url).await?;
+            loopback_billing::migrate(&conn).await?;
+            tracing::info!(database = %loopbackd::redact(&url), "billing migrations applied");
             Ok(())
         }
         Some(Command::RotateSecrets { add_key, remove_old_keys }) => {
@@ -88,12 +95,13 @@ async fn main() -> anyhow::Result<()> {
             let config = Config {
                 server: cli.server,
                 org_core: cli.org_core,
+                billing: cli.billing,
             };
             let done = loopbackd::rotate_secrets(&config, add_key, remove_old_keys).await?;
             println!("re-sealed {} secret(s); {} already under the newest key", done.resealed, done.current);
             Ok(())
         }
-        None => serve(cli.server, cli.org_core).await,
+        None => serve(cli.server, cli.org_core, cli.billing).await,
     }
 }
 
@@ -130,13 +138,14 @@ fn token(server: &ServerArgs, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(server_args: ServerArgs, org_core: OrgCoreArgs) -> anyhow::Result<()> {
+async fn serve(server_args: ServerArgs, org_core: OrgCoreArgs, billing: BillingArgs) -> anyhow::Result<()> {
     telemetry::init(server_args.log_format);
     let uses_dev_key = server_args.auth.key_files.is_empty();
     let data_dir = server_args.data_dir.clone();
     let app = Loopbackd::start(Config {
         server: server_args,
         org_core,
+        billing,
     })
     .await?;
     tracing::info!(address = %app.addr, data_dir = %data_dir.display(), "loopbackd serving");

@@ -21,6 +21,12 @@ macro_rules! permissions {
 }
 
 permissions! {
+    BILLING_COSTS_GET = "billing.costs.get" : "read cost summaries";
+    BILLING_PAYMENT_METHODS_CREATE = "billing.paymentMethods.create" : "add payment methods";
+    BILLING_PAYMENT_METHODS_DELETE = "billing.paymentMethods.delete" : "remove payment methods";
+    BILLING_PAYMENT_METHODS_GET = "billing.paymentMethods.get" : "read a payment method";
+    BILLING_PAYMENT_METHODS_LIST = "billing.paymentMethods.list" : "list payment methods";
+    BILLING_PAYMENT_METHODS_UPDATE = "billing.paymentMethods.update" : "choose the default payment method";
     AUDIT_LIST = "orgcore.audit.list" : "read the organization's audit log";
     AUTH_PROVIDERS_CREATE = "orgcore.authProviders.create" : "add login identity providers";
     AUTH_PROVIDERS_DELETE = "orgcore.authProviders.delete" : "remove login identity providers";
@@ -78,6 +84,11 @@ fn reads() -> BTreeSet<Permission> {
         .collect()
 }
 
+/// Every billing permission.
+fn billing() -> BTreeSet<Permission> {
+    PERMISSIONS.iter().map(|(p, _)| *p).filter(|p| p.starts_with("billing.")).collect()
+}
+
 struct BuiltIn {
     id: &'static str,
     display_name: &'static str,
@@ -111,7 +122,7 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
             id: roles::BILLING_ADMIN,
             display_name: "Billing admin",
             description: "Manages billing; reads everything else.",
-            permissions: reads(),
+            permissions: reads().into_iter().chain(billing()).collect(),
         },
         BuiltIn {
             id: roles::MEMBER,

@@ -1,23 +1,11 @@
 //! Conversions between domain values and their wire (prost) forms that more
 //! than one adapter needs.
 
-use chrono::{DateTime, Utc};
 use loopback_proto::r#type::v1 as tpb;
 
 use crate::policy::{ActionClass, Capabilities, LifecycleState, VerificationStatus};
 
-/// A protobuf timestamp.
-pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// An optional protobuf timestamp.
-pub fn opt_timestamp(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
-    t.map(timestamp)
-}
+pub use loopback_runtime::fields::{etag, opt_timestamp, timestamp};
 
 /// Wire verification status.
 pub fn status_to_pb(s: VerificationStatus) -> tpb::VerificationStatus {
@@ -90,12 +78,3 @@ pub fn capabilities_to_pb(c: &Capabilities) -> tpb::Capabilities {
     }
 }
 
-/// Etag of a version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// Version named by an etag; `None` if it is not one of ours.
-pub fn parse_etag(etag: &str) -> Option<i64> {
-    etag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
-}

@@ -32,6 +32,14 @@ pub mod r#type {
     }
 }
 
+/// `loopback.billing.v1`: payment methods, usage, costs, invoices, spending limits.
+pub mod billing {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/loopback.billing.v1.rs"));
+    }
+}
+
 /// `loopback.orgcore.v1`: organizations, projects, accounts, operators and the authority.
 pub mod orgcore {
     /// Version 1.

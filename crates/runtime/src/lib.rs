@@ -5,6 +5,7 @@
 //! - [`server`]: gRPC server bootstrap with reflection, health and graceful shutdown.
 //! - [`auth`]: bearer-token verification, principals, dev token minting.
 //! - [`errors`]: builders for `tonic::Status` with `google.rpc` details.
+//! - [`fields`]: request-field parsing that names bad fields.
 //! - [`pagination`]: opaque keyset page tokens and page-size rules.
 //! - [`db`]: SQLite/PostgreSQL connections.
 //! - [`validation`]: field checks shared by every API.
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod errors;
+pub mod fields;
 pub mod pagination;
 pub mod secrets;
 pub mod server;

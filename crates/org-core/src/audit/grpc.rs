@@ -1,6 +1,5 @@
 //! gRPC adapter of `loopback.orgcore.v1.AuditService`.
 
-use chrono::{DateTime, Utc};
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::errors::FieldViolations;
 use tonic::{Request, Response, Status};
@@ -34,17 +33,6 @@ fn event_to_pb(e: audit_event::Model) -> pb::AuditEvent {
     }
 }
 
-fn time(v: &mut FieldViolations, field: &str, t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    let t = t?;
-    match DateTime::<Utc>::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(u32::MAX)) {
-        Some(t) => Some(t),
-        None => {
-            v.add(field, "is not a valid timestamp");
-            None
-        }
-    }
-}
-
 #[tonic::async_trait]
 impl pb::audit_service_server::AuditService for AuditGrpc {
     async fn list_audit_events(
@@ -65,8 +53,8 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         if req.resource.len() > 512 {
             v.add("resource", "must be at most 512 characters");
         }
-        let start = time(&mut v, "start_time", req.start_time);
-        let end = time(&mut v, "end_time", req.end_time);
+        let start = loopback_runtime::fields::time(&mut v, "start_time", req.start_time);
+        let end = loopback_runtime::fields::time(&mut v, "end_time", req.end_time);
         if let (Some(s), Some(e)) = (start, end)
             && e <= s
         {

@@ -1,0 +1,19 @@
+//! billing's schema migrations.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_initial;
+
+/// Applies billing's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> sea_orm::DynIden {
+        "billing_migrations".into_iden()
+    }
+}
