@@ -22,6 +22,10 @@ macro_rules! permissions {
 
 permissions! {
     BILLING_COSTS_GET = "billing.costs.get" : "read cost summaries";
+    BILLING_INVOICES_EXPORT = "billing.invoices.export" : "export invoices as documents";
+    BILLING_INVOICES_GET = "billing.invoices.get" : "read an invoice";
+    BILLING_INVOICES_LIST = "billing.invoices.list" : "list invoices";
+    BILLING_INVOICES_MANAGE = "billing.invoices.manage" : "generate, finalize, void and settle invoices";
     BILLING_PAYMENT_METHODS_CREATE = "billing.paymentMethods.create" : "add payment methods";
     BILLING_PAYMENT_METHODS_DELETE = "billing.paymentMethods.delete" : "remove payment methods";
     BILLING_PAYMENT_METHODS_GET = "billing.paymentMethods.get" : "read a payment method";
