@@ -36,7 +36,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         reflection_set.encode_to_vec(),
     )?;
 
-
     // Well-known types map to prost-types; prost-build still needs them in
     // the set to resolve field types.
     tonic_prost_build::configure()

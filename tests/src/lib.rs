@@ -62,7 +62,9 @@ pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -111,7 +113,9 @@ impl TestServer {
             "--shutdown-grace-seconds=1".into(),
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
-        let app = loopbackd::Loopbackd::start(config_from_args(&args)).await.unwrap();
+        let app = loopbackd::Loopbackd::start(config_from_args(&args))
+            .await
+            .unwrap();
         let channel = Channel::from_shared(format!("http://{}", app.addr))
             .unwrap()
             .connect()
@@ -140,7 +144,16 @@ impl TestServer {
         flags.extend(
             self.args
                 .iter()
-                .filter(|a| !["--listen=", "--data-dir=", "--org-core-database-url=", "--shutdown-grace"].iter().any(|p| a.starts_with(p)))
+                .filter(|a| {
+                    ![
+                        "--listen=",
+                        "--data-dir=",
+                        "--org-core-database-url=",
+                        "--shutdown-grace",
+                    ]
+                    .iter()
+                    .any(|p| a.starts_with(p))
+                })
                 .skip(1)
                 .cloned(),
         );
@@ -152,7 +165,9 @@ impl TestServer {
             "--shutdown-grace-seconds=1".into(),
         ];
         args.extend(flags);
-        let app = loopbackd::Loopbackd::start(config_from_args(&args)).await.unwrap();
+        let app = loopbackd::Loopbackd::start(config_from_args(&args))
+            .await
+            .unwrap();
         let channel = Channel::from_shared(format!("http://{}", app.addr))
             .unwrap()
             .connect()
@@ -174,7 +189,10 @@ impl TestServer {
     }
 
     /// LimitRequestService as `token`.
-    pub fn limit_requests(&self, token: &str) -> pb::limit_request_service_client::LimitRequestServiceClient<Authed> {
+    pub fn limit_requests(
+        &self,
+        token: &str,
+    ) -> pb::limit_request_service_client::LimitRequestServiceClient<Authed> {
         pb::limit_request_service_client::LimitRequestServiceClient::new(self.authed(Some(token)))
     }
 
@@ -221,7 +239,10 @@ impl TestServer {
 
     /// Mints a token for any principal.
     pub fn token(&self, principal: Principal) -> String {
-        self.app.auth.mint(&principal, chrono::Duration::hours(1)).unwrap()
+        self.app
+            .auth
+            .mint(&principal, chrono::Duration::hours(1))
+            .unwrap()
     }
 
     /// A channel that sends `token` (or nothing, with `None`).
@@ -232,43 +253,67 @@ impl TestServer {
 
     /// ProjectService as `token` over a new connection of its own, so
     /// concurrent callers do not share one HTTP/2 connection.
-    pub async fn projects_own_connection(&self, token: &str) -> pb::project_service_client::ProjectServiceClient<Authed> {
+    pub async fn projects_own_connection(
+        &self,
+        token: &str,
+    ) -> pb::project_service_client::ProjectServiceClient<Authed> {
         let channel = Channel::from_shared(format!("http://{}", self.app.addr))
             .unwrap()
             .connect()
             .await
             .unwrap();
         let value = format!("Bearer {token}").parse().unwrap();
-        pb::project_service_client::ProjectServiceClient::new(InterceptedService::new(channel, Bearer(Some(value))))
+        pb::project_service_client::ProjectServiceClient::new(InterceptedService::new(
+            channel,
+            Bearer(Some(value)),
+        ))
     }
 
     /// OrganizationService as `token`.
-    pub fn orgs(&self, token: &str) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
+    pub fn orgs(
+        &self,
+        token: &str,
+    ) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
         pb::organization_service_client::OrganizationServiceClient::new(self.authed(Some(token)))
     }
 
     /// ProjectService as `token`.
-    pub fn projects(&self, token: &str) -> pb::project_service_client::ProjectServiceClient<Authed> {
+    pub fn projects(
+        &self,
+        token: &str,
+    ) -> pb::project_service_client::ProjectServiceClient<Authed> {
         pb::project_service_client::ProjectServiceClient::new(self.authed(Some(token)))
     }
 
     /// OperatorService as `token`.
-    pub fn operator(&self, token: &str) -> pb::operator_service_client::OperatorServiceClient<Authed> {
+    pub fn operator(
+        &self,
+        token: &str,
+    ) -> pb::operator_service_client::OperatorServiceClient<Authed> {
         pb::operator_service_client::OperatorServiceClient::new(self.authed(Some(token)))
     }
 
     /// AccountService as `token`.
-    pub fn accounts(&self, token: &str) -> pb::account_service_client::AccountServiceClient<Authed> {
+    pub fn accounts(
+        &self,
+        token: &str,
+    ) -> pb::account_service_client::AccountServiceClient<Authed> {
         pb::account_service_client::AccountServiceClient::new(self.authed(Some(token)))
     }
 
     /// AuthorityService as `token`.
-    pub fn authority(&self, token: &str) -> pb::authority_service_client::AuthorityServiceClient<Authed> {
+    pub fn authority(
+        &self,
+        token: &str,
+    ) -> pb::authority_service_client::AuthorityServiceClient<Authed> {
         pb::authority_service_client::AuthorityServiceClient::new(self.authed(Some(token)))
     }
 
     /// MembershipService as `token`.
-    pub fn members(&self, token: &str) -> pb::membership_service_client::MembershipServiceClient<Authed> {
+    pub fn members(
+        &self,
+        token: &str,
+    ) -> pb::membership_service_client::MembershipServiceClient<Authed> {
         pb::membership_service_client::MembershipServiceClient::new(self.authed(Some(token)))
     }
 
@@ -283,7 +328,10 @@ impl TestServer {
     }
 
     /// AuthProviderService as `token`.
-    pub fn auth_providers(&self, token: &str) -> pb::auth_provider_service_client::AuthProviderServiceClient<Authed> {
+    pub fn auth_providers(
+        &self,
+        token: &str,
+    ) -> pb::auth_provider_service_client::AuthProviderServiceClient<Authed> {
         pb::auth_provider_service_client::AuthProviderServiceClient::new(self.authed(Some(token)))
     }
 
@@ -297,18 +345,35 @@ impl TestServer {
     }
 
     /// PaymentMethodService as `token`.
-    pub fn payment_methods(&self, token: &str) -> loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient<Authed> {
-        loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient::new(self.authed(Some(token)))
+    pub fn payment_methods(
+        &self,
+        token: &str,
+    ) -> loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient<
+        Authed,
+    > {
+        loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient::new(
+            self.authed(Some(token)),
+        )
     }
 
     /// UsageService as `token`.
-    pub fn usage(&self, token: &str) -> loopback_proto::billing::v1::usage_service_client::UsageServiceClient<Authed> {
-        loopback_proto::billing::v1::usage_service_client::UsageServiceClient::new(self.authed(Some(token)))
+    pub fn usage(
+        &self,
+        token: &str,
+    ) -> loopback_proto::billing::v1::usage_service_client::UsageServiceClient<Authed> {
+        loopback_proto::billing::v1::usage_service_client::UsageServiceClient::new(
+            self.authed(Some(token)),
+        )
     }
 
     /// CostService as `token`.
-    pub fn costs(&self, token: &str) -> loopback_proto::billing::v1::cost_service_client::CostServiceClient<Authed> {
-        loopback_proto::billing::v1::cost_service_client::CostServiceClient::new(self.authed(Some(token)))
+    pub fn costs(
+        &self,
+        token: &str,
+    ) -> loopback_proto::billing::v1::cost_service_client::CostServiceClient<Authed> {
+        loopback_proto::billing::v1::cost_service_client::CostServiceClient::new(
+            self.authed(Some(token)),
+        )
     }
 
     /// AuditService as `token`.
@@ -318,7 +383,13 @@ impl TestServer {
 
     /// Invites `email` into `org` with `roles` (as `admin_token`), accepts as
     /// that account, and returns the new member's token and membership.
-    pub async fn add_member(&self, admin_token: &str, org: &str, email: &str, roles: &[&str]) -> (String, pb::Member) {
+    pub async fn add_member(
+        &self,
+        admin_token: &str,
+        org: &str,
+        email: &str,
+        roles: &[&str],
+    ) -> (String, pb::Member) {
         let invite = self
             .invites(admin_token)
             .create_invite(pb::CreateInviteRequest {
@@ -348,7 +419,12 @@ impl TestServer {
     }
 
     /// Sets capability limits and flags as operator.
-    pub async fn set_capabilities(&self, org: &str, limits: &[(&str, i64)], flags: &[(&str, bool)]) {
+    pub async fn set_capabilities(
+        &self,
+        org: &str,
+        limits: &[(&str, i64)],
+        flags: &[(&str, bool)],
+    ) {
         self.operator(&self.operator_token())
             .set_capabilities(pb::SetCapabilitiesRequest {
                 name: org.into(),
@@ -381,7 +457,11 @@ impl TestServer {
     }
 
     /// Sets an organization's verification status as operator.
-    pub async fn set_status(&self, org: &str, status: loopback_proto::r#type::v1::VerificationStatus) -> pb::Organization {
+    pub async fn set_status(
+        &self,
+        org: &str,
+        status: loopback_proto::r#type::v1::VerificationStatus,
+    ) -> pb::Organization {
         self.operator(&self.operator_token())
             .set_verification_status(pb::SetVerificationStatusRequest {
                 name: org.into(),
@@ -399,7 +479,11 @@ impl TestServer {
     /// Creates a verified organization owned by `token`.
     pub async fn verified_org(&self, token: &str, display_name: &str) -> pb::Organization {
         let org = self.create_org(token, display_name).await;
-        self.set_status(&org.name, loopback_proto::r#type::v1::VerificationStatus::Verified).await
+        self.set_status(
+            &org.name,
+            loopback_proto::r#type::v1::VerificationStatus::Verified,
+        )
+        .await
     }
 
     /// Stops the server.
@@ -444,7 +528,10 @@ pub fn reason(status: &Status) -> Option<String> {
 /// The `ErrorInfo.metadata` of a status.
 pub fn metadata(status: &Status) -> std::collections::HashMap<String, String> {
     use tonic_types::StatusExt as _;
-    status.get_details_error_info().map(|i| i.metadata).unwrap_or_default()
+    status
+        .get_details_error_info()
+        .map(|i| i.metadata)
+        .unwrap_or_default()
 }
 
 /// The fields named by a status's `BadRequest`.

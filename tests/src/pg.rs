@@ -33,7 +33,9 @@ pub async fn server_url() -> String {
         .expect("cluster start task");
     match result {
         Ok(url) => url,
-        Err(e) => panic!("cannot start a throwaway PostgreSQL ({e}); set {URL_ENV} or install initdb/pg_ctl"),
+        Err(e) => panic!(
+            "cannot start a throwaway PostgreSQL ({e}); set {URL_ENV} or install initdb/pg_ctl"
+        ),
     }
 }
 
@@ -121,12 +123,19 @@ fn start_cluster() -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .keep();
     // The postgres user must be able to write here.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+        .map_err(|e| e.to_string())?;
     let data = dir.join("data");
     let mut init = pg_command(&initdb, root);
-    init.arg("-D")
-        .arg(&data)
-        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
+    init.arg("-D").arg(&data).args([
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "--no-instructions",
+    ]);
     run(init, "initdb")?;
     let port = free_port()?;
     let options = format!(
@@ -145,9 +154,17 @@ fn start_cluster() -> Result<String, String> {
     run(start, "pg_ctl start")?;
     // Stop and remove the cluster once this test process is gone.
     let stop = if root {
-        format!("runuser -u postgres -- {} -D {} -m immediate stop", pg_ctl.display(), data.display())
+        format!(
+            "runuser -u postgres -- {} -D {} -m immediate stop",
+            pg_ctl.display(),
+            data.display()
+        )
     } else {
-        format!("{} -D {} -m immediate stop", pg_ctl.display(), data.display())
+        format!(
+            "{} -D {} -m immediate stop",
+            pg_ctl.display(),
+            data.display()
+        )
     };
     let watchdog = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",

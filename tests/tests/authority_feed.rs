@@ -16,7 +16,9 @@ type Watch = tonic::Streaming<pb::WatchOrganizationPoliciesResponse>;
 async fn watch(server: &TestServer, from: i64) -> Watch {
     server
         .authority(&server.service_token("watcher"))
-        .watch_organization_policies(pb::WatchOrganizationPoliciesRequest { from_revision: from })
+        .watch_organization_policies(pb::WatchOrganizationPoliciesRequest {
+            from_revision: from,
+        })
         .await
         .unwrap()
         .into_inner()
@@ -37,7 +39,9 @@ const STATUSES: [VerificationStatus; 4] = [
     VerificationStatus::Blocked,
 ];
 
-async fn a_watcher_on_one_replica_sees_every_change_made_through_another_in_order(backend: Backend) {
+async fn a_watcher_on_one_replica_sees_every_change_made_through_another_in_order(
+    backend: Backend,
+) {
     let a = TestServer::start(backend).await;
     let b = a.start_replica().await;
     let owner = a.account_token("owner@example.com");
@@ -51,7 +55,10 @@ async fn a_watcher_on_one_replica_sees_every_change_made_through_another_in_orde
     let change = next(&mut stream).await;
     assert_eq!(change.kind, "verification_status");
     assert_eq!(change.organization, org.name);
-    assert_eq!(change.policy.unwrap().verification_status(), VerificationStatus::Blocked);
+    assert_eq!(
+        change.policy.unwrap().verification_status(),
+        VerificationStatus::Blocked
+    );
 
     // Concurrent writers on both replicas: every change arrives exactly once, in order.
     let mut orgs = Vec::new();
@@ -93,14 +100,20 @@ async fn a_watcher_on_one_replica_sees_every_change_made_through_another_in_orde
         ))
         .await
         .unwrap();
-    let all: Vec<i64> = rows.iter().map(|r| r.try_get::<i64>("", "revision").unwrap()).collect();
+    let all: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get::<i64>("", "revision").unwrap())
+        .collect();
     let last_seen = *seen.last().unwrap();
     let expected: Vec<i64> = all.iter().copied().filter(|r| *r > last_seen).collect();
     let mut received = Vec::new();
     while received.len() < expected.len() {
         received.push(next(&mut stream).await.revision);
     }
-    assert_eq!(received, expected, "every committed change, once, in revision order");
+    assert_eq!(
+        received, expected,
+        "every committed change, once, in revision order"
+    );
 
     // Kill the watcher mid-stream and resume from its last revision: no gap, no duplicate.
     drop(stream);
@@ -110,7 +123,11 @@ async fn a_watcher_on_one_replica_sees_every_change_made_through_another_in_orde
     for _ in received.iter().filter(|r| **r > resume_from) {
         again.push(next(&mut resumed).await.revision);
     }
-    let tail: Vec<i64> = received.iter().copied().filter(|r| *r > resume_from).collect();
+    let tail: Vec<i64> = received
+        .iter()
+        .copied()
+        .filter(|r| *r > resume_from)
+        .collect();
     assert_eq!(again, tail);
     a.set_status(&org.name, VerificationStatus::Verified).await;
     let fresh = next(&mut resumed).await;
@@ -124,15 +141,26 @@ async fn a_compacted_revision_gets_a_resync_signal(backend: Backend) {
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Acme").await;
-    server.set_status(&org.name, VerificationStatus::Verified).await;
-    server.set_status(&org.name, VerificationStatus::Pending).await;
-    let removed = server.app.org_core.compact_changes(chrono::Duration::zero()).await.unwrap();
+    server
+        .set_status(&org.name, VerificationStatus::Verified)
+        .await;
+    server
+        .set_status(&org.name, VerificationStatus::Pending)
+        .await;
+    let removed = server
+        .app
+        .org_core
+        .compact_changes(chrono::Duration::zero())
+        .await
+        .unwrap();
     assert_eq!(removed, 2, "all but the newest change");
     let mut stream = watch(&server, 1).await;
     let first = next(&mut stream).await;
     assert!(first.resync, "revision 1 is gone: reload");
     // A watcher that is current keeps streaming without a resync.
-    server.set_status(&org.name, VerificationStatus::Blocked).await;
+    server
+        .set_status(&org.name, VerificationStatus::Blocked)
+        .await;
     let change = next(&mut stream).await;
     assert!(!change.resync);
     assert_eq!(change.kind, "verification_status");
@@ -157,12 +185,22 @@ async fn forty_concurrent_reservations_across_two_replicas_yield_exactly_eight(b
     let svc = a.service_token("hosts");
     let ids: Vec<String> = (0..40).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let calls = ids.iter().enumerate().map(|(i, id)| {
-        let mut client = if i % 2 == 0 { a.quotas(&svc) } else { b.quotas(&svc) };
+        let mut client = if i % 2 == 0 {
+            a.quotas(&svc)
+        } else {
+            b.quotas(&svc)
+        };
         let req = reserve(&org.name, id, 300);
-        async move { client.reserve_quota(req).await.map(|r| r.into_inner().reservation.unwrap()) }
+        async move {
+            client
+                .reserve_quota(req)
+                .await
+                .map(|r| r.into_inner().reservation.unwrap())
+        }
     });
     let results = futures::future::join_all(calls).await;
-    let granted: Vec<&pb::QuotaReservation> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let granted: Vec<&pb::QuotaReservation> =
+        results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(granted.len(), 8, "exactly the limit");
     for err in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
@@ -171,25 +209,54 @@ async fn forty_concurrent_reservations_across_two_replicas_yield_exactly_eight(b
     // A retried request_id returns the same reservation and does not double-count.
     let first = granted[0].clone();
     let rid = first.name.rsplit('/').next().unwrap().to_string();
-    let retried = b.quotas(&svc).reserve_quota(reserve(&org.name, &rid, 300)).await.unwrap().into_inner().reservation.unwrap();
+    let retried = b
+        .quotas(&svc)
+        .reserve_quota(reserve(&org.name, &rid, 300))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
     assert_eq!(retried, first);
     let usage = a
         .quotas(&svc)
-        .get_organization_usage(pb::GetOrganizationUsageRequest { organization: org.name.clone() })
+        .get_organization_usage(pb::GetOrganizationUsageRequest {
+            organization: org.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
-    let hosts = usage.limits.iter().find(|l| l.limit == "max_hosts").unwrap();
+    let hosts = usage
+        .limits
+        .iter()
+        .find(|l| l.limit == "max_hosts")
+        .unwrap();
     assert_eq!((hosts.usage, hosts.limit_value, hosts.headroom), (8, 8, 0));
     assert!(hosts.warning);
     assert_eq!(hosts.source, "reservations");
 
     // Commit one, release another: a unit frees up.
-    a.quotas(&svc).commit_quota(pb::CommitQuotaRequest { name: first.name.clone() }).await.unwrap();
-    let committed = a.quotas(&svc).commit_quota(pb::CommitQuotaRequest { name: first.name.clone() }).await.unwrap();
-    assert_eq!(committed.into_inner().reservation.unwrap().state(), pb::quota_reservation::State::Committed);
     a.quotas(&svc)
-        .release_quota(pb::ReleaseQuotaRequest { name: granted[1].name.clone() })
+        .commit_quota(pb::CommitQuotaRequest {
+            name: first.name.clone(),
+        })
+        .await
+        .unwrap();
+    let committed = a
+        .quotas(&svc)
+        .commit_quota(pb::CommitQuotaRequest {
+            name: first.name.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        committed.into_inner().reservation.unwrap().state(),
+        pb::quota_reservation::State::Committed
+    );
+    a.quotas(&svc)
+        .release_quota(pb::ReleaseQuotaRequest {
+            name: granted[1].name.clone(),
+        })
         .await
         .unwrap();
     // The freed unit goes to a short-lived reservation that is never committed...
@@ -201,26 +268,45 @@ async fn forty_concurrent_reservations_across_two_replicas_yield_exactly_eight(b
         .into_inner()
         .reservation
         .unwrap();
-    let full = a.quotas(&svc).reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300)).await;
+    let full = a
+        .quotas(&svc)
+        .reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300))
+        .await;
     assert_eq!(full.unwrap_err().code(), Code::ResourceExhausted);
     // ...and frees its unit when it expires.
     let mut freed = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if a.quotas(&svc).reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300)).await.is_ok() {
+        if a.quotas(&svc)
+            .reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300))
+            .await
+            .is_ok()
+        {
             freed = true;
             break;
         }
     }
     assert!(freed, "the expired reservation's unit came back");
-    let err = a.quotas(&svc).commit_quota(pb::CommitQuotaRequest { name: short.name }).await.unwrap_err();
+    let err = a
+        .quotas(&svc)
+        .commit_quota(pb::CommitQuotaRequest { name: short.name })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("RESERVATION_EXPIRED"));
 
     // Accounts cannot reserve; a blocked organization cannot either.
-    let err = a.quotas(&owner).reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300)).await.unwrap_err();
+    let err = a
+        .quotas(&owner)
+        .reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     a.set_status(&org.name, VerificationStatus::Blocked).await;
-    let err = a.quotas(&svc).reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300)).await.unwrap_err();
+    let err = a
+        .quotas(&svc)
+        .reserve_quota(reserve(&org.name, &uuid::Uuid::new_v4().to_string(), 300))
+        .await
+        .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"));
     b.stop().await;
     a.stop().await;
@@ -237,18 +323,62 @@ async fn usage_reports_are_idempotent_and_limit_requests_set_overrides(backend: 
         usage,
         revision,
     };
-    assert!(server.quotas(&svc).report_usage(report(4, 2)).await.unwrap().into_inner().accepted);
-    assert!(!server.quotas(&svc).report_usage(report(1, 1)).await.unwrap().into_inner().accepted, "older report ignored");
-    assert!(!server.quotas(&svc).report_usage(report(9, 2)).await.unwrap().into_inner().accepted, "same revision ignored");
+    assert!(
+        server
+            .quotas(&svc)
+            .report_usage(report(4, 2))
+            .await
+            .unwrap()
+            .into_inner()
+            .accepted
+    );
+    assert!(
+        !server
+            .quotas(&svc)
+            .report_usage(report(1, 1))
+            .await
+            .unwrap()
+            .into_inner()
+            .accepted,
+        "older report ignored"
+    );
+    assert!(
+        !server
+            .quotas(&svc)
+            .report_usage(report(9, 2))
+            .await
+            .unwrap()
+            .into_inner()
+            .accepted,
+        "same revision ignored"
+    );
     let usage = server
         .quotas(&owner)
-        .get_organization_usage(pb::GetOrganizationUsageRequest { organization: org.name.clone() })
+        .get_organization_usage(pb::GetOrganizationUsageRequest {
+            organization: org.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
-    let zones = usage.limits.iter().find(|l| l.limit == "max_dns_zones").unwrap();
-    assert_eq!((zones.usage, zones.limit_value, zones.headroom, zones.warning), (4, 5, 1, true));
-    let members = usage.limits.iter().find(|l| l.limit == "max_members").unwrap();
+    let zones = usage
+        .limits
+        .iter()
+        .find(|l| l.limit == "max_dns_zones")
+        .unwrap();
+    assert_eq!(
+        (
+            zones.usage,
+            zones.limit_value,
+            zones.headroom,
+            zones.warning
+        ),
+        (4, 5, 1, true)
+    );
+    let members = usage
+        .limits
+        .iter()
+        .find(|l| l.limit == "max_members")
+        .unwrap();
     assert_eq!((members.usage, members.source.as_str()), (1, "org-core"));
     let keys: BTreeSet<&str> = usage.limits.iter().map(|l| l.limit.as_str()).collect();
     assert!(keys.contains("max_projects") && keys.contains("max_hosts"));
@@ -318,11 +448,16 @@ async fn usage_reports_are_idempotent_and_limit_requests_set_overrides(backend: 
         .into_inner()
         .limit_increase_request
         .unwrap();
-    assert_eq!(approved.state(), pb::limit_increase_request::State::Approved);
+    assert_eq!(
+        approved.state(),
+        pb::limit_increase_request::State::Approved
+    );
     assert_eq!(approved.decision_reason, "enterprise contract");
     let now = server
         .orgs(&owner)
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -359,7 +494,11 @@ async fn usage_reports_are_idempotent_and_limit_requests_set_overrides(backend: 
         .unwrap()
         .into_inner()
         .features;
-    let on: Vec<&str> = features.iter().filter(|f| f.enabled).map(|f| f.name.as_str()).collect();
+    let on: Vec<&str> = features
+        .iter()
+        .filter(|f| f.enabled)
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(on, ["github", "monitoring"]);
     assert_eq!(features.len(), 5);
     limited.stop().await;

@@ -63,7 +63,10 @@ fn sepa(parent: &str, iban: &str) -> pb::CreatePaymentMethodRequest {
                 iban: iban.into(),
                 account_holder: "Acme GmbH".into(),
                 mandate_reference: "MANDATE-2026-001".into(),
-                mandate_signature_time: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+                mandate_signature_time: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 0,
+                }),
                 ..Default::default()
             })),
             ..Default::default()
@@ -91,7 +94,9 @@ fn card(parent: &str, token: &str) -> pb::CreatePaymentMethodRequest {
 
 /// Every value of every text column of payment_methods.
 async fn raw_rows(server: &TestServer) -> String {
-    let db = Database::connect(&server.billing_database_url()).await.unwrap();
+    let db = Database::connect(&server.billing_database_url())
+        .await
+        .unwrap();
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
@@ -100,11 +105,25 @@ async fn raw_rows(server: &TestServer) -> String {
         .await
         .unwrap();
     let columns = [
-        "id", "kind", "secret_key_id", "secret_ciphertext", "card_brand", "card_last4", "iban_masked", "account_holder",
-        "mandate_reference", "request_id",
+        "id",
+        "kind",
+        "secret_key_id",
+        "secret_ciphertext",
+        "card_brand",
+        "card_last4",
+        "iban_masked",
+        "account_holder",
+        "mandate_reference",
+        "request_id",
     ];
     rows.iter()
-        .flat_map(|r| columns.map(|c| r.try_get::<Option<String>>("", c).unwrap().unwrap_or_default()))
+        .flat_map(|r| {
+            columns.map(|c| {
+                r.try_get::<Option<String>>("", c)
+                    .unwrap()
+                    .unwrap_or_default()
+            })
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -124,7 +143,11 @@ fn transpose(iban: &str) -> String {
 fn change_digit(iban: &str) -> String {
     let mut chars: Vec<char> = iban.chars().filter(|c| !c.is_whitespace()).collect();
     let i = chars.len() - 1;
-    chars[i] = if chars[i] == '9' { '0' } else { char::from(chars[i] as u8 + 1) };
+    chars[i] = if chars[i] == '9' {
+        '0'
+    } else {
+        char::from(chars[i] as u8 + 1)
+    };
     chars.into_iter().collect()
 }
 
@@ -133,12 +156,18 @@ async fn sepa_ibans_are_validated_sealed_and_gated_by_their_flag(backend: Backen
     let owner = server.account_token("owner@example.com");
     // Adding a payment method is a setup action: allowed while IN_SETUP.
     let org = server.create_org(&owner, "Acme").await;
-    let err = server.payment_methods(&owner).create_payment_method(sepa(&org.name, VALID_IBANS[0])).await.unwrap_err();
+    let err = server
+        .payment_methods(&owner)
+        .create_payment_method(sepa(&org.name, VALID_IBANS[0]))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err).as_deref(), Some("CAPABILITY_DISABLED"));
     assert_eq!(metadata(&err)["flag"], "sepa_payment_allowed");
 
-    server.set_capabilities(&org.name, &[], &[("sepa_payment_allowed", true)]).await;
+    server
+        .set_capabilities(&org.name, &[], &[("sepa_payment_allowed", true)])
+        .await;
     let mut created = Vec::new();
     for iban in VALID_IBANS {
         let pm = server
@@ -149,21 +178,37 @@ async fn sepa_ibans_are_validated_sealed_and_gated_by_their_flag(backend: Backen
             .into_inner()
             .payment_method
             .unwrap();
-        let Some(pb::payment_method::Details::SepaDebit(s)) = &pm.details else { panic!("sepa") };
+        let Some(pb::payment_method::Details::SepaDebit(s)) = &pm.details else {
+            panic!("sepa")
+        };
         assert!(s.iban.is_empty(), "never returned");
         let compact: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
         assert_eq!(&s.iban_masked[..4], &compact[..4]);
-        assert_eq!(&s.iban_masked[s.iban_masked.len() - 4..], &compact[compact.len() - 4..]);
+        assert_eq!(
+            &s.iban_masked[s.iban_masked.len() - 4..],
+            &compact[compact.len() - 4..]
+        );
         assert!(s.iban_masked.contains('*'));
         created.push(pm);
     }
-    assert!(created[0].is_default && !created[1].is_default, "the first method becomes the default");
+    assert!(
+        created[0].is_default && !created[1].is_default,
+        "the first method becomes the default"
+    );
 
     for iban in VALID_IBANS {
         for bad in [change_digit(iban), transpose(iban)] {
-            let err = server.payment_methods(&owner).create_payment_method(sepa(&org.name, &bad)).await.unwrap_err();
+            let err = server
+                .payment_methods(&owner)
+                .create_payment_method(sepa(&org.name, &bad))
+                .await
+                .unwrap_err();
             assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
-            assert_eq!(bad_fields(&err), ["payment_method.sepa_debit.iban"], "{bad}");
+            assert_eq!(
+                bad_fields(&err),
+                ["payment_method.sepa_debit.iban"],
+                "{bad}"
+            );
         }
     }
 
@@ -174,8 +219,17 @@ async fn sepa_ibans_are_validated_sealed_and_gated_by_their_flag(backend: Backen
         assert!(!rows.contains(&compact), "{compact} stored in plaintext");
     }
     // ...yet billing can read it back to charge it.
-    let (org_id, id) = loopback_runtime::validation::child_name(&created[0].name, "paymentMethods").unwrap();
-    assert_eq!(server.app.billing.payment_method_secret(org_id, id).await.unwrap(), "DE89370400440532013000");
+    let (org_id, id) =
+        loopback_runtime::validation::child_name(&created[0].name, "paymentMethods").unwrap();
+    assert_eq!(
+        server
+            .app
+            .billing
+            .payment_method_secret(org_id, id)
+            .await
+            .unwrap(),
+        "DE89370400440532013000"
+    );
     server.stop().await;
 }
 
@@ -184,28 +238,52 @@ async fn raw_card_numbers_are_refused_and_never_stored_or_logged(backend: Backen
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Acme").await;
-    server.set_capabilities(&org.name, &[], &[("sepa_payment_allowed", true)]).await;
+    server
+        .set_capabilities(&org.name, &[], &[("sepa_payment_allowed", true)])
+        .await;
     let pan = "4111111111111111";
     let spaced = "4111 1111 1111 1111";
     let mut attempts = vec![
         ("payment_method.card.processor_token", card(&org.name, pan)),
-        ("payment_method.card.processor_token", card(&org.name, &format!("tok_{pan}"))),
+        (
+            "payment_method.card.processor_token",
+            card(&org.name, &format!("tok_{pan}")),
+        ),
     ];
     let mut holder = sepa(&org.name, VALID_IBANS[0]);
-    if let Some(pb::payment_method::Details::SepaDebit(s)) = holder.payment_method.as_mut().and_then(|p| p.details.as_mut()) {
+    if let Some(pb::payment_method::Details::SepaDebit(s)) = holder
+        .payment_method
+        .as_mut()
+        .and_then(|p| p.details.as_mut())
+    {
         s.account_holder = format!("Card {spaced}");
     }
     attempts.push(("payment_method.sepa_debit.account_holder", holder));
     let mut reference = sepa(&org.name, VALID_IBANS[0]);
-    if let Some(pb::payment_method::Details::SepaDebit(s)) = reference.payment_method.as_mut().and_then(|p| p.details.as_mut()) {
+    if let Some(pb::payment_method::Details::SepaDebit(s)) = reference
+        .payment_method
+        .as_mut()
+        .and_then(|p| p.details.as_mut())
+    {
         s.mandate_reference = "4111-1111-1111-1111".into();
     }
     attempts.push(("payment_method.sepa_debit.mandate_reference", reference));
     for (field, req) in attempts {
-        let err = server.payment_methods(&owner).create_payment_method(req).await.unwrap_err();
+        let err = server
+            .payment_methods(&owner)
+            .create_payment_method(req)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{field}");
-        assert!(bad_fields(&err).contains(&field.to_string()), "{field}: {:?}", bad_fields(&err));
-        assert!(!err.message().contains("1111"), "the refusal does not echo the number");
+        assert!(
+            bad_fields(&err).contains(&field.to_string()),
+            "{field}: {:?}",
+            bad_fields(&err)
+        );
+        assert!(
+            !err.message().contains("1111"),
+            "the refusal does not echo the number"
+        );
     }
     // A real token is accepted.
     server
@@ -215,11 +293,20 @@ async fn raw_card_numbers_are_refused_and_never_stored_or_logged(backend: Backen
         .unwrap();
     let needles = [pan, spaced, "4111-1111-1111-1111"];
     let rows = raw_rows(&server).await;
-    assert!(needles.iter().all(|n| !rows.contains(n)), "no card number in any row");
+    assert!(
+        needles.iter().all(|n| !rows.contains(n)),
+        "no card number in any row"
+    );
     server.stop().await;
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    let leaks: Vec<&str> = logs.lines().filter(|l| needles.iter().any(|n| l.contains(n))).collect();
-    assert!(leaks.is_empty(), "no card number in any log line: {leaks:?}");
+    let leaks: Vec<&str> = logs
+        .lines()
+        .filter(|l| needles.iter().any(|n| l.contains(n)))
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "no card number in any log line: {leaks:?}"
+    );
 }
 
 async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Backend) {
@@ -244,7 +331,9 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
         .unwrap();
     let made_default = server
         .payment_methods(&owner)
-        .set_default_payment_method(pb::SetDefaultPaymentMethodRequest { name: second.name.clone() })
+        .set_default_payment_method(pb::SetDefaultPaymentMethodRequest {
+            name: second.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -268,7 +357,9 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
     let _theirs = server.verified_org(&stranger, "Theirs").await;
     let err = server
         .payment_methods(&stranger)
-        .get_payment_method(pb::GetPaymentMethodRequest { name: first.name.clone() })
+        .get_payment_method(pb::GetPaymentMethodRequest {
+            name: first.name.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -288,7 +379,9 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     // A viewer reads but cannot add; a billing admin can.
-    let (viewer, _) = server.add_member(&owner, &org.name, "viewer@example.com", &["viewer"]).await;
+    let (viewer, _) = server
+        .add_member(&owner, &org.name, "viewer@example.com", &["viewer"])
+        .await;
     server
         .payment_methods(&viewer)
         .list_payment_methods(pb::ListPaymentMethodsRequest {
@@ -297,9 +390,15 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
         })
         .await
         .unwrap();
-    let err = server.payment_methods(&viewer).create_payment_method(card(&org.name, "tok_viewer")).await.unwrap_err();
+    let err = server
+        .payment_methods(&viewer)
+        .create_payment_method(card(&org.name, "tok_viewer"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let (billing_admin, _) = server.add_member(&owner, &org.name, "ba@example.com", &["billing_admin"]).await;
+    let (billing_admin, _) = server
+        .add_member(&owner, &org.name, "ba@example.com", &["billing_admin"])
+        .await;
     server
         .payment_methods(&billing_admin)
         .create_payment_method(card(&org.name, "tok_billing_admin"))
@@ -307,10 +406,16 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
         .unwrap();
 
     // BLOCKED: writes refused with ENTITY_STATUS (through the authority), reads still work.
-    server.set_status(&org.name, VerificationStatus::Blocked).await;
+    server
+        .set_status(&org.name, VerificationStatus::Blocked)
+        .await;
     let mut refused = None;
     for _ in 0..50 {
-        match server.payment_methods(&owner).create_payment_method(card(&org.name, "tok_blocked")).await {
+        match server
+            .payment_methods(&owner)
+            .create_payment_method(card(&org.name, "tok_blocked"))
+            .await
+        {
             Err(e) => {
                 refused = Some(e);
                 break;
@@ -324,7 +429,9 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
     assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"));
     server
         .payment_methods(&owner)
-        .get_payment_method(pb::GetPaymentMethodRequest { name: first.name.clone() })
+        .get_payment_method(pb::GetPaymentMethodRequest {
+            name: first.name.clone(),
+        })
         .await
         .unwrap();
     let _ = std::io::stderr().flush();

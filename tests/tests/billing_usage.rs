@@ -8,16 +8,33 @@ use loopback_tests::{Backend, TestServer, backend_tests, bad_fields};
 use tonic::Code;
 
 /// The price book these tests run with (minor units per unit).
-const PRICES: &[(&str, i64)] = &[("compute.vcpu_hours", 4), ("storage.gb_hours", 1), ("network.egress_gb", 9)];
+const PRICES: &[(&str, i64)] = &[
+    ("compute.vcpu_hours", 4),
+    ("storage.gb_hours", 1),
+    ("network.egress_gb", 9),
+];
 
 fn flags() -> Vec<String> {
     vec![
-        format!("--price={}", PRICES.iter().map(|(m, p)| format!("{m}={p}")).collect::<Vec<_>>().join(",")),
+        format!(
+            "--price={}",
+            PRICES
+                .iter()
+                .map(|(m, p)| format!("{m}={p}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         "--tax-rate-bps=1900".into(),
     ]
 }
 
-fn event(org: &str, project: Option<&str>, meter: &str, quantity: i64, key: &str) -> pb::UsageEvent {
+fn event(
+    org: &str,
+    project: Option<&str>,
+    meter: &str,
+    quantity: i64,
+    key: &str,
+) -> pb::UsageEvent {
     pb::UsageEvent {
         organization: org.into(),
         project: project.map(String::from).unwrap_or_default(),
@@ -28,7 +45,9 @@ fn event(org: &str, project: Option<&str>, meter: &str, quantity: i64, key: &str
     }
 }
 
-async fn ten_thousand_events_with_retried_duplicates_cost_exactly_what_they_should(backend: Backend) {
+async fn ten_thousand_events_with_retried_duplicates_cost_exactly_what_they_should(
+    backend: Backend,
+) {
     let flags = flags();
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = TestServer::start_with(backend, &flag_refs).await;
@@ -63,10 +82,16 @@ async fn ten_thousand_events_with_retried_duplicates_cost_exactly_what_they_shou
     let mut expected: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
     for i in 0..10_000usize {
         let (meter, price) = PRICES[i % PRICES.len()];
-        let project = if i % 4 == 0 { None } else { Some(projects[i % projects.len()].as_str()) };
+        let project = if i % 4 == 0 {
+            None
+        } else {
+            Some(projects[i % projects.len()].as_str())
+        };
         let quantity = (i as i64 * 7919) % 1000 + 1;
         let e = event(&org.name, project, meter, quantity, &format!("evt-{i}"));
-        let entry = expected.entry((project.unwrap_or_default().to_string(), meter.to_string())).or_default();
+        let entry = expected
+            .entry((project.unwrap_or_default().to_string(), meter.to_string()))
+            .or_default();
         entry.0 += quantity;
         entry.1 += quantity * price;
         events.push(e);
@@ -78,7 +103,11 @@ async fn ten_thousand_events_with_retried_duplicates_cost_exactly_what_they_shou
     let batches: Vec<Vec<pb::UsageEvent>> = submissions.chunks(500).map(<[_]>::to_vec).collect();
     let calls = batches.into_iter().map(|batch| {
         let mut client = server.usage(&svc);
-        async move { client.batch_record_usage(pb::BatchRecordUsageRequest { events: batch }).await }
+        async move {
+            client
+                .batch_record_usage(pb::BatchRecordUsageRequest { events: batch })
+                .await
+        }
     });
     let results = futures::future::join_all(calls).await;
     let mut recorded = 0;
@@ -110,8 +139,15 @@ async fn ten_thousand_events_with_retried_duplicates_cost_exactly_what_they_shou
         .lines
         .iter()
         .map(|l| {
-            let project = if l.project.is_empty() { String::new() } else { l.project.clone() };
-            ((project, l.meter.clone()), (l.quantity, l.amount.as_ref().unwrap().amount_minor))
+            let project = if l.project.is_empty() {
+                String::new()
+            } else {
+                l.project.clone()
+            };
+            (
+                (project, l.meter.clone()),
+                (l.quantity, l.amount.as_ref().unwrap().amount_minor),
+            )
         })
         .collect();
     assert_eq!(got, expected);
@@ -160,8 +196,15 @@ async fn bad_usage_is_refused_per_event_and_only_services_may_record(backend: Ba
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["event.quantity"]);
     let mut future = event(&org.name, None, "compute.vcpu_hours", 1, "c");
-    future.event_time = Some(loopback_runtime::fields::timestamp(chrono::Utc::now() + chrono::Duration::days(3)));
-    let err = usage.record_usage(pb::RecordUsageRequest { event: Some(future) }).await.unwrap_err();
+    future.event_time = Some(loopback_runtime::fields::timestamp(
+        chrono::Utc::now() + chrono::Duration::days(3),
+    ));
+    let err = usage
+        .record_usage(pb::RecordUsageRequest {
+            event: Some(future),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(bad_fields(&err), ["event.event_time"]);
     let unknown_org = format!("organizations/{}", uuid::Uuid::now_v7());
     let err = usage
@@ -185,8 +228,17 @@ async fn bad_usage_is_refused_per_event_and_only_services_may_record(backend: Ba
         .unwrap()
         .into_inner()
         .results;
-    assert_eq!(batch.iter().map(|r| (r.code, r.recorded)).collect::<Vec<_>>(), [(0, true), (3, false), (0, false)]);
-    let err = usage.batch_record_usage(pb::BatchRecordUsageRequest { events: vec![] }).await.unwrap_err();
+    assert_eq!(
+        batch
+            .iter()
+            .map(|r| (r.code, r.recorded))
+            .collect::<Vec<_>>(),
+        [(0, true), (3, false), (0, false)]
+    );
+    let err = usage
+        .batch_record_usage(pb::BatchRecordUsageRequest { events: vec![] })
+        .await
+        .unwrap_err();
     assert_eq!(bad_fields(&err), ["events"]);
 
     // Accounts may not record usage.

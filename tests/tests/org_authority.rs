@@ -38,28 +38,53 @@ async fn policy_reflects_status_and_watch_streams_changes_in_order(backend: Back
         .await
         .unwrap()
         .into_inner();
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(first.kind, "created");
     assert_eq!(first.organization, org.name);
     let start = first.revision;
 
-    server.set_status(&org.name, VerificationStatus::Verified).await;
-    server.set_status(&org.name, VerificationStatus::Blocked).await;
-    let a = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap();
-    let b = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap();
+    server
+        .set_status(&org.name, VerificationStatus::Verified)
+        .await;
+    server
+        .set_status(&org.name, VerificationStatus::Blocked)
+        .await;
+    let a = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let b = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(a.kind, "verification_status");
     assert_eq!(b.kind, "verification_status");
     assert!(start < a.revision && a.revision < b.revision);
-    assert_eq!(b.policy.unwrap().verification_status(), VerificationStatus::Blocked);
+    assert_eq!(
+        b.policy.unwrap().verification_status(),
+        VerificationStatus::Blocked
+    );
 
     // Resuming from a revision replays only what came after it.
     let mut resumed = server
         .authority(&svc)
-        .watch_organization_policies(pb::WatchOrganizationPoliciesRequest { from_revision: a.revision })
+        .watch_organization_policies(pb::WatchOrganizationPoliciesRequest {
+            from_revision: a.revision,
+        })
         .await
         .unwrap()
         .into_inner();
-    let next = tokio::time::timeout(Duration::from_secs(5), resumed.next()).await.unwrap().unwrap().unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), resumed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(next.revision, b.revision);
 
     // Accounts cannot watch.
@@ -89,21 +114,33 @@ async fn authorize_answers_membership_permission_and_status(backend: Backend) {
     };
     let mut authority = server.authority(&svc);
     let allow = authority
-        .authorize(ask("sub-owner@example.com", "orgcore.projects.create", ActionClass::Create))
+        .authorize(ask(
+            "sub-owner@example.com",
+            "orgcore.projects.create",
+            ActionClass::Create,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(allow.decision(), pb::Decision::Allow);
     assert_eq!(allow.policy.unwrap().organization, org.name);
     let stranger = authority
-        .authorize(ask("sub-nobody@example.com", "orgcore.projects.create", ActionClass::Create))
+        .authorize(ask(
+            "sub-nobody@example.com",
+            "orgcore.projects.create",
+            ActionClass::Create,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(stranger.decision(), pb::Decision::DenyNotFound);
     assert!(stranger.policy.is_none(), "no policy leaks to non-members");
     let err = authority
-        .authorize(ask("sub-owner@example.com", "orgcore.unicorns.create", ActionClass::Create))
+        .authorize(ask(
+            "sub-owner@example.com",
+            "orgcore.unicorns.create",
+            ActionClass::Create,
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);

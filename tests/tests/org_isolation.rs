@@ -30,10 +30,20 @@ async fn members_see_only_their_organizations(backend: Backend) {
     let b = server.create_org(&alice, "B").await;
     let c = server.create_org(&bob, "C").await;
 
-    assert_eq!(names(&list_orgs(&server, &alice).await), names(&[a.clone(), b.clone()]));
-    assert_eq!(names(&list_orgs(&server, &bob).await), names(std::slice::from_ref(&c)));
+    assert_eq!(
+        names(&list_orgs(&server, &alice).await),
+        names(&[a.clone(), b.clone()])
+    );
+    assert_eq!(
+        names(&list_orgs(&server, &bob).await),
+        names(std::slice::from_ref(&c))
+    );
     // Someone with no organizations sees none.
-    assert!(list_orgs(&server, &server.account_token("carol@example.com")).await.is_empty());
+    assert!(
+        list_orgs(&server, &server.account_token("carol@example.com"))
+            .await
+            .is_empty()
+    );
     // Operators see all three.
     assert_eq!(
         names(&list_orgs(&server, &server.operator_token()).await),
@@ -69,7 +79,11 @@ async fn another_tenants_organization_and_projects_are_not_found(backend: Backen
     let mut codes = Vec::new();
     codes.push((
         "GetOrganization",
-        orgs.get_organization(pb::GetOrganizationRequest { name: a.name.clone() }).await.map(|_| ()),
+        orgs.get_organization(pb::GetOrganizationRequest {
+            name: a.name.clone(),
+        })
+        .await
+        .map(|_| ()),
     ));
     codes.push((
         "UpdateOrganization",
@@ -179,7 +193,10 @@ async fn another_tenants_organization_and_projects_are_not_found(backend: Backen
     for (rpc, result) in codes {
         let err = result.expect_err(rpc);
         assert_eq!(err.code(), Code::NotFound, "{rpc}: {err:?}");
-        assert!(!err.message().contains("permission"), "{rpc} must not hint at existence");
+        assert!(
+            !err.message().contains("permission"),
+            "{rpc} must not hint at existence"
+        );
     }
 
     // A project name that mixes bob's organization with alice's project id
@@ -197,7 +214,9 @@ async fn another_tenants_organization_and_projects_are_not_found(backend: Backen
     // Nothing changed for alice.
     let still = server
         .projects(&alice)
-        .get_project(pb::GetProjectRequest { name: project.name.clone() })
+        .get_project(pb::GetProjectRequest {
+            name: project.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -206,7 +225,9 @@ async fn another_tenants_organization_and_projects_are_not_found(backend: Backen
     assert_eq!(still.display_name, "secret");
     let org = server
         .orgs(&alice)
-        .get_organization(pb::GetOrganizationRequest { name: a.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: a.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -216,7 +237,9 @@ async fn another_tenants_organization_and_projects_are_not_found(backend: Backen
     server.stop().await;
 }
 
-async fn services_are_read_only_and_accounts_cannot_use_operator_or_authority_rpcs(backend: Backend) {
+async fn services_are_read_only_and_accounts_cannot_use_operator_or_authority_rpcs(
+    backend: Backend,
+) {
     let server = TestServer::start(backend).await;
     let alice = server.account_token("alice@example.com");
     let org = server.verified_org(&alice, "A").await;
@@ -224,7 +247,9 @@ async fn services_are_read_only_and_accounts_cannot_use_operator_or_authority_rp
     // A service can read...
     server
         .orgs(&svc)
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap();
     // ...but not write.
@@ -241,7 +266,10 @@ async fn services_are_read_only_and_accounts_cannot_use_operator_or_authority_rp
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    assert_eq!(loopback_tests::metadata(&err)["permission"], "orgcore.projects.create");
+    assert_eq!(
+        loopback_tests::metadata(&err)["permission"],
+        "orgcore.projects.create"
+    );
 
     let err = server
         .operator(&alice)

@@ -19,7 +19,11 @@ fn project_req(parent: &str, name: &str) -> pb::CreateProjectRequest {
     }
 }
 
-async fn list_org_names(server: &TestServer, token: &str, show_deleted: bool) -> Result<Vec<String>, tonic::Status> {
+async fn list_org_names(
+    server: &TestServer,
+    token: &str,
+    show_deleted: bool,
+) -> Result<Vec<String>, tonic::Status> {
     Ok(server
         .orgs(token)
         .list_organizations(pb::ListOrganizationsRequest {
@@ -59,18 +63,35 @@ async fn deleted_org_is_invisible_listed_for_operators_and_comes_back(backend: B
     // Normal use: NOT_FOUND and absent from lists.
     let err = server
         .orgs(&owner)
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    assert!(list_org_names(&server, &owner, false).await.unwrap().is_empty());
-    assert!(!list_org_names(&server, &op, false).await.unwrap().contains(&org.name));
+    assert!(
+        list_org_names(&server, &owner, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !list_org_names(&server, &op, false)
+            .await
+            .unwrap()
+            .contains(&org.name)
+    );
     // show_deleted is for operators only.
     let err = list_org_names(&server, &owner, true).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(loopback_tests::bad_fields(&err), ["show_deleted"]);
     // Operators see it with show_deleted, and can Get it.
-    assert!(list_org_names(&server, &op, true).await.unwrap().contains(&org.name));
+    assert!(
+        list_org_names(&server, &op, true)
+            .await
+            .unwrap()
+            .contains(&org.name)
+    );
     let filtered = server
         .orgs(&op)
         .list_organizations(pb::ListOrganizationsRequest {
@@ -82,10 +103,15 @@ async fn deleted_org_is_invisible_listed_for_operators_and_comes_back(backend: B
         .unwrap()
         .into_inner()
         .organizations;
-    assert_eq!(filtered.iter().map(|o| o.name.clone()).collect::<Vec<_>>(), std::slice::from_ref(&org.name));
+    assert_eq!(
+        filtered.iter().map(|o| o.name.clone()).collect::<Vec<_>>(),
+        std::slice::from_ref(&org.name)
+    );
     server
         .orgs(&op)
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap();
 
@@ -103,7 +129,10 @@ async fn deleted_org_is_invisible_listed_for_operators_and_comes_back(backend: B
         .unwrap();
     assert_eq!(back.state(), State::Active);
     assert!(back.delete_time.is_none() && back.purge_time.is_none());
-    assert_eq!(list_org_names(&server, &owner, false).await.unwrap(), std::slice::from_ref(&org.name));
+    assert_eq!(
+        list_org_names(&server, &owner, false).await.unwrap(),
+        std::slice::from_ref(&org.name)
+    );
     // Undeleting a live organization is a precondition failure.
     let err = server
         .orgs(&owner)
@@ -117,13 +146,27 @@ async fn deleted_org_is_invisible_listed_for_operators_and_comes_back(backend: B
     server.stop().await;
 }
 
-async fn delete_with_live_projects_needs_force_and_undelete_restores_exactly_those(backend: Backend) {
+async fn delete_with_live_projects_needs_force_and_undelete_restores_exactly_those(
+    backend: Backend,
+) {
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
     let mut projects = server.projects(&owner);
-    let kept = projects.create_project(project_req(&org.name, "kept")).await.unwrap().into_inner().project.unwrap();
-    let earlier = projects.create_project(project_req(&org.name, "earlier")).await.unwrap().into_inner().project.unwrap();
+    let kept = projects
+        .create_project(project_req(&org.name, "kept"))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
+    let earlier = projects
+        .create_project(project_req(&org.name, "earlier"))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
     projects
         .delete_project(pb::DeleteProjectRequest {
             name: earlier.name.clone(),
@@ -142,7 +185,11 @@ async fn delete_with_live_projects_needs_force_and_undelete_restores_exactly_tho
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err).as_deref(), Some("ORGANIZATION_HAS_PROJECTS"));
-    assert!(err.message().contains(&kept.name), "names what blocks it: {}", err.message());
+    assert!(
+        err.message().contains(&kept.name),
+        "names what blocks it: {}",
+        err.message()
+    );
     assert!(err.message().contains("force"));
 
     server
@@ -188,14 +235,22 @@ async fn delete_with_live_projects_needs_force_and_undelete_restores_exactly_tho
         .into_iter()
         .map(|p| p.name)
         .collect();
-    assert_eq!(live, std::slice::from_ref(&kept.name), "only what the forced delete took comes back");
+    assert_eq!(
+        live,
+        std::slice::from_ref(&kept.name),
+        "only what the forced delete took comes back"
+    );
     let err = projects
         .get_project(pb::GetProjectRequest {
             name: earlier.name.clone(),
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound, "the project deleted before stays deleted");
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "the project deleted before stays deleted"
+    );
     server.stop().await;
 }
 
@@ -220,11 +275,15 @@ async fn retried_creates_with_the_same_request_id_return_the_same_resource(backe
     };
     // Concurrent retries too.
     let results = futures::future::join_all((0..8).map(|_| create(request_id.clone()))).await;
-    let names: std::collections::BTreeSet<String> = results.into_iter().map(|r| r.unwrap().name).collect();
+    let names: std::collections::BTreeSet<String> =
+        results.into_iter().map(|r| r.unwrap().name).collect();
     assert_eq!(names.len(), 1, "one organization for one request_id");
     let org_name = names.into_iter().next().unwrap();
     assert_eq!(create(request_id.clone()).await.unwrap().name, org_name);
-    assert_ne!(create(uuid::Uuid::new_v4().to_string()).await.unwrap().name, org_name);
+    assert_ne!(
+        create(uuid::Uuid::new_v4().to_string()).await.unwrap().name,
+        org_name
+    );
     // Another account using the same request_id gets its own organization.
     let mut other = server.orgs(&server.account_token("other@example.com"));
     let theirs = other
@@ -243,12 +302,26 @@ async fn retried_creates_with_the_same_request_id_return_the_same_resource(backe
         .unwrap();
     assert_ne!(theirs.name, org_name);
 
-    server.set_status(&org_name, VerificationStatus::Verified).await;
+    server
+        .set_status(&org_name, VerificationStatus::Verified)
+        .await;
     let mut req = project_req(&org_name, "web");
     req.request_id = uuid::Uuid::new_v4().to_string();
     let mut projects = server.projects(&owner);
-    let first = projects.create_project(req.clone()).await.unwrap().into_inner().project.unwrap();
-    let again = projects.create_project(req.clone()).await.unwrap().into_inner().project.unwrap();
+    let first = projects
+        .create_project(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
+    let again = projects
+        .create_project(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
     assert_eq!(first.name, again.name);
     let count = projects
         .list_projects(pb::ListProjectsRequest {
@@ -283,7 +356,12 @@ async fn validate_only_writes_nothing_and_stale_etags_abort(backend: Backend) {
         .organization
         .unwrap();
     assert_eq!(dry.display_name, "Dry");
-    assert!(list_org_names(&server, &owner, false).await.unwrap().is_empty());
+    assert!(
+        list_org_names(&server, &owner, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let org = server.verified_org(&owner, "Acme").await;
     let mut projects = server.projects(&owner);
@@ -315,10 +393,19 @@ async fn validate_only_writes_nothing_and_stale_etags_abort(backend: Backend) {
         validate_only: false,
     };
     let mut orgs = server.orgs(&owner);
-    let renamed = orgs.update_organization(update(org.etag.clone(), "Acme 2")).await.unwrap().into_inner().organization.unwrap();
+    let renamed = orgs
+        .update_organization(update(org.etag.clone(), "Acme 2"))
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
     assert_eq!(renamed.display_name, "Acme 2");
     assert_ne!(renamed.etag, org.etag);
-    let err = orgs.update_organization(update(org.etag.clone(), "Acme 3")).await.unwrap_err();
+    let err = orgs
+        .update_organization(update(org.etag.clone(), "Acme 3"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Aborted);
     assert_eq!(reason(&err).as_deref(), Some("ETAG_MISMATCH"));
     // validate_only on operator verbs changes nothing either.
@@ -335,9 +422,15 @@ async fn validate_only_writes_nothing_and_stale_etags_abort(backend: Backend) {
         .into_inner()
         .organization
         .unwrap();
-    assert_eq!(still.verification_status(), VerificationStatus::Blocked, "returns the would-be result");
+    assert_eq!(
+        still.verification_status(),
+        VerificationStatus::Blocked,
+        "returns the would-be result"
+    );
     let now = orgs
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -416,7 +509,14 @@ async fn operator_changes_are_audited_with_who_what_when_and_why(backend: Backen
         .filter(|(_, m, _, _)| m.starts_with("Set"))
         .collect();
     let methods: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
-    assert_eq!(methods, ["SetVerificationStatus", "SetOrganizationState", "SetCapabilities"]);
+    assert_eq!(
+        methods,
+        [
+            "SetVerificationStatus",
+            "SetOrganizationState",
+            "SetCapabilities"
+        ]
+    );
     assert!(events.iter().all(|e| e.0 == "operator:op"));
     assert_eq!(events[0].2, "documents checked");
     assert!(events[0].3.contains("IN_SETUP") && events[0].3.contains("VERIFIED"));

@@ -76,7 +76,11 @@ async fn fifty_concurrent_creates_against_ten_yield_exactly_ten(backend: Backend
             client.create_project(req).await
         })
     });
-    let results: Vec<_> = futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap()).collect();
+    let results: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
     let ok = results.iter().filter(|r| r.is_ok()).count();
     let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert_eq!(ok, 10, "exactly the limit succeeds: {refused:?}");
@@ -89,7 +93,10 @@ async fn fifty_concurrent_creates_against_ten_yield_exactly_ten(backend: Backend
         assert_eq!(meta["limit_value"], "10");
         assert_eq!(meta["usage"], "10");
         use tonic_types::StatusExt as _;
-        assert!(err.get_details_quota_failure().is_some(), "QuotaFailure detail");
+        assert!(
+            err.get_details_quota_failure().is_some(),
+            "QuotaFailure detail"
+        );
     }
     assert_eq!(list_all(&server, &owner, &org.name).await.len(), 10);
     server.stop().await;
@@ -100,14 +107,29 @@ async fn deleting_a_project_frees_its_unit_and_undelete_counts_again(backend: Ba
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
     let mut projects = server.projects(&owner);
-    let a = projects.create_project(new_project(&org.name, 1)).await.unwrap().into_inner().project.unwrap();
-    projects.create_project(new_project(&org.name, 2)).await.unwrap();
-    let err = projects.create_project(new_project(&org.name, 3)).await.unwrap_err();
+    let a = projects
+        .create_project(new_project(&org.name, 1))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
+    projects
+        .create_project(new_project(&org.name, 2))
+        .await
+        .unwrap();
+    let err = projects
+        .create_project(new_project(&org.name, 3))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
     // validate_only runs the limit check too.
     let mut dry = new_project(&org.name, 3);
     dry.validate_only = true;
-    assert_eq!(projects.create_project(dry).await.unwrap_err().code(), Code::ResourceExhausted);
+    assert_eq!(
+        projects.create_project(dry).await.unwrap_err().code(),
+        Code::ResourceExhausted
+    );
 
     projects
         .delete_project(pb::DeleteProjectRequest {
@@ -116,7 +138,13 @@ async fn deleting_a_project_frees_its_unit_and_undelete_counts_again(backend: Ba
         })
         .await
         .unwrap();
-    let c = projects.create_project(new_project(&org.name, 3)).await.unwrap().into_inner().project.unwrap();
+    let c = projects
+        .create_project(new_project(&org.name, 3))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
     // Now full again: undeleting `a` would exceed the limit.
     let err = projects
         .undelete_project(pb::UndeleteProjectRequest {
@@ -154,13 +182,23 @@ async fn deployment_default_limit_applies_until_an_operator_overrides_it(backend
     let org = server.verified_org(&owner, "Acme").await;
     assert_eq!(org.capabilities.as_ref().unwrap().limits["max_projects"], 1);
     let mut projects = server.projects(&owner);
-    projects.create_project(new_project(&org.name, 1)).await.unwrap();
+    projects
+        .create_project(new_project(&org.name, 1))
+        .await
+        .unwrap();
     assert_eq!(
-        projects.create_project(new_project(&org.name, 2)).await.unwrap_err().code(),
+        projects
+            .create_project(new_project(&org.name, 2))
+            .await
+            .unwrap_err()
+            .code(),
         Code::ResourceExhausted
     );
     set_limit(&server, &org.name, "max_projects", 3).await;
-    projects.create_project(new_project(&org.name, 2)).await.unwrap();
+    projects
+        .create_project(new_project(&org.name, 2))
+        .await
+        .unwrap();
     // Resetting the override brings the default back.
     let org = server
         .operator(&server.operator_token())
@@ -177,7 +215,11 @@ async fn deployment_default_limit_applies_until_an_operator_overrides_it(backend
         .unwrap();
     assert_eq!(org.capabilities.unwrap().limits["max_projects"], 1);
     assert_eq!(
-        projects.create_project(new_project(&org.name, 3)).await.unwrap_err().code(),
+        projects
+            .create_project(new_project(&org.name, 3))
+            .await
+            .unwrap_err()
+            .code(),
         Code::ResourceExhausted
     );
     server.stop().await;

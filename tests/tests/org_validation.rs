@@ -21,7 +21,13 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
     let mut projects = server.projects(&owner);
 
     // Bad resource names.
-    for name in ["", "organizations/", "organizations/nope", "orgs/123", &format!("{}/extra", org.name)] {
+    for name in [
+        "",
+        "organizations/",
+        "organizations/nope",
+        "orgs/123",
+        &format!("{}/extra", org.name),
+    ] {
         let err = orgs
             .get_organization(pb::GetOrganizationRequest { name: name.into() })
             .await
@@ -58,7 +64,10 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
             .unwrap_err();
         assert_eq!(invalid(&err), ["organization.display_name"], "{bad:?}");
     }
-    let err = orgs.create_organization(pb::CreateOrganizationRequest::default()).await.unwrap_err();
+    let err = orgs
+        .create_organization(pb::CreateOrganizationRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(invalid(&err), ["organization"]);
 
     // Several bad fields at once are all named.
@@ -78,7 +87,12 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         .unwrap_err();
     assert_eq!(
         invalid(&err),
-        ["project.display_name", "project.description", "project.labels", "request_id"]
+        [
+            "project.display_name",
+            "project.description",
+            "project.labels",
+            "request_id"
+        ]
     );
 
     // Unknown and immutable update_mask paths.
@@ -90,13 +104,20 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
                 ..Default::default()
             }),
             update_mask: Some(prost_types::FieldMask {
-                paths: vec!["display_name".into(), "verification_status".into(), "bogus".into()],
+                paths: vec![
+                    "display_name".into(),
+                    "verification_status".into(),
+                    "bogus".into(),
+                ],
             }),
             validate_only: false,
         })
         .await
         .unwrap_err();
-    assert_eq!(invalid(&err), ["update_mask.paths[1]", "update_mask.paths[2]"]);
+    assert_eq!(
+        invalid(&err),
+        ["update_mask.paths[1]", "update_mask.paths[2]"]
+    );
 
     // Malformed etag.
     let err = orgs
@@ -110,7 +131,12 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
     assert_eq!(invalid(&err), ["etag"]);
 
     // Page sizes and tokens.
-    for (size, token, field) in [(-1, "", "page_size"), (1001, "", "page_size"), (10, "%%%", "page_token"), (10, "eyJrIjoiYSJ9", "page_token")] {
+    for (size, token, field) in [
+        (-1, "", "page_size"),
+        (1001, "", "page_size"),
+        (10, "%%%", "page_token"),
+        (10, "eyJrIjoiYSJ9", "page_token"),
+    ] {
         let err = projects
             .list_projects(pb::ListProjectsRequest {
                 parent: org.name.clone(),
@@ -149,7 +175,11 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         .set_capabilities(pb::SetCapabilitiesRequest {
             name: org.name.clone(),
             capabilities: Some(loopback_proto::r#type::v1::Capabilities {
-                limits: [("max_unicorns".to_string(), 1), ("max_projects".to_string(), -5)].into(),
+                limits: [
+                    ("max_unicorns".to_string(), 1),
+                    ("max_projects".to_string(), -5),
+                ]
+                .into(),
                 flags: [("free_lunch".to_string(), true)].into(),
             }),
             reset_keys: vec!["nope".into()],
@@ -192,15 +222,28 @@ async fn missing_malformed_expired_and_forged_tokens_are_unauthenticated(backend
         email: Some("alice@example.com".into()),
         name: None,
     };
-    let expired = server.app.auth.mint(&alice, chrono::Duration::hours(-2)).unwrap();
-    assert_eq!(list(server.authed(Some(&expired))).await.unwrap_err().code(), Code::Unauthenticated);
+    let expired = server
+        .app
+        .auth
+        .mint(&alice, chrono::Duration::hours(-2))
+        .unwrap();
+    assert_eq!(
+        list(server.authed(Some(&expired)))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
     // A token signed by a key this server does not know.
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("other.json");
     Authenticator::generate_key_file(&key).unwrap();
     let forger = Authenticator::from_key_files(&[key], "loopback", "loopback").unwrap();
     let forged = forger.mint(&alice, chrono::Duration::hours(1)).unwrap();
-    assert_eq!(list(server.authed(Some(&forged))).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        list(server.authed(Some(&forged))).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
     // A forged operator token cannot reach operator verbs.
     let forged_op = forger
         .mint(
@@ -213,13 +256,18 @@ async fn missing_malformed_expired_and_forged_tokens_are_unauthenticated(backend
             chrono::Duration::hours(1),
         )
         .unwrap();
-    let err = pb::operator_service_client::OperatorServiceClient::new(server.authed(Some(&forged_op)))
-        .set_verification_status(pb::SetVerificationStatusRequest::default())
-        .await
-        .unwrap_err();
+    let err =
+        pb::operator_service_client::OperatorServiceClient::new(server.authed(Some(&forged_op)))
+            .set_verification_status(pb::SetVerificationStatusRequest::default())
+            .await
+            .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     // A valid token works, and creates the account on first use.
-    let ok = server.app.auth.mint(&alice, chrono::Duration::hours(1)).unwrap();
+    let ok = server
+        .app
+        .auth
+        .mint(&alice, chrono::Duration::hours(1))
+        .unwrap();
     list(server.authed(Some(&ok))).await.unwrap();
     let account = server
         .accounts(&ok)

@@ -6,11 +6,19 @@ use loopback_proto::orgcore::v1 as pb;
 use loopback_tests::{Backend, TestServer, backend_tests, bad_fields};
 use tonic::Code;
 
-async fn list(server: &TestServer, token: &str, req: pb::ListAuditEventsRequest) -> Result<Vec<pb::AuditEvent>, tonic::Status> {
+async fn list(
+    server: &TestServer,
+    token: &str,
+    req: pb::ListAuditEventsRequest,
+) -> Result<Vec<pb::AuditEvent>, tonic::Status> {
     let mut out = Vec::new();
     let mut req = req;
     loop {
-        let page = server.audit(token).list_audit_events(req.clone()).await?.into_inner();
+        let page = server
+            .audit(token)
+            .list_audit_events(req.clone())
+            .await?
+            .into_inner();
         out.extend(page.audit_events);
         if page.next_page_token.is_empty() {
             return Ok(out);
@@ -24,9 +32,15 @@ async fn people_changes_are_audited_and_listed_per_organization(backend: Backend
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Acme").await;
     server
-        .set_capabilities(&org.name, &[], &[("custom_roles_allowed", true), ("sso_allowed", true)])
+        .set_capabilities(
+            &org.name,
+            &[],
+            &[("custom_roles_allowed", true), ("sso_allowed", true)],
+        )
         .await;
-    let (_, member) = server.add_member(&owner, &org.name, "bob@example.com", &["viewer"]).await;
+    let (_, member) = server
+        .add_member(&owner, &org.name, "bob@example.com", &["viewer"])
+        .await;
     server
         .members(&owner)
         .update_member(pb::UpdateMemberRequest {
@@ -35,7 +49,9 @@ async fn people_changes_are_audited_and_listed_per_organization(backend: Backend
                 roles: vec!["member".into()],
                 ..Default::default()
             }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["roles".into()] }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["roles".into()],
+            }),
             validate_only: false,
         })
         .await
@@ -95,7 +111,16 @@ async fn people_changes_are_audited_and_listed_per_organization(backend: Backend
     .await
     .unwrap();
     let methods: Vec<&str> = events.iter().map(|e| e.method.as_str()).collect();
-    for m in ["CreateOrganization", "SetCapabilities", "CreateInvite", "AcceptInvite", "UpdateMember", "CreateRole", "CreateAuthProvider", "RemoveMember"] {
+    for m in [
+        "CreateOrganization",
+        "SetCapabilities",
+        "CreateInvite",
+        "AcceptInvite",
+        "UpdateMember",
+        "CreateRole",
+        "CreateAuthProvider",
+        "RemoveMember",
+    ] {
         assert!(methods.contains(&m), "{m} audited: {methods:?}");
     }
     // Newest first, each exactly once across pages, only this organization.
@@ -104,7 +129,12 @@ async fn people_changes_are_audited_and_listed_per_organization(backend: Backend
     names.dedup();
     assert_eq!(names.len(), events.len());
     assert!(events.iter().all(|e| e.organization == org.name));
-    assert!(events.iter().all(|e| !e.details_json.contains("very-secret")), "secrets never in the audit log");
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.details_json.contains("very-secret")),
+        "secrets never in the audit log"
+    );
 
     // Filters: by actor and by resource prefix.
     let by_bob: Vec<String> = list(
@@ -136,19 +166,43 @@ async fn people_changes_are_audited_and_listed_per_organization(backend: Backend
     assert_eq!(members_only.len(), 2, "UpdateMember and RemoveMember");
 
     // Viewers may not read the audit log; other tenants get NOT_FOUND.
-    let (viewer, _) = server.add_member(&owner, &org.name, "viewer@example.com", &["viewer"]).await;
-    let err = list(&server, &viewer, pb::ListAuditEventsRequest { parent: org.name.clone(), ..Default::default() })
-        .await
-        .unwrap_err();
+    let (viewer, _) = server
+        .add_member(&owner, &org.name, "viewer@example.com", &["viewer"])
+        .await;
+    let err = list(
+        &server,
+        &viewer,
+        pb::ListAuditEventsRequest {
+            parent: org.name.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let err = list(&server, &other_owner, pb::ListAuditEventsRequest { parent: org.name.clone(), ..Default::default() })
-        .await
-        .unwrap_err();
+    let err = list(
+        &server,
+        &other_owner,
+        pb::ListAuditEventsRequest {
+            parent: org.name.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     // Only operators list across organizations.
-    let err = list(&server, &owner, pb::ListAuditEventsRequest::default()).await.unwrap_err();
+    let err = list(&server, &owner, pb::ListAuditEventsRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let all = list(&server, &server.operator_token(), pb::ListAuditEventsRequest::default()).await.unwrap();
+    let all = list(
+        &server,
+        &server.operator_token(),
+        pb::ListAuditEventsRequest::default(),
+    )
+    .await
+    .unwrap();
     assert!(all.iter().any(|e| e.organization == other.name));
     assert!(all.iter().any(|e| e.organization == org.name));
 
@@ -157,8 +211,14 @@ async fn people_changes_are_audited_and_listed_per_organization(backend: Backend
         .audit(&owner)
         .list_audit_events(pb::ListAuditEventsRequest {
             parent: org.name.clone(),
-            start_time: Some(prost_types::Timestamp { seconds: 100, nanos: 0 }),
-            end_time: Some(prost_types::Timestamp { seconds: 50, nanos: 0 }),
+            start_time: Some(prost_types::Timestamp {
+                seconds: 100,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: 50,
+                nanos: 0,
+            }),
             ..Default::default()
         })
         .await

@@ -44,8 +44,19 @@ async fn raw_rows(server: &TestServer) -> Vec<String> {
         .unwrap();
     rows.iter()
         .flat_map(|r| {
-            ["id", "display_name", "config", "allowed_email_domains", "client_secret_key_id", "client_secret_ciphertext"]
-                .map(|c| r.try_get::<Option<String>>("", c).unwrap().unwrap_or_default())
+            [
+                "id",
+                "display_name",
+                "config",
+                "allowed_email_domains",
+                "client_secret_key_id",
+                "client_secret_ciphertext",
+            ]
+            .map(|c| {
+                r.try_get::<Option<String>>("", c)
+                    .unwrap()
+                    .unwrap_or_default()
+            })
         })
         .collect()
 }
@@ -65,7 +76,13 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
     assert_eq!(reason(&err).as_deref(), Some("CAPABILITY_DISABLED"));
     assert_eq!(metadata(&err)["flag"], "sso_allowed");
 
-    server.set_capabilities(&org.name, &[("max_auth_providers", 2)], &[("sso_allowed", true)]).await;
+    server
+        .set_capabilities(
+            &org.name,
+            &[("max_auth_providers", 2)],
+            &[("sso_allowed", true)],
+        )
+        .await;
     let created = server
         .auth_providers(&owner)
         .create_auth_provider(create(&org.name, oidc("https://login.example.com", secret)))
@@ -74,7 +91,9 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
         .into_inner()
         .auth_provider
         .unwrap();
-    let Some(pb::auth_provider::Config::Oidc(o)) = &created.config else { panic!("oidc") };
+    let Some(pb::auth_provider::Config::Oidc(o)) = &created.config else {
+        panic!("oidc")
+    };
     assert!(o.client_secret.is_empty(), "never returned");
     assert!(o.has_client_secret);
     assert!(o.client_secret_update_time.is_some());
@@ -82,7 +101,9 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
     assert_eq!(created.allowed_email_domains, ["example.com"]);
     let fetched = server
         .auth_providers(&owner)
-        .get_auth_provider(pb::GetAuthProviderRequest { name: created.name.clone() })
+        .get_auth_provider(pb::GetAuthProviderRequest {
+            name: created.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -93,9 +114,16 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
     // The raw rows hold no plaintext secret.
     assert!(raw_rows(&server).await.iter().all(|v| !v.contains(secret)));
     // The secret still decrypts for the login flow.
-    let (org_id, id) = loopback_runtime::validation::child_name(&created.name, "authProviders").unwrap();
+    let (org_id, id) =
+        loopback_runtime::validation::child_name(&created.name, "authProviders").unwrap();
     assert_eq!(
-        server.app.org_core.auth_provider_client_secret(org_id, id).await.unwrap().as_deref(),
+        server
+            .app
+            .org_core
+            .auth_provider_client_secret(org_id, id)
+            .await
+            .unwrap()
+            .as_deref(),
         Some(secret)
     );
 
@@ -124,10 +152,21 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
         .unwrap();
     assert!(!rotated.enabled);
     assert_eq!(
-        server.app.org_core.auth_provider_client_secret(org_id, id).await.unwrap().as_deref(),
+        server
+            .app
+            .org_core
+            .auth_provider_client_secret(org_id, id)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("second-secret")
     );
-    assert!(raw_rows(&server).await.iter().all(|v| !v.contains("second-secret")));
+    assert!(
+        raw_rows(&server)
+            .await
+            .iter()
+            .all(|v| !v.contains("second-secret"))
+    );
 
     // SAML with inline metadata.
     let saml = server
@@ -137,7 +176,8 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
             pb::AuthProvider {
                 display_name: "SAML".into(),
                 config: Some(pb::auth_provider::Config::Saml(pb::SamlConfig {
-                    metadata_xml: "<md:EntityDescriptor entityID=\"https://idp.example.com\"/>".into(),
+                    metadata_xml: "<md:EntityDescriptor entityID=\"https://idp.example.com\"/>"
+                        .into(),
                     entity_id: "https://loopback.cloud/saml/acme".into(),
                     ..Default::default()
                 })),
@@ -149,7 +189,10 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
         .into_inner()
         .auth_provider
         .unwrap();
-    assert!(matches!(saml.config, Some(pb::auth_provider::Config::Saml(_))));
+    assert!(matches!(
+        saml.config,
+        Some(pb::auth_provider::Config::Saml(_))
+    ));
     // The limit of 2 holds.
     let err = server
         .auth_providers(&owner)
@@ -159,7 +202,9 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
     assert_eq!(reason(&err).as_deref(), Some("LIMIT_REACHED"));
 
     // A viewer reads but cannot write; a stranger sees nothing.
-    let (viewer, _) = server.add_member(&owner, &org.name, "viewer@example.com", &["viewer"]).await;
+    let (viewer, _) = server
+        .add_member(&owner, &org.name, "viewer@example.com", &["viewer"])
+        .await;
     let listed = server
         .auth_providers(&viewer)
         .list_auth_providers(pb::ListAuthProvidersRequest {
@@ -182,7 +227,9 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
     assert_eq!(err.code(), Code::PermissionDenied);
     let err = server
         .auth_providers(&server.account_token("stranger@example.com"))
-        .get_auth_provider(pb::GetAuthProviderRequest { name: saml.name.clone() })
+        .get_auth_provider(pb::GetAuthProviderRequest {
+            name: saml.name.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -201,12 +248,27 @@ async fn bad_provider_settings_are_refused_naming_the_field(backend: Backend) {
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Acme").await;
-    server.set_capabilities(&org.name, &[], &[("sso_allowed", true)]).await;
+    server
+        .set_capabilities(&org.name, &[], &[("sso_allowed", true)])
+        .await;
     let mut client = server.auth_providers(&owner);
-    for issuer in ["http://login.example.com", "ftp://x.example.com", "not a url", "http://localhost:8080", "https://user:pw@login.example.com"] {
-        let err = client.create_auth_provider(create(&org.name, oidc(issuer, "x"))).await.unwrap_err();
+    for issuer in [
+        "http://login.example.com",
+        "ftp://x.example.com",
+        "not a url",
+        "http://localhost:8080",
+        "https://user:pw@login.example.com",
+    ] {
+        let err = client
+            .create_auth_provider(create(&org.name, oidc(issuer, "x")))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{issuer}");
-        assert_eq!(bad_fields(&err), ["auth_provider.oidc.issuer_uri"], "{issuer}");
+        assert_eq!(
+            bad_fields(&err),
+            ["auth_provider.oidc.issuer_uri"],
+            "{issuer}"
+        );
     }
     let saml = |xml: String, uri: &str| pb::AuthProvider {
         display_name: "SAML".into(),
@@ -217,18 +279,34 @@ async fn bad_provider_settings_are_refused_naming_the_field(backend: Backend) {
         })),
         ..Default::default()
     };
-    let huge = format!("<EntityDescriptor>{}</EntityDescriptor>", "x".repeat(300 * 1024));
-    let err = client.create_auth_provider(create(&org.name, saml(huge, ""))).await.unwrap_err();
+    let huge = format!(
+        "<EntityDescriptor>{}</EntityDescriptor>",
+        "x".repeat(300 * 1024)
+    );
+    let err = client
+        .create_auth_provider(create(&org.name, saml(huge, "")))
+        .await
+        .unwrap_err();
     assert_eq!(bad_fields(&err), ["auth_provider.saml.metadata_xml"]);
     let err = client
-        .create_auth_provider(create(&org.name, saml("<EntityDescriptor/>".into(), "https://idp.example.com/md")))
+        .create_auth_provider(create(
+            &org.name,
+            saml("<EntityDescriptor/>".into(), "https://idp.example.com/md"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["auth_provider.saml"]);
     let mut p = oidc("https://login.example.com", "x");
-    p.allowed_email_domains = vec!["example.com".into(), "not a domain".into(), "localhost".into()];
+    p.allowed_email_domains = vec![
+        "example.com".into(),
+        "not a domain".into(),
+        "localhost".into(),
+    ];
     p.display_name = String::new();
-    let err = client.create_auth_provider(create(&org.name, p)).await.unwrap_err();
+    let err = client
+        .create_auth_provider(create(&org.name, p))
+        .await
+        .unwrap_err();
     assert_eq!(
         bad_fields(&err),
         [
@@ -243,7 +321,8 @@ async fn bad_provider_settings_are_refused_naming_the_field(backend: Backend) {
     let dev = TestServer::start_with(backend, &["--allow-http-loopback-idp"]).await;
     let owner = dev.account_token("owner@example.com");
     let org = dev.create_org(&owner, "Dev").await;
-    dev.set_capabilities(&org.name, &[], &[("sso_allowed", true)]).await;
+    dev.set_capabilities(&org.name, &[], &[("sso_allowed", true)])
+        .await;
     dev.auth_providers(&owner)
         .create_auth_provider(create(&org.name, oidc("http://127.0.0.1:5556/dex", "x")))
         .await
@@ -263,10 +342,15 @@ async fn rotation_reseals_every_secret_and_the_old_key_can_go(backend: Backend) 
     let mut names = Vec::new();
     for i in 0..3 {
         let org = server.create_org(&owner, &format!("Org {i}")).await;
-        server.set_capabilities(&org.name, &[], &[("sso_allowed", true)]).await;
+        server
+            .set_capabilities(&org.name, &[], &[("sso_allowed", true)])
+            .await;
         let p = server
             .auth_providers(&owner)
-            .create_auth_provider(create(&org.name, oidc("https://login.example.com", &format!("secret-{i}"))))
+            .create_auth_provider(create(
+                &org.name,
+                oidc("https://login.example.com", &format!("secret-{i}")),
+            ))
             .await
             .unwrap()
             .into_inner()
@@ -275,26 +359,36 @@ async fn rotation_reseals_every_secret_and_the_old_key_can_go(backend: Backend) 
         names.push(p.name);
     }
     let config = server.config();
-    let key_file = server.data_dir().join(loopback_runtime::config::DEV_SECRET_KEY_FILE);
+    let key_file = server
+        .data_dir()
+        .join(loopback_runtime::config::DEV_SECRET_KEY_FILE);
     let old = Keyring::from_key_file(&key_file).unwrap();
     let old_kid = old.primary_key_id().to_string();
     let database_url = server.database_url.clone();
     let _data = server.stop_keeping_data().await;
 
-    let done = loopbackd::rotate_secrets(&config, true, true).await.unwrap();
+    let done = loopbackd::rotate_secrets(&config, true, true)
+        .await
+        .unwrap();
     assert_eq!((done.resealed, done.current), (3, 0));
     let new = Keyring::from_key_file(&key_file).unwrap();
     assert_eq!(new.key_ids().len(), 1, "the old key was removed");
     assert_ne!(new.primary_key_id(), old_kid);
     // Running it again finds nothing to do.
-    let again = loopbackd::rotate_secrets(&config, false, false).await.unwrap();
+    let again = loopbackd::rotate_secrets(&config, false, false)
+        .await
+        .unwrap();
     assert_eq!((again.resealed, again.current), (0, 3));
 
     // A server with only the new key decrypts every secret.
     let restarted = loopbackd::Loopbackd::start(config).await.unwrap();
     for (i, name) in names.iter().enumerate() {
         let (org, id) = loopback_runtime::validation::child_name(name, "authProviders").unwrap();
-        let secret = restarted.org_core.auth_provider_client_secret(org, id).await.unwrap();
+        let secret = restarted
+            .org_core
+            .auth_provider_client_secret(org, id)
+            .await
+            .unwrap();
         assert_eq!(secret.as_deref(), Some(format!("secret-{i}").as_str()));
     }
     // Every row is sealed under the new key.

@@ -17,7 +17,12 @@ fn invite_req(org: &str, email: &str, roles: &[&str]) -> pb::CreateInviteRequest
     }
 }
 
-async fn list_invites(server: &TestServer, token: &str, org: &str, state: pb::invite::State) -> Vec<pb::Invite> {
+async fn list_invites(
+    server: &TestServer,
+    token: &str,
+    org: &str,
+    state: pb::invite::State,
+) -> Vec<pb::Invite> {
     server
         .invites(token)
         .list_invites(pb::ListInvitesRequest {
@@ -47,10 +52,15 @@ async fn invite_round_trip_across_two_accounts(backend: Backend) {
     assert_eq!(invite.state(), pb::invite::State::Pending);
     assert!(created.invite_token.starts_with("lbinv_"));
     let pending = list_invites(&server, &owner, &org.name, pb::invite::State::Pending).await;
-    assert_eq!(pending.iter().map(|i| i.name.clone()).collect::<Vec<_>>(), std::slice::from_ref(&invite.name));
+    assert_eq!(
+        pending.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
+        std::slice::from_ref(&invite.name)
+    );
 
     // The token is stored only as a hash.
-    let db = sea_orm::Database::connect(&server.database_url).await.unwrap();
+    let db = sea_orm::Database::connect(&server.database_url)
+        .await
+        .unwrap();
     use sea_orm::ConnectionTrait as _;
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
@@ -218,15 +228,25 @@ async fn max_members_holds_under_concurrent_invites_and_accepts(backend: Backend
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Small").await;
-    server.set_capabilities(&org.name, &[("max_members", 5)], &[]).await;
+    server
+        .set_capabilities(&org.name, &[("max_members", 5)], &[])
+        .await;
     // 30 concurrent invites: the owner plus 4 pending fill the limit of 5.
     let calls = (0..30).map(|i| {
         let mut client = server.invites(&owner);
         let req = invite_req(&org.name, &format!("user{i}@example.com"), &["viewer"]);
-        async move { client.create_invite(req).await.map(|r| (i, r.into_inner().invite_token)) }
+        async move {
+            client
+                .create_invite(req)
+                .await
+                .map(|r| (i, r.into_inner().invite_token))
+        }
     });
     let results = futures::future::join_all(calls).await;
-    let ok: Vec<(usize, String)> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let ok: Vec<(usize, String)> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
     assert_eq!(ok.len(), 4, "owner + 4 pending = 5");
     for err in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
@@ -236,16 +256,31 @@ async fn max_members_holds_under_concurrent_invites_and_accepts(backend: Backend
     let accepts = ok.iter().map(|(i, token)| {
         let mut client = server.invites(&server.account_token(&format!("user{i}@example.com")));
         let token = token.clone();
-        async move { client.accept_invite(pb::AcceptInviteRequest { invite_token: token }).await.map(|_| ()) }
+        async move {
+            client
+                .accept_invite(pb::AcceptInviteRequest {
+                    invite_token: token,
+                })
+                .await
+                .map(|_| ())
+        }
     });
     let more_invites = (30..56).map(|i| {
         let mut client = server.invites(&owner);
         let req = invite_req(&org.name, &format!("user{i}@example.com"), &["viewer"]);
         async move { client.create_invite(req).await.map(|_| ()) }
     });
-    let (accepted, invited) = futures::future::join(futures::future::join_all(accepts), futures::future::join_all(more_invites)).await;
+    let (accepted, invited) = futures::future::join(
+        futures::future::join_all(accepts),
+        futures::future::join_all(more_invites),
+    )
+    .await;
     assert!(accepted.iter().all(|r| r.is_ok()), "{accepted:?}");
-    assert!(invited.iter().all(|r| r.as_ref().unwrap_err().code() == Code::ResourceExhausted));
+    assert!(
+        invited
+            .iter()
+            .all(|r| r.as_ref().unwrap_err().code() == Code::ResourceExhausted)
+    );
     let members = server
         .members(&owner)
         .list_members(pb::ListMembersRequest {
@@ -265,8 +300,17 @@ async fn bad_invites_are_refused_naming_the_field(backend: Backend) {
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Acme").await;
     let mut invites = server.invites(&owner);
-    for bad in ["", "not-an-email", "a@b", "two@@example.com", "sp ace@example.com"] {
-        let err = invites.create_invite(invite_req(&org.name, bad, &["member"])).await.unwrap_err();
+    for bad in [
+        "",
+        "not-an-email",
+        "a@b",
+        "two@@example.com",
+        "sp ace@example.com",
+    ] {
+        let err = invites
+            .create_invite(invite_req(&org.name, bad, &["member"]))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{bad:?}");
         assert_eq!(bad_fields(&err), ["invite.email"], "{bad:?}");
     }

@@ -15,7 +15,12 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
-async fn update_roles(server: &TestServer, token: &str, member: &str, roles: &[&str]) -> Result<pb::Member, Status> {
+async fn update_roles(
+    server: &TestServer,
+    token: &str,
+    member: &str,
+    roles: &[&str],
+) -> Result<pb::Member, Status> {
     server
         .members(token)
         .update_member(pb::UpdateMemberRequest {
@@ -68,12 +73,18 @@ async fn last_owner_can_neither_leave_be_removed_nor_be_demoted(backend: Backend
         .await
         .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("LAST_OWNER"));
-    let err = update_roles(&server, &owner, &me.name, &["admin"]).await.unwrap_err();
+    let err = update_roles(&server, &owner, &me.name, &["admin"])
+        .await
+        .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("LAST_OWNER"));
 
     // With a second owner, the first may step down and then leave.
-    let (second, _) = server.add_member(&owner, &org.name, "second@example.com", &["owner"]).await;
-    let demoted = update_roles(&server, &owner, &me.name, &["admin"]).await.unwrap();
+    let (second, _) = server
+        .add_member(&owner, &org.name, "second@example.com", &["owner"])
+        .await;
+    let demoted = update_roles(&server, &owner, &me.name, &["admin"])
+        .await
+        .unwrap();
     assert_eq!(demoted.roles, ["admin"]);
     // ...and now the second owner is the last one.
     let second_member = server
@@ -89,7 +100,9 @@ async fn last_owner_can_neither_leave_be_removed_nor_be_demoted(backend: Backend
         .into_iter()
         .find(|m| m.email == "second@example.com")
         .unwrap();
-    let err = update_roles(&server, &second, &second_member.name, &["viewer"]).await.unwrap_err();
+    let err = update_roles(&server, &second, &second_member.name, &["viewer"])
+        .await
+        .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("LAST_OWNER"));
     server
         .members(&owner)
@@ -101,10 +114,16 @@ async fn last_owner_can_neither_leave_be_removed_nor_be_demoted(backend: Backend
         .unwrap();
     let err = server
         .orgs(&owner)
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound, "after leaving, the organization is gone for them");
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "after leaving, the organization is gone for them"
+    );
     server.stop().await;
 }
 
@@ -112,12 +131,20 @@ async fn nobody_grants_what_they_do_not_hold(backend: Backend) {
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.create_org(&owner, "Acme").await;
-    server.set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)]).await;
-    let (admin, admin_member) = server.add_member(&owner, &org.name, "admin@example.com", &["admin"]).await;
-    let (_, viewer_member) = server.add_member(&owner, &org.name, "viewer@example.com", &["viewer"]).await;
+    server
+        .set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)])
+        .await;
+    let (admin, admin_member) = server
+        .add_member(&owner, &org.name, "admin@example.com", &["admin"])
+        .await;
+    let (_, viewer_member) = server
+        .add_member(&owner, &org.name, "viewer@example.com", &["viewer"])
+        .await;
 
     // An admin cannot make anyone an owner (owners can delete the org; admins cannot).
-    let err = update_roles(&server, &admin, &viewer_member.name, &["owner"]).await.unwrap_err();
+    let err = update_roles(&server, &admin, &viewer_member.name, &["owner"])
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err).as_deref(), Some("PERMISSION_ESCALATION"));
     assert_eq!(metadata(&err)["permission"], "orgcore.organizations.delete");
@@ -165,13 +192,19 @@ async fn nobody_grants_what_they_do_not_hold(backend: Backend) {
         .into_iter()
         .find(|m| m.email == "owner@example.com")
         .unwrap();
-    let err = update_roles(&server, &admin, &owner_member.name, &["viewer"]).await.unwrap_err();
+    let err = update_roles(&server, &admin, &owner_member.name, &["viewer"])
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     // But an admin can do what it holds: make the viewer a member.
-    let promoted = update_roles(&server, &admin, &viewer_member.name, &["member"]).await.unwrap();
+    let promoted = update_roles(&server, &admin, &viewer_member.name, &["member"])
+        .await
+        .unwrap();
     assert_eq!(promoted.roles, ["member"]);
     // And the admin cannot change its own role to owner either.
-    let err = update_roles(&server, &admin, &admin_member.name, &["owner"]).await.unwrap_err();
+    let err = update_roles(&server, &admin, &admin_member.name, &["owner"])
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     server.stop().await;
 }
@@ -200,18 +233,27 @@ async fn custom_roles_need_their_flag_and_a_role_in_use_cannot_be_deleted(backen
     assert_eq!(reason(&err).as_deref(), Some("CAPABILITY_DISABLED"));
     assert_eq!(metadata(&err)["flag"], "custom_roles_allowed");
 
-    server.set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)]).await;
+    server
+        .set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)])
+        .await;
     // Unknown permissions are named.
     let err = server
         .roles(&owner)
-        .create_role(create(&["orgcore.projects.create", "orgcore.unicorns.ride"]))
+        .create_role(create(&[
+            "orgcore.projects.create",
+            "orgcore.unicorns.ride",
+        ]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(bad_fields(&err), ["role.permissions[1]"]);
     let role = server
         .roles(&owner)
-        .create_role(create(&["orgcore.projects.create", "orgcore.projects.list", "orgcore.organizations.get"]))
+        .create_role(create(&[
+            "orgcore.projects.create",
+            "orgcore.projects.list",
+            "orgcore.organizations.get",
+        ]))
         .await
         .unwrap()
         .into_inner()
@@ -229,8 +271,21 @@ async fn custom_roles_need_their_flag_and_a_role_in_use_cannot_be_deleted(backen
         .unwrap()
         .into_inner()
         .roles;
-    let ids: Vec<&str> = roles.iter().map(|r| r.name.rsplit('/').next().unwrap()).collect();
-    assert_eq!(ids, ["owner", "admin", "billing_admin", "member", "viewer", "deployer"]);
+    let ids: Vec<&str> = roles
+        .iter()
+        .map(|r| r.name.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "owner",
+            "admin",
+            "billing_admin",
+            "member",
+            "viewer",
+            "deployer"
+        ]
+    );
 
     // Built-in roles are immutable.
     let err = server
@@ -249,7 +304,9 @@ async fn custom_roles_need_their_flag_and_a_role_in_use_cannot_be_deleted(backen
     assert_eq!(reason(&err).as_deref(), Some("BUILT_IN_ROLE"));
 
     // A member holding the custom role gets exactly its permissions.
-    let (dev, dev_member) = server.add_member(&owner, &org.name, "dev@example.com", &["deployer"]).await;
+    let (dev, dev_member) = server
+        .add_member(&owner, &org.name, "dev@example.com", &["deployer"])
+        .await;
     server
         .projects(&dev)
         .create_project(pb::CreateProjectRequest {
@@ -284,7 +341,9 @@ async fn custom_roles_need_their_flag_and_a_role_in_use_cannot_be_deleted(backen
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err).as_deref(), Some("ROLE_IN_USE"));
     // Granted by a pending invite: still in use.
-    update_roles(&server, &owner, &dev_member.name, &["viewer"]).await.unwrap();
+    update_roles(&server, &owner, &dev_member.name, &["viewer"])
+        .await
+        .unwrap();
     let invite = server
         .invites(&owner)
         .create_invite(pb::CreateInviteRequest {
@@ -369,7 +428,11 @@ struct Fixture {
 async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Result<(), Status> {
     let org = f.org.clone();
     match rpc {
-        "GetOrganization" => server.orgs(token).get_organization(pb::GetOrganizationRequest { name: org }).await.map(|_| ()),
+        "GetOrganization" => server
+            .orgs(token)
+            .get_organization(pb::GetOrganizationRequest { name: org })
+            .await
+            .map(|_| ()),
         "UpdateOrganization" => server
             .orgs(token)
             .update_organization(pb::UpdateOrganizationRequest {
@@ -395,7 +458,10 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             .map(|_| ()),
         "UndeleteOrganization" => server
             .orgs(token)
-            .undelete_organization(pb::UndeleteOrganizationRequest { name: org, validate_only: true })
+            .undelete_organization(pb::UndeleteOrganizationRequest {
+                name: org,
+                validate_only: true,
+            })
             .await
             .map(|_| ()),
         "CreateProject" => server
@@ -411,7 +477,13 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             })
             .await
             .map(|_| ()),
-        "GetProject" => server.projects(token).get_project(pb::GetProjectRequest { name: f.project.clone() }).await.map(|_| ()),
+        "GetProject" => server
+            .projects(token)
+            .get_project(pb::GetProjectRequest {
+                name: f.project.clone(),
+            })
+            .await
+            .map(|_| ()),
         "ListProjects" => server
             .projects(token)
             .list_projects(pb::ListProjectsRequest {
@@ -458,7 +530,13 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             })
             .await
             .map(|_| ()),
-        "GetMember" => server.members(token).get_member(pb::GetMemberRequest { name: f.target_member.clone() }).await.map(|_| ()),
+        "GetMember" => server
+            .members(token)
+            .get_member(pb::GetMemberRequest {
+                name: f.target_member.clone(),
+            })
+            .await
+            .map(|_| ()),
         "UpdateMember" => server
             .members(token)
             .update_member(pb::UpdateMemberRequest {
@@ -503,7 +581,13 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             })
             .await
             .map(|_| ()),
-        "GetInvite" => server.invites(token).get_invite(pb::GetInviteRequest { name: f.invite.clone() }).await.map(|_| ()),
+        "GetInvite" => server
+            .invites(token)
+            .get_invite(pb::GetInviteRequest {
+                name: f.invite.clone(),
+            })
+            .await
+            .map(|_| ()),
         "RevokeInvite" => server
             .invites(token)
             .revoke_invite(pb::RevokeInviteRequest {
@@ -528,7 +612,13 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             })
             .await
             .map(|_| ()),
-        "GetRole" => server.roles(token).get_role(pb::GetRoleRequest { name: f.role.clone() }).await.map(|_| ()),
+        "GetRole" => server
+            .roles(token)
+            .get_role(pb::GetRoleRequest {
+                name: f.role.clone(),
+            })
+            .await
+            .map(|_| ()),
         "CreateRole" => server
             .roles(token)
             .create_role(pb::CreateRoleRequest {
@@ -580,7 +670,9 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
-    server.set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)]).await;
+    server
+        .set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)])
+        .await;
     let project = server
         .projects(&owner)
         .create_project(pb::CreateProjectRequest {
@@ -596,7 +688,9 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
         .into_inner()
         .project
         .unwrap();
-    let (_, target) = server.add_member(&owner, &org.name, "target@example.com", &["viewer"]).await;
+    let (_, target) = server
+        .add_member(&owner, &org.name, "target@example.com", &["viewer"])
+        .await;
     let invite = server
         .invites(&owner)
         .create_invite(pb::CreateInviteRequest {
@@ -650,7 +744,12 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
         .roles
         .into_iter()
         .filter(|r| r.built_in)
-        .map(|r| (r.name.rsplit('/').next().unwrap().to_string(), r.permissions.into_iter().collect()))
+        .map(|r| {
+            (
+                r.name.rsplit('/').next().unwrap().to_string(),
+                r.permissions.into_iter().collect(),
+            )
+        })
         .collect();
     assert_eq!(published.len(), 5);
     let catalog: BTreeSet<String> = server
@@ -670,9 +769,15 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
     for role_id in ["owner", "admin", "billing_admin", "member", "viewer"] {
         let email = format!("{role_id}-holder@example.com");
         let token = if role_id == "owner" {
-            server.add_member(&owner, &org.name, &email, &["owner"]).await.0
+            server
+                .add_member(&owner, &org.name, &email, &["owner"])
+                .await
+                .0
         } else {
-            server.add_member(&owner, &org.name, &email, &[role_id]).await.0
+            server
+                .add_member(&owner, &org.name, &email, &[role_id])
+                .await
+                .0
         };
         for (rpc, permission) in MATRIX {
             let allowed = published[role_id].contains(*permission);
@@ -682,19 +787,31 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
                     Ok(()) => {}
                     // Allowed past the permission check, stopped by the state of the fixture.
                     Err(e) if e.code() == Code::FailedPrecondition => {
-                        assert_eq!(reason(e).as_deref(), Some("NOT_DELETED"), "{role_id} {rpc}: {e:?}")
+                        assert_eq!(
+                            reason(e).as_deref(),
+                            Some("NOT_DELETED"),
+                            "{role_id} {rpc}: {e:?}"
+                        )
                     }
                     Err(e) => panic!("{role_id} {rpc} should be allowed: {e:?}"),
                 }
             } else {
                 let err = result.expect_err(&format!("{role_id} {rpc} should be denied"));
-                assert_eq!(err.code(), Code::PermissionDenied, "{role_id} {rpc}: {err:?}");
+                assert_eq!(
+                    err.code(),
+                    Code::PermissionDenied,
+                    "{role_id} {rpc}: {err:?}"
+                );
                 assert_eq!(metadata(&err)["permission"], *permission, "{role_id} {rpc}");
             }
         }
     }
     // A viewer reads but never writes.
-    assert!(published["viewer"].iter().all(|p| p.ends_with(".get") || p.ends_with(".list")));
+    assert!(
+        published["viewer"]
+            .iter()
+            .all(|p| p.ends_with(".get") || p.ends_with(".list"))
+    );
 
     // A non-member gets NOT_FOUND for every one of them.
     let stranger = server.account_token("stranger@example.com");

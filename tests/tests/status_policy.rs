@@ -18,7 +18,12 @@ const TABLE: &[(VerificationStatus, [bool; 4])] = &[
     (VerificationStatus::Blocked, [true, false, false, false]),
 ];
 
-const CLASSES: [ActionClass; 4] = [ActionClass::Read, ActionClass::Setup, ActionClass::Create, ActionClass::Operate];
+const CLASSES: [ActionClass; 4] = [
+    ActionClass::Read,
+    ActionClass::Setup,
+    ActionClass::Create,
+    ActionClass::Operate,
+];
 
 fn status_name(s: VerificationStatus) -> &'static str {
     s.as_str_name().trim_start_matches("VERIFICATION_STATUS_")
@@ -38,7 +43,13 @@ async fn set_state(server: &TestServer, org: &str, state: State) {
 }
 
 /// Tries one RPC of each class as the owner and returns (allowed, error).
-async fn try_class(server: &TestServer, token: &str, org: &str, project: &str, class: ActionClass) -> Result<(), tonic::Status> {
+async fn try_class(
+    server: &TestServer,
+    token: &str,
+    org: &str,
+    project: &str,
+    class: ActionClass,
+) -> Result<(), tonic::Status> {
     match class {
         ActionClass::Read => server
             .projects(token)
@@ -146,18 +157,33 @@ async fn every_status_allows_exactly_its_action_classes(backend: Backend) {
             let result = try_class(&server, &owner, &org.name, &project.name, *class).await;
             let decision = authorize(&server, &org.name, *class).await;
             if *allowed {
-                assert!(result.is_ok(), "{status:?} {class:?} should pass: {result:?}");
-                assert_eq!(decision.decision(), pb::Decision::Allow, "{status:?} {class:?}");
+                assert!(
+                    result.is_ok(),
+                    "{status:?} {class:?} should pass: {result:?}"
+                );
+                assert_eq!(
+                    decision.decision(),
+                    pb::Decision::Allow,
+                    "{status:?} {class:?}"
+                );
             } else {
                 let err = result.expect_err(&format!("{status:?} {class:?} should be refused"));
-                assert_eq!(err.code(), Code::FailedPrecondition, "{status:?} {class:?}: {err:?}");
+                assert_eq!(
+                    err.code(),
+                    Code::FailedPrecondition,
+                    "{status:?} {class:?}: {err:?}"
+                );
                 assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"));
                 let meta = metadata(&err);
                 assert_eq!(meta["verification_status"], status_name(*status));
                 assert_eq!(meta["state"], "ACTIVE");
                 assert_eq!(meta["organization"], org.name);
                 assert!(!meta["action"].is_empty());
-                assert_eq!(decision.decision(), pb::Decision::DenyEntityStatus, "{status:?} {class:?}");
+                assert_eq!(
+                    decision.decision(),
+                    pb::Decision::DenyEntityStatus,
+                    "{status:?} {class:?}"
+                );
             }
             let policy = decision.policy.unwrap();
             assert_eq!(policy.verification_status(), *status);
@@ -165,7 +191,9 @@ async fn every_status_allows_exactly_its_action_classes(backend: Backend) {
     }
 
     // Lifecycle: INACTIVE is read-only whatever the status; ACTIVE again restores.
-    server.set_status(&org.name, VerificationStatus::Verified).await;
+    server
+        .set_status(&org.name, VerificationStatus::Verified)
+        .await;
     set_state(&server, &org.name, State::Inactive).await;
     for class in CLASSES {
         let result = try_class(&server, &owner, &org.name, &project.name, class).await;
@@ -180,7 +208,9 @@ async fn every_status_allows_exactly_its_action_classes(backend: Backend) {
     }
     set_state(&server, &org.name, State::Active).await;
     for class in CLASSES {
-        try_class(&server, &owner, &org.name, &project.name, class).await.unwrap();
+        try_class(&server, &owner, &org.name, &project.name, class)
+            .await
+            .unwrap();
     }
 
     // DELETED: invisible to everything, NOT_FOUND.
@@ -194,9 +224,14 @@ async fn every_status_allows_exactly_its_action_classes(backend: Backend) {
         .await
         .unwrap();
     for class in CLASSES {
-        let err = try_class(&server, &owner, &org.name, &project.name, class).await.unwrap_err();
+        let err = try_class(&server, &owner, &org.name, &project.name, class)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::NotFound, "DELETED {class:?}");
-        assert_eq!(authorize(&server, &org.name, class).await.decision(), pb::Decision::DenyNotFound);
+        assert_eq!(
+            authorize(&server, &org.name, class).await.decision(),
+            pb::Decision::DenyNotFound
+        );
     }
     server.stop().await;
 }
@@ -208,22 +243,43 @@ async fn refusal_message_says_what_to_do(backend: Backend) {
     assert_eq!(org.verification_status(), VerificationStatus::InSetup);
     assert_eq!(org.state(), State::Active);
     assert!(!org.allowed_actions.contains(&"create_project".to_string()));
-    let err = try_class(&server, &owner, &org.name, "", ActionClass::Create).await.unwrap_err();
+    let err = try_class(&server, &owner, &org.name, "", ActionClass::Create)
+        .await
+        .unwrap_err();
     assert!(err.message().contains("IN_SETUP"), "{}", err.message());
     assert!(err.message().contains("verif"), "{}", err.message());
-    let verified = server.set_status(&org.name, VerificationStatus::Verified).await;
-    assert!(verified.allowed_actions.contains(&"set_verification_status".to_string()));
+    let verified = server
+        .set_status(&org.name, VerificationStatus::Verified)
+        .await;
+    assert!(
+        verified
+            .allowed_actions
+            .contains(&"set_verification_status".to_string())
+    );
     let seen_by_owner = server
         .orgs(&owner)
-        .get_organization(pb::GetOrganizationRequest { name: org.name.clone() })
+        .get_organization(pb::GetOrganizationRequest {
+            name: org.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
         .organization
         .unwrap();
-    assert!(seen_by_owner.allowed_actions.contains(&"create_project".to_string()));
-    assert!(!seen_by_owner.allowed_actions.contains(&"set_verification_status".to_string()));
+    assert!(
+        seen_by_owner
+            .allowed_actions
+            .contains(&"create_project".to_string())
+    );
+    assert!(
+        !seen_by_owner
+            .allowed_actions
+            .contains(&"set_verification_status".to_string())
+    );
     server.stop().await;
 }
 
-backend_tests!(every_status_allows_exactly_its_action_classes, refusal_message_says_what_to_do);
+backend_tests!(
+    every_status_allows_exactly_its_action_classes,
+    refusal_message_says_what_to_do
+);

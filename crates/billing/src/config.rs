@@ -8,7 +8,11 @@ use std::path::Path;
 pub struct BillingArgs {
     /// Database URL (`sqlite://...` or `postgres://...`). Default: the
     /// SQLite file `billing.db` in the data dir.
-    #[arg(id = "billing_database_url", long = "billing-database-url", env = "LOOPBACK_BILLING_DATABASE_URL")]
+    #[arg(
+        id = "billing_database_url",
+        long = "billing-database-url",
+        env = "LOOPBACK_BILLING_DATABASE_URL"
+    )]
     pub database_url: Option<String>,
     /// Price book entries `METER=MINOR_UNITS_PER_UNIT` (comma-separated),
     /// e.g. `compute.vcpu_hours=4,storage.gb_hours=1`.
@@ -23,10 +27,18 @@ pub struct BillingArgs {
     #[arg(long = "currency", env = "LOOPBACK_CURRENCY", default_value = "EUR")]
     pub currency: String,
     /// Tax rate in basis points (1900 = 19 %).
-    #[arg(long = "tax-rate-bps", env = "LOOPBACK_TAX_RATE_BPS", default_value_t = 1900)]
+    #[arg(
+        long = "tax-rate-bps",
+        env = "LOOPBACK_TAX_RATE_BPS",
+        default_value_t = 1900
+    )]
     pub tax_rate_bps: u32,
     /// org-core's URL, for the authority. `loopbackd` points it at itself.
-    #[arg(long = "org-core-url", env = "LOOPBACK_ORG_CORE_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long = "org-core-url",
+        env = "LOOPBACK_ORG_CORE_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub org_core_url: String,
     /// The bearer token billing presents to org-core (a service token).
     #[arg(long = "billing-service-token", env = "LOOPBACK_BILLING_SERVICE_TOKEN")]
@@ -91,16 +103,22 @@ impl BillingArgs {
             let meter = meter.trim();
             let ok = !meter.is_empty()
                 && meter.len() <= 64
-                && meter.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
+                && meter
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
             if !ok {
-                return Err(format!("--price: meter {meter:?} must be lowercase letters, digits, '.' and '_'"));
+                return Err(format!(
+                    "--price: meter {meter:?} must be lowercase letters, digits, '.' and '_'"
+                ));
             }
             let price: i64 = price
                 .trim()
                 .parse()
                 .ok()
                 .filter(|p| *p >= 0)
-                .ok_or_else(|| format!("--price {meter}: price must be a non-negative integer of minor units"))?;
+                .ok_or_else(|| {
+                    format!("--price {meter}: price must be a non-negative integer of minor units")
+                })?;
             prices.insert(meter.to_string(), price);
         }
         let currency = self.currency.trim().to_uppercase();

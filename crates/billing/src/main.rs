@@ -22,12 +22,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.server.log_format);
     let settings = cli.billing.settings().map_err(anyhow::Error::msg)?;
-    let token = cli
-        .billing
-        .service_token
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("--billing-service-token is required to reach org-core"))?;
-    let authority = AuthorityClient::connect(AuthorityConfig::new(&cli.billing.org_core_url, &token))?;
+    let token =
+        cli.billing.service_token.clone().ok_or_else(|| {
+            anyhow::anyhow!("--billing-service-token is required to reach org-core")
+        })?;
+    let authority =
+        AuthorityClient::connect(AuthorityConfig::new(&cli.billing.org_core_url, &token))?;
     let keyring = cli.server.secrets.keyring(&cli.server.data_dir, false)?;
     let conn = db::connect(&cli.billing.database_url(&cli.server.data_dir)?).await?;
     let billing = Billing::open(conn, settings, keyring, authority).await?;

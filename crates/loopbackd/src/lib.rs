@@ -53,7 +53,8 @@ impl Loopbackd {
     /// Opens databases, migrates, binds and starts serving in the background.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let data_dir: PathBuf = config.server.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let (auth, created_dev_key) = config
             .server
             .auth
@@ -64,10 +65,17 @@ impl Loopbackd {
             .secrets
             .keyring(&data_dir, true)
             .context("loading secret keys")?;
-        let settings = config.org_core.settings(keyring).map_err(anyhow::Error::msg)?;
+        let settings = config
+            .org_core
+            .settings(keyring)
+            .map_err(anyhow::Error::msg)?;
         let url = config.org_core.database_url(&data_dir)?;
-        let conn = db::connect(&url).await.with_context(|| format!("connecting to {}", redact(&url)))?;
-        let org_core = OrgCore::open(conn, settings).await.context("migrating org-core")?;
+        let conn = db::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&url)))?;
+        let org_core = OrgCore::open(conn, settings)
+            .await
+            .context("migrating org-core")?;
 
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -90,16 +98,24 @@ impl Loopbackd {
                 )
                 .context("minting billing's service token (configure --billing-service-token when no HS256 key is available)")?,
         };
-        let authority = AuthorityClient::connect(AuthorityConfig::new(format!("http://{addr}"), billing_token))
-            .context("authority client for billing")?;
+        let authority = AuthorityClient::connect(AuthorityConfig::new(
+            format!("http://{addr}"),
+            billing_token,
+        ))
+        .context("authority client for billing")?;
         let billing_settings = config.billing.settings().map_err(anyhow::Error::msg)?;
         let billing_url = config.billing.database_url(&data_dir)?;
         let billing_conn = db::connect(&billing_url)
             .await
             .with_context(|| format!("connecting to {}", redact(&billing_url)))?;
-        let billing = Billing::open(billing_conn, billing_settings, org_core.settings().keyring.clone(), authority)
-            .await
-            .context("migrating billing")?;
+        let billing = Billing::open(
+            billing_conn,
+            billing_settings,
+            org_core.settings().keyring.clone(),
+            authority,
+        )
+        .await
+        .context("migrating billing")?;
 
         let mut routes = tonic::service::RoutesBuilder::default();
         org_core.add_routes(&mut routes, &auth);
@@ -157,7 +173,11 @@ pub struct Rotation {
 /// `add_key`, a fresh key is first appended to the (last) key file; with
 /// `remove_old_keys`, every older key is removed from the key files once
 /// everything is re-sealed, so a leaked old key opens nothing.
-pub async fn rotate_secrets(config: &Config, add_key: bool, remove_old_keys: bool) -> anyhow::Result<Rotation> {
+pub async fn rotate_secrets(
+    config: &Config,
+    add_key: bool,
+    remove_old_keys: bool,
+) -> anyhow::Result<Rotation> {
     use loopback_runtime::secrets::Keyring;
     let data_dir = &config.server.data_dir;
     let files = config.server.secrets.effective_key_files(data_dir);
@@ -166,18 +186,26 @@ pub async fn rotate_secrets(config: &Config, add_key: bool, remove_old_keys: boo
         let kid = Keyring::add_generated_key(last).context("adding a key")?;
         tracing::info!(key_id = %kid, file = %last.display(), "added a new secret key");
     }
-    let keyring = config.server.secrets.keyring(data_dir, false).context("loading secret keys")?;
+    let keyring = config
+        .server
+        .secrets
+        .keyring(data_dir, false)
+        .context("loading secret keys")?;
     let url = config.org_core.database_url(data_dir)?;
-    let conn = db::connect(&url).await.with_context(|| format!("connecting to {}", redact(&url)))?;
+    let conn = db::connect(&url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))?;
     loopback_org_core::migrate(&conn).await?;
-    let (resealed, current) = loopback_org_core::auth_providers::store::rotate_secrets(&conn, &keyring).await?;
+    let (resealed, current) =
+        loopback_org_core::auth_providers::store::rotate_secrets(&conn, &keyring).await?;
     if remove_old_keys {
         let primary = keyring.primary_key_id().to_string();
         for file in &files {
             let text = std::fs::read_to_string(file)?;
             for kid in keyring.key_ids() {
                 if kid != primary && text.contains(&format!("\"{kid}\"")) {
-                    Keyring::remove_key(file, &kid).with_context(|| format!("removing key {kid}"))?;
+                    Keyring::remove_key(file, &kid)
+                        .with_context(|| format!("removing key {kid}"))?;
                 }
             }
         }
@@ -188,7 +216,9 @@ pub async fn rotate_secrets(config: &Config, add_key: bool, remove_old_keys: boo
 /// Hides a password in a database URL for logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }

@@ -90,7 +90,10 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(database = %loopbackd::redact(&url), "billing migrations applied");
             Ok(())
         }
-        Some(Command::RotateSecrets { add_key, remove_old_keys }) => {
+        Some(Command::RotateSecrets {
+            add_key,
+            remove_old_keys,
+        }) => {
             telemetry::init(cli.server.log_format);
             let config = Config {
                 server: cli.server,
@@ -98,7 +101,10 @@ async fn main() -> anyhow::Result<()> {
                 billing: cli.billing,
             };
             let done = loopbackd::rotate_secrets(&config, add_key, remove_old_keys).await?;
-            println!("re-sealed {} secret(s); {} already under the newest key", done.resealed, done.current);
+            println!(
+                "re-sealed {} secret(s); {} already under the newest key",
+                done.resealed, done.current
+            );
             Ok(())
         }
         None => serve(cli.server, cli.org_core, cli.billing).await,
@@ -116,7 +122,8 @@ fn token(server: &ServerArgs, args: TokenArgs) -> anyhow::Result<()> {
             name: args.name,
         }
     } else if let Some(email) = args.who.account {
-        let email = loopback_runtime::validation::email(&email).map_err(|e| anyhow::anyhow!("--account: {e}"))?;
+        let email = loopback_runtime::validation::email(&email)
+            .map_err(|e| anyhow::anyhow!("--account: {e}"))?;
         Principal {
             kind: PrincipalKind::Account,
             subject: args.subject.unwrap_or_else(|| email.clone()),
@@ -138,7 +145,11 @@ fn token(server: &ServerArgs, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(server_args: ServerArgs, org_core: OrgCoreArgs, billing: BillingArgs) -> anyhow::Result<()> {
+async fn serve(
+    server_args: ServerArgs,
+    org_core: OrgCoreArgs,
+    billing: BillingArgs,
+) -> anyhow::Result<()> {
     telemetry::init(server_args.log_format);
     let uses_dev_key = server_args.auth.key_files.is_empty();
     let data_dir = server_args.data_dir.clone();
@@ -169,7 +180,11 @@ fn print_welcome(app: &Loopbackd) -> anyhow::Result<()> {
     };
     let token = app.auth.mint(&operator, chrono::Duration::days(7))?;
     let addr = app.addr;
-    let first = if app.created_dev_key { " (created just now)" } else { "" };
+    let first = if app.created_dev_key {
+        " (created just now)"
+    } else {
+        ""
+    };
     eprintln!(
         "\nloopbackd is serving on {addr} with a dev signing key{first}.\n\
          Operator token (valid 7 days):\n\n  export OPERATOR_TOKEN={token}\n\n\

@@ -48,7 +48,10 @@ impl Permissions {
 
     /// True when every one of `permissions` is held: nobody may grant a
     /// permission they do not hold themselves.
-    pub fn covers<'a>(&self, permissions: impl IntoIterator<Item = &'a Permission>) -> Result<(), Permission> {
+    pub fn covers<'a>(
+        &self,
+        permissions: impl IntoIterator<Item = &'a Permission>,
+    ) -> Result<(), Permission> {
         for p in permissions {
             if !self.has(p) {
                 return Err(p);
@@ -111,7 +114,9 @@ impl OrgCore {
     /// Resolves the principal of a call, creating an account on first use.
     pub async fn caller(&self, principal: &Principal) -> Result<Caller> {
         Ok(match principal.kind {
-            PrincipalKind::Account => Caller::Account(accounts::store::ensure(self.db(), principal).await?),
+            PrincipalKind::Account => {
+                Caller::Account(accounts::store::ensure(self.db(), principal).await?)
+            }
             PrincipalKind::Service => Caller::Service(principal.clone()),
             PrincipalKind::Operator => Caller::Operator(principal.clone()),
         })
@@ -141,7 +146,9 @@ impl OrgCore {
                 return Err(not_found());
             }
         }
-        let permissions = permissions_of(conn, caller, org_id).await?.ok_or_else(not_found)?;
+        let permissions = permissions_of(conn, caller, org_id)
+            .await?
+            .ok_or_else(not_found)?;
         Ok(OrgAccess {
             organization,
             permissions,
@@ -151,7 +158,11 @@ impl OrgCore {
 
 /// The caller's permissions in `org_id`, or `None` when the caller is an
 /// account that is not a member.
-pub async fn permissions_of(conn: &impl ConnectionTrait, caller: &Caller, org_id: Uuid) -> Result<Option<Permissions>> {
+pub async fn permissions_of(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    org_id: Uuid,
+) -> Result<Option<Permissions>> {
     match caller {
         Caller::Operator(_) => Ok(Some(Permissions::All)),
         Caller::Service(_) => Ok(Some(Permissions::Set(catalog::service_permissions()))),
@@ -160,7 +171,11 @@ pub async fn permissions_of(conn: &impl ConnectionTrait, caller: &Caller, org_id
 }
 
 /// An account's permissions in an organization, `None` if not a member.
-pub async fn account_permissions(conn: &impl ConnectionTrait, account: &Account, org_id: Uuid) -> Result<Option<Permissions>> {
+pub async fn account_permissions(
+    conn: &impl ConnectionTrait,
+    account: &Account,
+    org_id: Uuid,
+) -> Result<Option<Permissions>> {
     let roles = membership_role::Entity::find()
         .filter(membership_role::Column::OrganizationId.eq(org_id.to_string()))
         .filter(membership_role::Column::AccountId.eq(account.id.to_string()))
@@ -178,7 +193,11 @@ pub async fn account_permissions(conn: &impl ConnectionTrait, account: &Account,
 
 /// Requires the caller to be an operator.
 pub fn require_operator(caller: &Caller) -> Result<()> {
-    if caller.is_operator() { Ok(()) } else { Err(Error::PrincipalKind("operator")) }
+    if caller.is_operator() {
+        Ok(())
+    } else {
+        Err(Error::PrincipalKind("operator"))
+    }
 }
 
 /// Requires the caller to be a service or an operator.

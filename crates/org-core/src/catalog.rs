@@ -90,7 +90,11 @@ fn reads() -> BTreeSet<Permission> {
 
 /// Every billing permission.
 fn billing() -> BTreeSet<Permission> {
-    PERMISSIONS.iter().map(|(p, _)| *p).filter(|p| p.starts_with("billing.")).collect()
+    PERMISSIONS
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| p.starts_with("billing."))
+        .collect()
 }
 
 struct BuiltIn {
@@ -145,12 +149,18 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
 
 /// The permissions of a built-in role, or `None` for other ids.
 pub fn builtin_role(role: &str) -> Option<&'static BTreeSet<Permission>> {
-    BUILT_IN.iter().find(|r| r.id == role).map(|r| &r.permissions)
+    BUILT_IN
+        .iter()
+        .find(|r| r.id == role)
+        .map(|r| &r.permissions)
 }
 
 /// Display name and description of a built-in role.
 pub fn builtin_role_info(role: &str) -> Option<(&'static str, &'static str)> {
-    BUILT_IN.iter().find(|r| r.id == role).map(|r| (r.display_name, r.description))
+    BUILT_IN
+        .iter()
+        .find(|r| r.id == role)
+        .map(|r| (r.display_name, r.description))
 }
 
 /// True for the built-in role ids.
@@ -165,7 +175,10 @@ pub fn service_permissions() -> BTreeSet<Permission> {
 
 /// The catalog entry for a permission string, if it is one.
 pub fn lookup(permission: &str) -> Option<Permission> {
-    PERMISSIONS.iter().map(|(p, _)| *p).find(|p| *p == permission)
+    PERMISSIONS
+        .iter()
+        .map(|(p, _)| *p)
+        .find(|p| *p == permission)
 }
 
 #[cfg(test)]
@@ -185,7 +198,11 @@ mod tests {
     fn viewers_read_but_never_write() {
         let viewer = builtin_role(roles::VIEWER).expect("viewer");
         assert!(viewer.contains(PROJECTS_LIST));
-        assert!(viewer.iter().all(|p| p.ends_with(".get") || p.ends_with(".list")));
+        assert!(
+            viewer
+                .iter()
+                .all(|p| p.ends_with(".get") || p.ends_with(".list"))
+        );
         assert!(!viewer.contains(AUDIT_LIST));
         let admin = builtin_role(roles::ADMIN).expect("admin");
         assert!(admin.contains(AUDIT_LIST) && !admin.contains(ORGANIZATIONS_DELETE));

@@ -15,7 +15,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -45,10 +46,12 @@ pub mod kind {
 pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str) -> Result<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
         // Held until commit or rollback; see the module docs.
-        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})")).await?;
+        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"))
+            .await?;
         // Delivered to every replica's listener when (and only if) this
         // transaction commits.
-        conn.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
+        conn.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}"))
+            .await?;
     }
     policy_change::Entity::insert(policy_change::ActiveModel {
         organization_id: Set(organization.to_string()),
@@ -100,7 +103,10 @@ pub async fn compact(conn: &impl ConnectionTrait, before: chrono::DateTime<Utc>)
     // Raise the watermark first: a watcher starting in between gets a
     // resync rather than a silent gap.
     policy_feed_meta::Entity::update_many()
-        .col_expr(policy_feed_meta::Column::CompactedThrough, Expr::value(last_old.revision))
+        .col_expr(
+            policy_feed_meta::Column::CompactedThrough,
+            Expr::value(last_old.revision),
+        )
         .filter(policy_feed_meta::Column::Id.eq(1))
         .filter(policy_feed_meta::Column::CompactedThrough.lt(last_old.revision))
         .exec(conn)
@@ -113,7 +119,11 @@ pub async fn compact(conn: &impl ConnectionTrait, before: chrono::DateTime<Utc>)
 }
 
 /// Changes after `revision`, oldest first, at most `limit`.
-pub async fn after(conn: &impl ConnectionTrait, revision: i64, limit: u64) -> Result<Vec<policy_change::Model>> {
+pub async fn after(
+    conn: &impl ConnectionTrait,
+    revision: i64,
+    limit: u64,
+) -> Result<Vec<policy_change::Model>> {
     Ok(policy_change::Entity::find()
         .filter(policy_change::Column::Revision.gt(revision))
         .order_by_asc(policy_change::Column::Revision)

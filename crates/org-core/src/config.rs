@@ -15,27 +15,50 @@ pub struct OrgCoreArgs {
     pub database_url: Option<String>,
     /// Deployment default of a capability limit, `KEY=VALUE` (repeatable or
     /// comma-separated), e.g. `max_projects=20`.
-    #[arg(long = "default-limit", env = "LOOPBACK_DEFAULT_LIMITS", value_delimiter = ',')]
+    #[arg(
+        long = "default-limit",
+        env = "LOOPBACK_DEFAULT_LIMITS",
+        value_delimiter = ','
+    )]
     pub default_limits: Vec<String>,
     /// Deployment default of a limitation flag, `KEY=true|false`.
-    #[arg(long = "default-flag", env = "LOOPBACK_DEFAULT_FLAGS", value_delimiter = ',')]
+    #[arg(
+        long = "default-flag",
+        env = "LOOPBACK_DEFAULT_FLAGS",
+        value_delimiter = ','
+    )]
     pub default_flags: Vec<String>,
     /// Enabled deployment features (comma-separated); default: all of
     /// github, gitlab, network_bridges, monitoring, notifications.
     #[arg(long = "features", env = "LOOPBACK_FEATURES", value_delimiter = ',')]
     pub features: Option<Vec<String>>,
     /// Days a soft-deleted organization or project can be undeleted.
-    #[arg(long = "deleted-retention-days", env = "LOOPBACK_DELETED_RETENTION_DAYS", default_value_t = 30)]
+    #[arg(
+        long = "deleted-retention-days",
+        env = "LOOPBACK_DELETED_RETENTION_DAYS",
+        default_value_t = 30
+    )]
     pub deleted_retention_days: u32,
     /// Accept `http://` issuer and metadata URLs for loopback hosts
     /// (localhost, 127.0.0.1, ::1): for development only.
-    #[arg(long = "allow-http-loopback-idp", env = "LOOPBACK_ALLOW_HTTP_LOOPBACK_IDP")]
+    #[arg(
+        long = "allow-http-loopback-idp",
+        env = "LOOPBACK_ALLOW_HTTP_LOOPBACK_IDP"
+    )]
     pub allow_http_loopback_idp: bool,
     /// Fraction of a limit at which usage is flagged as a warning.
-    #[arg(long = "usage-warning-fraction", env = "LOOPBACK_USAGE_WARNING_FRACTION", default_value_t = 0.8)]
+    #[arg(
+        long = "usage-warning-fraction",
+        env = "LOOPBACK_USAGE_WARNING_FRACTION",
+        default_value_t = 0.8
+    )]
     pub usage_warning_fraction: f64,
     /// Hours an invite token stays valid unless the request says otherwise.
-    #[arg(long = "invite-ttl-hours", env = "LOOPBACK_INVITE_TTL_HOURS", default_value_t = 168)]
+    #[arg(
+        long = "invite-ttl-hours",
+        env = "LOOPBACK_INVITE_TTL_HOURS",
+        default_value_t = 168
+    )]
     pub invite_ttl_hours: u32,
 }
 
@@ -94,7 +117,8 @@ pub fn ephemeral_keyring() -> Keyring {
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
     // One well-formed key cannot be refused.
-    Keyring::from_keys(vec![("ephemeral".to_string(), key)]).unwrap_or_else(|e| panic!("ephemeral keyring: {e}"))
+    Keyring::from_keys(vec![("ephemeral".to_string(), key)])
+        .unwrap_or_else(|e| panic!("ephemeral keyring: {e}"))
 }
 
 impl OrgCoreArgs {
@@ -127,7 +151,9 @@ impl OrgCoreArgs {
                 .parse()
                 .ok()
                 .filter(|v| *v >= 0)
-                .ok_or_else(|| format!("--default-limit {key}: value must be a non-negative integer"))?;
+                .ok_or_else(|| {
+                    format!("--default-limit {key}: value must be a non-negative integer")
+                })?;
             settings.defaults.limits.insert(key.to_string(), value);
         }
         for entry in self.default_flags.iter().filter(|e| !e.trim().is_empty()) {

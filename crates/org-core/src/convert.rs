@@ -77,4 +77,3 @@ pub fn capabilities_to_pb(c: &Capabilities) -> tpb::Capabilities {
         flags: c.flags.iter().map(|(k, v)| (k.clone(), *v)).collect(),
     }
 }
-

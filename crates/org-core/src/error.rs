@@ -114,16 +114,26 @@ impl From<Error> for Status {
                 state,
                 action,
                 message,
-            } => errors::entity_status(&organization, &verification_status, &state, &action, message),
+            } => errors::entity_status(
+                &organization,
+                &verification_status,
+                &state,
+                &action,
+                message,
+            ),
             Error::LimitReached {
                 organization,
                 limit,
                 limit_value,
                 usage,
             } => errors::limit_reached(&organization, &limit, limit_value, usage),
-            Error::FailedPrecondition { reason, message } => errors::failed_precondition(reason, message),
+            Error::FailedPrecondition { reason, message } => {
+                errors::failed_precondition(reason, message)
+            }
             Error::EtagMismatch(name) => errors::etag_mismatch(&name),
-            Error::CapabilityDisabled { flag, message } => errors::capability_disabled(flag, message),
+            Error::CapabilityDisabled { flag, message } => {
+                errors::capability_disabled(flag, message)
+            }
             Error::AlreadyExists(message) => errors::already_exists(message),
             Error::PermissionDeniedBecause {
                 permission,

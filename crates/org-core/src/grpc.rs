@@ -15,4 +15,6 @@ impl OrgCore {
     }
 }
 
-pub use loopback_runtime::fields::{child_id, done, org_id, page, parse_etag as etag, request_id, update_mask};
+pub use loopback_runtime::fields::{
+    child_id, done, org_id, page, parse_etag as etag, request_id, update_mask,
+};

@@ -133,7 +133,12 @@ pub fn allowed_classes(status: VerificationStatus, state: LifecycleState) -> Vec
 }
 
 /// A human explanation of a refusal, saying what to do about it.
-pub fn refusal_message(status: VerificationStatus, state: LifecycleState, class: ActionClass, action: &str) -> String {
+pub fn refusal_message(
+    status: VerificationStatus,
+    state: LifecycleState,
+    class: ActionClass,
+    action: &str,
+) -> String {
     let what = match state {
         LifecycleState::Inactive => "organization is INACTIVE (read-only): ask your operator to reactivate it".to_string(),
         LifecycleState::Deleted => "organization is deleted".to_string(),
@@ -159,7 +164,11 @@ pub const LIMITS: &[(&str, i64, &str)] = &[
     ("max_projects", 10, "live projects in the organization"),
     ("max_members", 25, "members plus pending invites"),
     ("max_hosts", 10, "hosts (reserved by platform services)"),
-    ("max_workspaces", 10, "workspaces (reserved by platform services)"),
+    (
+        "max_workspaces",
+        10,
+        "workspaces (reserved by platform services)",
+    ),
     ("max_dns_zones", 5, "DNS zones"),
     ("max_dns_records_per_zone", 500, "records in one DNS zone"),
     ("max_bundles", 10, "bundles"),
@@ -175,13 +184,23 @@ pub const RESERVABLE_LIMITS: &[&str] = &["max_hosts", "max_workspaces"];
 
 /// Limitation flag keys, their deployment defaults, and what they allow.
 pub const FLAGS: &[(&str, bool, &str)] = &[
-    ("sepa_payment_allowed", false, "SEPA direct debit payment methods"),
+    (
+        "sepa_payment_allowed",
+        false,
+        "SEPA direct debit payment methods",
+    ),
     ("custom_roles_allowed", false, "custom roles"),
     ("sso_allowed", false, "authentication providers (SSO)"),
 ];
 
 /// Deployment features that can be switched off as a whole.
-pub const FEATURES: &[&str] = &["github", "gitlab", "network_bridges", "monitoring", "notifications"];
+pub const FEATURES: &[&str] = &[
+    "github",
+    "gitlab",
+    "network_bridges",
+    "monitoring",
+    "notifications",
+];
 
 /// Effective capabilities: limits and flags by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,8 +223,10 @@ impl Capabilities {
     /// Applies `overrides` on top of `self`.
     pub fn with_overrides(&self, overrides: &Capabilities) -> Self {
         let mut out = self.clone();
-        out.limits.extend(overrides.limits.iter().map(|(k, v)| (k.clone(), *v)));
-        out.flags.extend(overrides.flags.iter().map(|(k, v)| (k.clone(), *v)));
+        out.limits
+            .extend(overrides.limits.iter().map(|(k, v)| (k.clone(), *v)));
+        out.flags
+            .extend(overrides.flags.iter().map(|(k, v)| (k.clone(), *v)));
         out
     }
 
@@ -238,7 +259,10 @@ mod tests {
             VerificationStatus::Waitlist,
             VerificationStatus::Blocked,
         ] {
-            assert_eq!(allowed_classes(status, LifecycleState::Inactive), [ActionClass::Read]);
+            assert_eq!(
+                allowed_classes(status, LifecycleState::Inactive),
+                [ActionClass::Read]
+            );
             assert!(allowed_classes(status, LifecycleState::Deleted).is_empty());
         }
     }

@@ -27,7 +27,9 @@ struct Inner {
 
 impl std::fmt::Debug for OrgCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrgCore").field("settings", &self.inner.settings).finish()
+        f.debug_struct("OrgCore")
+            .field("settings", &self.inner.settings)
+            .finish()
     }
 }
 
@@ -52,7 +54,8 @@ impl OrgCore {
         tokio::spawn(async move {
             loop {
                 match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
-                    Ok(mut listener) => match listener.listen(crate::changes::NOTIFY_CHANNEL).await {
+                    Ok(mut listener) => match listener.listen(crate::changes::NOTIFY_CHANNEL).await
+                    {
                         // recv reconnects by itself; it errs only when the pool is closed.
                         Ok(()) => {
                             while listener.recv().await.is_ok() {
@@ -65,7 +68,9 @@ impl OrgCore {
                         Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
                     },
                     Err(_) if pool.is_closed() => return,
-                    Err(e) => tracing::warn!(error = %e, "policy change listener cannot connect; retrying"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "policy change listener cannot connect; retrying")
+                    }
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
@@ -76,7 +81,11 @@ impl OrgCore {
     pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
         let (changes, _) = watch::channel(0);
         Self {
-            inner: Arc::new(Inner { db, settings, changes }),
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                changes,
+            }),
         }
     }
 
@@ -115,7 +124,9 @@ impl OrgCore {
     pub(crate) async fn begin_locked(&self, org: uuid::Uuid) -> Result<DatabaseTransaction> {
         let txn = self.begin().await?;
         if !crate::organizations::store::lock(&txn, org).await? {
-            return Err(crate::error::Error::NotFound(crate::model::organization_name(org)));
+            return Err(crate::error::Error::NotFound(
+                crate::model::organization_name(org),
+            ));
         }
         Ok(txn)
     }

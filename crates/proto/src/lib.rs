@@ -9,7 +9,8 @@
 
 /// Encoded `google.protobuf.FileDescriptorSet` of every Loopback proto and its
 /// imports, with source info (comments).
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/loopback_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/loopback_descriptor.bin"));
 
 /// Vendored `google.api` annotations and `google.rpc` error details.
 pub mod google {

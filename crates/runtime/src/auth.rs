@@ -160,13 +160,19 @@ pub struct Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kids: Vec<_> = self.inner.verify.iter().map(|k| k.kid.as_str()).collect();
-        f.debug_struct("Authenticator").field("kids", &kids).finish()
+        f.debug_struct("Authenticator")
+            .field("kids", &kids)
+            .finish()
     }
 }
 
 impl Authenticator {
     /// Loads every key file; the first HS256 key of the first file mints.
-    pub fn from_key_files(paths: &[impl AsRef<Path>], issuer: &str, audience: &str) -> Result<Self, AuthError> {
+    pub fn from_key_files(
+        paths: &[impl AsRef<Path>],
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, AuthError> {
         let mut verify = Vec::new();
         let mut signing = None;
         for path in paths {
@@ -190,28 +196,44 @@ impl Authenticator {
                                     .map_err(|e| err(format!("key {}: secret: {e}", entry.kid)))
                             })?;
                         if secret.len() < 32 {
-                            return Err(err(format!("key {}: secret must be at least 32 bytes", entry.kid)));
+                            return Err(err(format!(
+                                "key {}: secret must be at least 32 bytes",
+                                entry.kid
+                            )));
                         }
-                        let key_err = |e: jsonwebtoken::errors::Error| err(format!("key {}: {e}", entry.kid));
+                        let key_err =
+                            |e: jsonwebtoken::errors::Error| err(format!("key {}: {e}", entry.kid));
                         if signing.is_none() {
-                            signing = Some((entry.kid.clone(), EncodingKey::from_secret(&secret).map_err(key_err)?));
+                            signing = Some((
+                                entry.kid.clone(),
+                                EncodingKey::from_secret(&secret).map_err(key_err)?,
+                            ));
                         }
-                        (Algorithm::HS256, DecodingKey::from_secret(&secret).map_err(key_err)?)
+                        (
+                            Algorithm::HS256,
+                            DecodingKey::from_secret(&secret).map_err(key_err)?,
+                        )
                     }
                     alg @ ("EdDSA" | "RS256" | "ES256") => {
                         let pem = entry
                             .public_key_pem
                             .as_deref()
-                            .ok_or_else(|| err(format!("key {}: {alg} needs 'public_key_pem'", entry.kid)))?
+                            .ok_or_else(|| {
+                                err(format!("key {}: {alg} needs 'public_key_pem'", entry.kid))
+                            })?
                             .as_bytes();
                         let parsed = match alg {
                             "EdDSA" => DecodingKey::from_ed_pem(pem).map(|k| (Algorithm::EdDSA, k)),
-                            "RS256" => DecodingKey::from_rsa_pem(pem).map(|k| (Algorithm::RS256, k)),
+                            "RS256" => {
+                                DecodingKey::from_rsa_pem(pem).map(|k| (Algorithm::RS256, k))
+                            }
                             _ => DecodingKey::from_ec_pem(pem).map(|k| (Algorithm::ES256, k)),
                         };
                         parsed.map_err(|e| err(format!("key {}: {e}", entry.kid)))?
                     }
-                    other => return Err(err(format!("key {}: unsupported alg {other}", entry.kid))),
+                    other => {
+                        return Err(err(format!("key {}: unsupported alg {other}", entry.kid)));
+                    }
                 };
                 verify.push(VerifyKey {
                     kid: entry.kid,
@@ -262,12 +284,11 @@ impl Authenticator {
 
     /// Verifies a compact JWT and returns its principal.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let candidates = self
-            .inner
-            .verify
-            .iter()
-            .filter(|k| k.alg == header.alg && header.kid.as_deref().is_none_or(|kid| kid == k.kid));
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let candidates = self.inner.verify.iter().filter(|k| {
+            k.alg == header.alg && header.kid.as_deref().is_none_or(|kid| kid == k.kid)
+        });
         let mut last = AuthError::Invalid("no configured key matches the token".into());
         for key in candidates {
             let mut validation = Validation::new(key.alg);
@@ -302,7 +323,10 @@ impl Authenticator {
     }
 
     /// Authenticates a request's metadata.
-    pub fn authenticate(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Principal, AuthError> {
+    pub fn authenticate(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Principal, AuthError> {
         let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
         let value = value.to_str().map_err(|_| AuthError::Malformed)?;
         let token = value
@@ -319,16 +343,21 @@ impl Authenticator {
 
 fn principal_from_claims(claims: Claims) -> Result<Principal, AuthError> {
     if claims.sub.trim().is_empty() || claims.sub.len() > 255 {
-        return Err(AuthError::Invalid("the sub claim must be 1 to 255 characters".into()));
+        return Err(AuthError::Invalid(
+            "the sub claim must be 1 to 255 characters".into(),
+        ));
     }
-    let email = match claims.email {
-        Some(e) => Some(
-            crate::validation::email(&e).map_err(|_| AuthError::Invalid("the email claim is not an email address".into()))?,
-        ),
-        None => None,
-    };
+    let email =
+        match claims.email {
+            Some(e) => Some(crate::validation::email(&e).map_err(|_| {
+                AuthError::Invalid("the email claim is not an email address".into())
+            })?),
+            None => None,
+        };
     if claims.kind == PrincipalKind::Account && email.is_none() {
-        return Err(AuthError::Invalid("account tokens must carry an email claim".into()));
+        return Err(AuthError::Invalid(
+            "account tokens must carry an email claim".into(),
+        ));
     }
     Ok(Principal {
         kind: claims.kind,
@@ -399,9 +428,13 @@ mod tests {
         };
         let token = auth.mint(&alice, chrono::Duration::hours(1)).expect("mint");
         assert_eq!(auth.verify(&token).expect("valid"), alice);
-        let forged = other.mint(&alice, chrono::Duration::hours(1)).expect("mint");
+        let forged = other
+            .mint(&alice, chrono::Duration::hours(1))
+            .expect("mint");
         assert!(auth.verify(&forged).is_err());
-        let expired = auth.mint(&alice, chrono::Duration::hours(-2)).expect("mint");
+        let expired = auth
+            .mint(&alice, chrono::Duration::hours(-2))
+            .expect("mint");
         assert!(auth.verify(&expired).is_err());
         assert!(auth.verify("not.a.token").is_err());
     }
@@ -416,7 +449,9 @@ mod tests {
             email: None,
             name: None,
         };
-        let token = auth.mint(&nobody, chrono::Duration::hours(1)).expect("mint");
+        let token = auth
+            .mint(&nobody, chrono::Duration::hours(1))
+            .expect("mint");
         assert!(auth.verify(&token).is_err());
     }
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::auth::{Authenticator, AuthError, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use crate::auth::{AuthError, Authenticator, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,7 +22,12 @@ pub struct ServerArgs {
     #[arg(long, env = "LOOPBACK_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Directory for SQLite databases and generated dev keys.
-    #[arg(long, env = "LOOPBACK_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "LOOPBACK_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Log format.
     #[arg(long, env = "LOOPBACK_LOG_FORMAT", value_enum, default_value = "text")]
@@ -42,7 +47,11 @@ pub struct AuthArgs {
     /// JSON key files to verify bearer tokens with (comma-separated). When
     /// empty, `<data-dir>/dev-jwt-keys.json` is used (and created if missing
     /// by `loopbackd`).
-    #[arg(long = "jwt-key-file", env = "LOOPBACK_JWT_KEY_FILES", value_delimiter = ',')]
+    #[arg(
+        long = "jwt-key-file",
+        env = "LOOPBACK_JWT_KEY_FILES",
+        value_delimiter = ','
+    )]
     pub key_files: Vec<PathBuf>,
     /// Required `iss` claim.
     #[arg(long = "jwt-issuer", env = "LOOPBACK_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
@@ -68,7 +77,11 @@ impl AuthArgs {
     /// Loads the authenticator; with no configured key files and
     /// `create_dev_key`, a dev key is generated first if missing. Returns
     /// whether a key was generated.
-    pub fn authenticator(&self, data_dir: &std::path::Path, create_dev_key: bool) -> Result<(Authenticator, bool), AuthError> {
+    pub fn authenticator(
+        &self,
+        data_dir: &std::path::Path,
+        create_dev_key: bool,
+    ) -> Result<(Authenticator, bool), AuthError> {
         let mut created = false;
         if self.key_files.is_empty() && create_dev_key {
             let dev = data_dir.join(DEV_KEY_FILE);
@@ -78,7 +91,10 @@ impl AuthArgs {
             }
         }
         let files = self.effective_key_files(data_dir);
-        Ok((Authenticator::from_key_files(&files, &self.issuer, &self.audience)?, created))
+        Ok((
+            Authenticator::from_key_files(&files, &self.issuer, &self.audience)?,
+            created,
+        ))
     }
 }
 
@@ -91,6 +107,7 @@ pub struct SecretArgs {
     /// `loopbackd`).
     #[arg(
         id = "secret_key_files",
+        value_name = "FILES",
         long = "secret-key-file",
         env = "LOOPBACK_SECRET_KEY_FILES",
         value_delimiter = ','

@@ -9,7 +9,10 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 /// The SQLite URL of `file` inside `data_dir`, creating the directory.
 pub fn sqlite_url(data_dir: &Path, file: &str) -> std::io::Result<String> {
     std::fs::create_dir_all(data_dir)?;
-    Ok(format!("sqlite://{}?mode=rwc", data_dir.join(file).display()))
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(file).display()
+    ))
 }
 
 /// Connects to `url` (`sqlite://...`, `sqlite::memory:` or `postgres://...`).

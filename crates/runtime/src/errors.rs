@@ -109,18 +109,18 @@ fn metadata<const N: usize>(pairs: [(&str, String); N]) -> HashMap<String, Strin
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-fn with_info(
-    code: Code,
-    message: String,
-    reason: &str,
-    meta: HashMap<String, String>,
-) -> Status {
-    Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, DOMAIN, meta))
+fn with_info(code: Code, message: String, reason: &str, meta: HashMap<String, String>) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, DOMAIN, meta),
+    )
 }
 
 /// INVALID_ARGUMENT with `BadRequest.field_violations` naming every bad field.
 pub fn invalid_argument(violations: &FieldViolations) -> Status {
-    let mut details = ErrorDetails::with_error_info(reason::INVALID_ARGUMENT, DOMAIN, HashMap::new());
+    let mut details =
+        ErrorDetails::with_error_info(reason::INVALID_ARGUMENT, DOMAIN, HashMap::new());
     for v in &violations.0 {
         details.add_bad_request_violation(v.field.clone(), v.description.clone());
     }
@@ -288,8 +288,14 @@ mod tests {
         v.add("request_id", "must be a UUID");
         let status = invalid_argument(&v);
         assert_eq!(status.code(), Code::InvalidArgument);
-        let bad = status.get_details_bad_request().expect("bad request details");
-        let fields: Vec<_> = bad.field_violations.iter().map(|f| f.field.as_str()).collect();
+        let bad = status
+            .get_details_bad_request()
+            .expect("bad request details");
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
         assert_eq!(fields, ["organization.display_name", "request_id"]);
     }
 

@@ -11,7 +11,9 @@ use crate::validation;
 
 /// Parses `organizations/{id}` in `field`.
 pub fn org_id(v: &mut FieldViolations, field: &str, name: &str) -> Option<Uuid> {
-    validation::organization_name(name).map_err(|e| v.add(field, e)).ok()
+    validation::organization_name(name)
+        .map_err(|e| v.add(field, e))
+        .ok()
 }
 
 /// `organizations/{id}`.
@@ -20,17 +22,32 @@ pub fn org_name(id: Uuid) -> String {
 }
 
 /// Parses `organizations/{org}/{collection}/{id}` in `field`.
-pub fn child_id(v: &mut FieldViolations, field: &str, name: &str, collection: &str) -> Option<(Uuid, Uuid)> {
-    validation::child_name(name, collection).map_err(|e| v.add(field, e)).ok()
+pub fn child_id(
+    v: &mut FieldViolations,
+    field: &str,
+    name: &str,
+    collection: &str,
+) -> Option<(Uuid, Uuid)> {
+    validation::child_name(name, collection)
+        .map_err(|e| v.add(field, e))
+        .ok()
 }
 
 /// Parses an optional request id in `field`.
 pub fn request_id(v: &mut FieldViolations, field: &str, value: &str) -> Option<String> {
-    validation::request_id(value).map_err(|e| v.add(field, e)).ok().flatten()
+    validation::request_id(value)
+        .map_err(|e| v.add(field, e))
+        .ok()
+        .flatten()
 }
 
 /// Parses page size and token for a query.
-pub fn page(v: &mut FieldViolations, page_size: i32, page_token: &str, query: &str) -> Option<PageRequest> {
+pub fn page(
+    v: &mut FieldViolations,
+    page_size: i32,
+    page_token: &str,
+    query: &str,
+) -> Option<PageRequest> {
     PageRequest::parse(page_size, page_token, query)
         .map_err(|(field, e)| v.add(field, e.to_string()))
         .ok()
@@ -46,7 +63,10 @@ pub fn parse_etag(v: &mut FieldViolations, field: &str, etag: &str) -> Option<i6
     if etag.is_empty() {
         return None;
     }
-    let version = etag.strip_prefix('"').and_then(|e| e.strip_suffix('"')).and_then(|e| e.parse().ok());
+    let version = etag
+        .strip_prefix('"')
+        .and_then(|e| e.strip_suffix('"'))
+        .and_then(|e| e.parse().ok());
     if version.is_none() {
         v.add(field, "is not an etag this service issued");
     }
@@ -55,8 +75,14 @@ pub fn parse_etag(v: &mut FieldViolations, field: &str, etag: &str) -> Option<i6
 
 /// Checks an update mask against the allowed paths; an empty mask means
 /// every allowed path.
-pub fn update_mask<'a>(v: &mut FieldViolations, mask: Option<&'a prost_types::FieldMask>, allowed: &[&'a str]) -> Vec<&'a str> {
-    let paths: Vec<&str> = mask.map(|m| m.paths.iter().map(String::as_str).collect()).unwrap_or_default();
+pub fn update_mask<'a>(
+    v: &mut FieldViolations,
+    mask: Option<&'a prost_types::FieldMask>,
+    allowed: &[&'a str],
+) -> Vec<&'a str> {
+    let paths: Vec<&str> = mask
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     if paths.is_empty() {
         return allowed.to_vec();
     }
@@ -67,7 +93,10 @@ pub fn update_mask<'a>(v: &mut FieldViolations, mask: Option<&'a prost_types::Fi
         } else {
             v.add(
                 format!("update_mask.paths[{i}]"),
-                format!("unknown or immutable field {path:?}; updatable: {}", allowed.join(", ")),
+                format!(
+                    "unknown or immutable field {path:?}; updatable: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -88,7 +117,11 @@ pub fn opt_timestamp(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<prost_t
 }
 
 /// A UTC time from a protobuf timestamp in `field`.
-pub fn time(v: &mut FieldViolations, field: &str, t: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+pub fn time(
+    v: &mut FieldViolations,
+    field: &str,
+    t: Option<prost_types::Timestamp>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
     let t = t?;
     let parsed = u32::try_from(t.nanos)
         .ok()

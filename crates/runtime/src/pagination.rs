@@ -57,10 +57,16 @@ fn hex(bytes: &[u8]) -> String {
 impl PageRequest {
     /// Validates `page_size` and `page_token` for a query described by
     /// `query` (every filter that shapes the result, e.g. parent and flags).
-    pub fn parse(page_size: i32, page_token: &str, query: &str) -> Result<Self, (&'static str, PageError)> {
+    pub fn parse(
+        page_size: i32,
+        page_token: &str,
+        query: &str,
+    ) -> Result<Self, (&'static str, PageError)> {
         let size = match page_size {
             0 => DEFAULT_PAGE_SIZE,
-            n if n < 0 || n as u64 > MAX_PAGE_SIZE => return Err(("page_size", PageError::PageSize)),
+            n if n < 0 || n as u64 > MAX_PAGE_SIZE => {
+                return Err(("page_size", PageError::PageSize));
+            }
             n => n as u64,
         };
         let fingerprint = fingerprint(query);
@@ -77,7 +83,11 @@ impl PageRequest {
             }
             Some(body.k)
         };
-        Ok(Self { size, after, fingerprint })
+        Ok(Self {
+            size,
+            after,
+            fingerprint,
+        })
     }
 
     /// How many rows to fetch: one more than the page, to know whether
@@ -91,7 +101,10 @@ impl PageRequest {
     pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, String) {
         if rows.len() as u64 > self.size {
             rows.truncate(self.size as usize);
-            let token = rows.last().map(|last| self.token_after(&key(last))).unwrap_or_default();
+            let token = rows
+                .last()
+                .map(|last| self.token_after(&key(last)))
+                .unwrap_or_default();
             (rows, token)
         } else {
             (rows, String::new())
@@ -114,10 +127,19 @@ mod tests {
 
     #[test]
     fn sizes_default_and_bounds() {
-        assert_eq!(PageRequest::parse(0, "", "q").map(|p| p.size), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(
+            PageRequest::parse(0, "", "q").map(|p| p.size),
+            Ok(DEFAULT_PAGE_SIZE)
+        );
         assert_eq!(PageRequest::parse(1000, "", "q").map(|p| p.size), Ok(1000));
-        assert_eq!(PageRequest::parse(1001, "", "q").map(|p| p.size), Err(("page_size", PageError::PageSize)));
-        assert_eq!(PageRequest::parse(-1, "", "q").map(|p| p.size), Err(("page_size", PageError::PageSize)));
+        assert_eq!(
+            PageRequest::parse(1001, "", "q").map(|p| p.size),
+            Err(("page_size", PageError::PageSize))
+        );
+        assert_eq!(
+            PageRequest::parse(-1, "", "q").map(|p| p.size),
+            Err(("page_size", PageError::PageSize))
+        );
     }
 
     #[test]

@@ -42,9 +42,13 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("", ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
     for name in service_names {
-        health_reporter.set_service_status(*name, ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     routes
         .add_service(reflection_v1)
@@ -60,7 +64,10 @@ pub async fn serve(
             )
         })
         .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            shutdown.clone().cancelled_owned(),
+        );
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => Ok(result?),

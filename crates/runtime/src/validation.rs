@@ -25,7 +25,10 @@ pub fn bounded_text(value: &str, max: usize) -> Result<(), String> {
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err("must not contain control characters".into());
     }
     Ok(())
@@ -50,20 +53,26 @@ pub fn request_id(value: &str) -> Result<Option<String>, String> {
 }
 
 /// Label keys and values (Kubernetes-like, lower-case).
-pub fn labels<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> Result<(), String> {
+pub fn labels<'a>(
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<(), String> {
     let mut count = 0;
     for (key, value) in labels {
         count += 1;
         let key_ok = (1..=63).contains(&key.len())
             && key.starts_with(|c: char| c.is_ascii_lowercase())
-            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !key_ok {
             return Err(format!(
                 "key {key:?} must be 1 to 63 characters of lowercase letters, digits, '_' and '-', starting with a letter"
             ));
         }
         if value.len() > 63 || value.chars().any(|c| c.is_control()) {
-            return Err(format!("value of {key:?} must be at most 63 characters with no control characters"));
+            return Err(format!(
+                "value of {key:?} must be at most 63 characters with no control characters"
+            ));
         }
     }
     if count > MAX_LABELS {
@@ -83,7 +92,8 @@ fn take_segment<'a>(name: &'a str, collection: &str) -> Result<(Uuid, &'a str), 
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let uuid = Uuid::parse_str(id).map_err(|_| format!("{collection} id {id:?} is not a valid id"))?;
+    let uuid =
+        Uuid::parse_str(id).map_err(|_| format!("{collection} id {id:?} is not a valid id"))?;
     // Only the canonical hyphenated lower-case form names a resource.
     if uuid.hyphenated().to_string() != id {
         return Err(format!("{collection} id {id:?} is not a valid id"));
@@ -131,7 +141,9 @@ pub fn child_name_with_id(name: &str, collection: &str) -> Result<(Uuid, String)
         .and_then(|r| r.strip_prefix('/'))
         .ok_or_else(shape)?;
     let ok = (1..=63).contains(&id.len())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !ok {
         return Err(shape());
     }
@@ -148,7 +160,10 @@ pub fn email(value: &str) -> Result<String, String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && domain.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     let local_ok = !local.is_empty()
@@ -172,11 +187,16 @@ mod tests {
         assert_eq!(organization_name(&format!("organizations/{id}")), Ok(id));
         assert!(organization_name("organizations/").is_err());
         assert!(organization_name("organizations/not-a-uuid").is_err());
-        assert!(organization_name(&format!("organizations/{}", id.to_string().to_uppercase())).is_err());
+        assert!(
+            organization_name(&format!("organizations/{}", id.to_string().to_uppercase())).is_err()
+        );
         assert!(organization_name(&format!("organizations/{id}/projects")).is_err());
         assert!(organization_name(&format!("projects/{id}")).is_err());
         let p = Uuid::now_v7();
-        assert_eq!(child_name(&format!("organizations/{id}/projects/{p}"), "projects"), Ok((id, p)));
+        assert_eq!(
+            child_name(&format!("organizations/{id}/projects/{p}"), "projects"),
+            Ok((id, p))
+        );
         assert!(child_name(&format!("organizations/{id}/members/{p}"), "projects").is_err());
         assert!(child_name(&format!("organizations/{id}/projects/{p}/x"), "projects").is_err());
     }
@@ -188,7 +208,15 @@ mod tests {
         assert!(display_name(&"x".repeat(201)).is_err());
         assert!(display_name("bad\u{0}").is_err());
         assert_eq!(email(" Alice@Example.COM "), Ok("alice@example.com".into()));
-        for bad in ["", "alice", "alice@", "@example.com", "a b@example.com", "alice@example", "alice@-x.com"] {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a b@example.com",
+            "alice@example",
+            "alice@-x.com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

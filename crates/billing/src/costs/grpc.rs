@@ -19,13 +19,18 @@ pub fn valid_period(p: &str) -> bool {
     let b = p.as_bytes();
     b.len() == 7
         && b[4] == b'-'
-        && p[..4].parse::<u32>().is_ok_and(|y| (2000..=9999).contains(&y))
+        && p[..4]
+            .parse::<u32>()
+            .is_ok_and(|y| (2000..=9999).contains(&y))
         && p[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
 }
 
 #[tonic::async_trait]
 impl pb::cost_service_server::CostService for CostGrpc {
-    async fn get_cost_summary(&self, request: Request<pb::GetCostSummaryRequest>) -> Result<Response<pb::GetCostSummaryResponse>, Status> {
+    async fn get_cost_summary(
+        &self,
+        request: Request<pb::GetCostSummaryRequest>,
+    ) -> Result<Response<pb::GetCostSummaryResponse>, Status> {
         let principal = auth::principal(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -44,7 +49,13 @@ impl pb::cost_service_server::CostService for CostGrpc {
         };
         self.0
             .authority()
-            .require(&principal, &req.organization, "billing.costs.get", ActionClass::Read, "GetCostSummary")
+            .require(
+                &principal,
+                &req.organization,
+                "billing.costs.get",
+                ActionClass::Read,
+                "GetCostSummary",
+            )
             .await?;
         let s = self
             .0

@@ -78,13 +78,27 @@ impl Billing {
     }
 
     /// Cost of a period, grouped as asked.
-    pub async fn cost_summary(&self, org: Uuid, period: &str, by_project: bool, by_meter: bool) -> Result<CostSummary> {
+    pub async fn cost_summary(
+        &self,
+        org: Uuid,
+        period: &str,
+        by_project: bool,
+        by_meter: bool,
+    ) -> Result<CostSummary> {
         let base = self.priced_usage(org, period).await?;
         let mut grouped: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
         for line in &base {
             let key = (
-                if by_project { line.project.clone() } else { String::new() },
-                if by_meter { line.meter.clone() } else { String::new() },
+                if by_project {
+                    line.project.clone()
+                } else {
+                    String::new()
+                },
+                if by_meter {
+                    line.meter.clone()
+                } else {
+                    String::new()
+                },
             );
             let entry = grouped.entry(key).or_default();
             entry.0 += line.quantity;

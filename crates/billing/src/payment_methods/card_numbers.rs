@@ -70,7 +70,14 @@ mod tests {
 
     #[test]
     fn ignores_what_is_not_a_card_number() {
-        for text in ["4111111111111112", "tok_1A2b3C", "123456789012", "DE89370400440532013000", "2026-11-30", ""] {
+        for text in [
+            "4111111111111112",
+            "tok_1A2b3C",
+            "123456789012",
+            "DE89370400440532013000",
+            "2026-11-30",
+            "",
+        ] {
             assert!(!contains_card_number(text), "{text}");
         }
     }

@@ -21,7 +21,16 @@ pub struct PaymentMethodGrpc(pub Billing);
 /// The flag that allows SEPA direct debit.
 pub const SEPA_FLAG: &str = "sepa_payment_allowed";
 
-const BRANDS: &[&str] = &["visa", "mastercard", "amex", "discover", "diners", "jcb", "unionpay", "maestro"];
+const BRANDS: &[&str] = &[
+    "visa",
+    "mastercard",
+    "amex",
+    "discover",
+    "diners",
+    "jcb",
+    "unionpay",
+    "maestro",
+];
 
 fn to_pb(p: PaymentMethod) -> pb::PaymentMethod {
     let name = p.name();
@@ -74,7 +83,9 @@ fn refuse_card_numbers(v: &mut FieldViolations, fields: &[(&str, &str)]) {
 
 fn card(v: &mut FieldViolations, c: &pb::Card) -> Option<NewPaymentMethod> {
     let token_ok = (4..=255).contains(&c.processor_token.len())
-        && c.processor_token.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+        && c.processor_token
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
         && c.processor_token.chars().any(|ch| ch.is_ascii_alphabetic());
     if !token_ok && !contains_card_number(&c.processor_token) {
         v.add(
@@ -84,7 +95,10 @@ fn card(v: &mut FieldViolations, c: &pb::Card) -> Option<NewPaymentMethod> {
     }
     let brand = c.brand.trim().to_lowercase();
     if !BRANDS.contains(&brand.as_str()) {
-        v.add("payment_method.card.brand", format!("must be one of {}", BRANDS.join(", ")));
+        v.add(
+            "payment_method.card.brand",
+            format!("must be one of {}", BRANDS.join(", ")),
+        );
     }
     if c.last4.len() != 4 || !c.last4.chars().all(|ch| ch.is_ascii_digit()) {
         v.add("payment_method.card.last4", "must be the last four digits");
@@ -95,7 +109,10 @@ fn card(v: &mut FieldViolations, c: &pb::Card) -> Option<NewPaymentMethod> {
     let now = Utc::now();
     let (year, month) = (now.year(), i32::try_from(now.month()).unwrap_or(12));
     if c.exp_year < year || c.exp_year > year + 30 || (c.exp_year == year && c.exp_month < month) {
-        v.add("payment_method.card.exp_year", "the card has expired or the year is not plausible");
+        v.add(
+            "payment_method.card.exp_year",
+            "the card has expired or the year is not plausible",
+        );
     }
     Some(NewPaymentMethod {
         details: Details::Card {
@@ -109,7 +126,12 @@ fn card(v: &mut FieldViolations, c: &pb::Card) -> Option<NewPaymentMethod> {
 }
 
 fn sepa(v: &mut FieldViolations, s: &pb::SepaDebit) -> Option<NewPaymentMethod> {
-    let compact: String = s.iban.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    let compact: String = s
+        .iban
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
     let iban = match compact.parse::<iban::Iban>() {
         Ok(iban) => Some(iban.electronic_str().to_string()),
         Err(_) => {
@@ -120,7 +142,10 @@ fn sepa(v: &mut FieldViolations, s: &pb::SepaDebit) -> Option<NewPaymentMethod> 
             None
         }
     };
-    v.check("payment_method.sepa_debit.account_holder", validation::display_name(&s.account_holder));
+    v.check(
+        "payment_method.sepa_debit.account_holder",
+        validation::display_name(&s.account_holder),
+    );
     let reference_ok = (1..=35).contains(&s.mandate_reference.len())
         && s.mandate_reference
             .chars()
@@ -132,11 +157,15 @@ fn sepa(v: &mut FieldViolations, s: &pb::SepaDebit) -> Option<NewPaymentMethod> 
         );
     }
     let signed = match &s.mandate_signature_time {
-        Some(t) => chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)).filter(|t| *t <= Utc::now()),
+        Some(t) => chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+            .filter(|t| *t <= Utc::now()),
         None => None,
     };
     if signed.is_none() {
-        v.add("payment_method.sepa_debit.mandate_signature_time", "is required and must not be in the future");
+        v.add(
+            "payment_method.sepa_debit.mandate_signature_time",
+            "is required and must not be in the future",
+        );
     }
     let iban = iban?;
     Some(NewPaymentMethod {
@@ -164,7 +193,10 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
         let (card_fields, sepa_fields) = match &pm.details {
             Some(pb::payment_method::Details::Card(c)) => (
                 vec![
-                    ("payment_method.card.processor_token", c.processor_token.as_str()),
+                    (
+                        "payment_method.card.processor_token",
+                        c.processor_token.as_str(),
+                    ),
                     ("payment_method.card.brand", c.brand.as_str()),
                     ("payment_method.card.last4", c.last4.as_str()),
                 ],
@@ -173,13 +205,22 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
             Some(pb::payment_method::Details::SepaDebit(s)) => (
                 vec![],
                 vec![
-                    ("payment_method.sepa_debit.account_holder", s.account_holder.as_str()),
-                    ("payment_method.sepa_debit.mandate_reference", s.mandate_reference.as_str()),
+                    (
+                        "payment_method.sepa_debit.account_holder",
+                        s.account_holder.as_str(),
+                    ),
+                    (
+                        "payment_method.sepa_debit.mandate_reference",
+                        s.mandate_reference.as_str(),
+                    ),
                 ],
             ),
             None => (vec![], vec![]),
         };
-        let mut all: Vec<(&str, &str)> = vec![("parent", req.parent.as_str()), ("request_id", req.request_id.as_str())];
+        let mut all: Vec<(&str, &str)> = vec![
+            ("parent", req.parent.as_str()),
+            ("request_id", req.request_id.as_str()),
+        ];
         all.extend(card_fields);
         all.extend(sepa_fields);
         refuse_card_numbers(&mut v, &all);
@@ -200,7 +241,13 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
         let policy = self
             .0
             .authority()
-            .require(&principal, &req.parent, "billing.paymentMethods.create", ActionClass::Setup, "CreatePaymentMethod")
+            .require(
+                &principal,
+                &req.parent,
+                "billing.paymentMethods.create",
+                ActionClass::Setup,
+                "CreatePaymentMethod",
+            )
             .await?;
         if matches!(new.details, Details::Sepa { .. }) && !policy.flag(SEPA_FLAG) {
             return Err(Error::CapabilityDisabled {
@@ -209,7 +256,10 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
             }
             .into());
         }
-        let created = self.0.create_payment_method(org, new, request_id, req.validate_only).await?;
+        let created = self
+            .0
+            .create_payment_method(org, new, request_id, req.validate_only)
+            .await?;
         Ok(Response::new(pb::CreatePaymentMethodResponse {
             payment_method: Some(to_pb(created)),
         }))
@@ -226,7 +276,13 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
         let (org, id) = ids.unwrap_or_default();
         self.0
             .authority()
-            .require(&principal, &g::org_name(org), "billing.paymentMethods.get", ActionClass::Read, "GetPaymentMethod")
+            .require(
+                &principal,
+                &g::org_name(org),
+                "billing.paymentMethods.get",
+                ActionClass::Read,
+                "GetPaymentMethod",
+            )
             .await?;
         let pm = self.0.get_payment_method(org, id).await?;
         Ok(Response::new(pb::GetPaymentMethodResponse {
@@ -242,14 +298,25 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(&mut v, req.page_size, &req.page_token, &format!("paymentMethods|{}", req.parent));
+        let page = g::page(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            &format!("paymentMethods|{}", req.parent),
+        );
         g::done(v)?;
         let (Some(org), Some(page)) = (org, page) else {
             return Err(Status::internal("validated fields missing"));
         };
         self.0
             .authority()
-            .require(&principal, &req.parent, "billing.paymentMethods.list", ActionClass::Read, "ListPaymentMethods")
+            .require(
+                &principal,
+                &req.parent,
+                "billing.paymentMethods.list",
+                ActionClass::Read,
+                "ListPaymentMethods",
+            )
             .await?;
         let (rows, next_page_token) = self.0.list_payment_methods(org, page).await?;
         Ok(Response::new(pb::ListPaymentMethodsResponse {
@@ -295,9 +362,18 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
         let (org, id) = ids.unwrap_or_default();
         self.0
             .authority()
-            .require(&principal, &g::org_name(org), "billing.paymentMethods.delete", ActionClass::Setup, "DeletePaymentMethod")
+            .require(
+                &principal,
+                &g::org_name(org),
+                "billing.paymentMethods.delete",
+                ActionClass::Setup,
+                "DeletePaymentMethod",
+            )
             .await?;
-        let pm = self.0.delete_payment_method(org, id, req.validate_only).await?;
+        let pm = self
+            .0
+            .delete_payment_method(org, id, req.validate_only)
+            .await?;
         Ok(Response::new(pb::DeletePaymentMethodResponse {
             payment_method: Some(to_pb(pm)),
         }))

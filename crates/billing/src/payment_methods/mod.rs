@@ -11,7 +11,10 @@ use loopback_runtime::pagination::PageRequest;
 use loopback_runtime::secrets::Sealed;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::Billing;
@@ -63,7 +66,10 @@ pub struct PaymentMethod {
 impl PaymentMethod {
     /// `organizations/{org}/paymentMethods/{id}`.
     pub fn name(&self) -> String {
-        format!("organizations/{}/paymentMethods/{}", self.organization, self.id)
+        format!(
+            "organizations/{}/paymentMethods/{}",
+            self.organization, self.id
+        )
     }
 }
 
@@ -100,10 +106,21 @@ fn to_domain(m: payment_method::Model) -> Result<PaymentMethod> {
             exp_year: m.card_exp_year.ok_or_else(|| corrupt("exp_year"))?,
         },
         "sepa_debit" => Details::Sepa {
-            iban_masked: m.iban_masked.clone().ok_or_else(|| corrupt("iban_masked"))?,
-            account_holder: m.account_holder.clone().ok_or_else(|| corrupt("account_holder"))?,
-            mandate_reference: m.mandate_reference.clone().ok_or_else(|| corrupt("mandate_reference"))?,
-            mandate_signature_time: m.mandate_signature_time.ok_or_else(|| corrupt("mandate_signature_time"))?,
+            iban_masked: m
+                .iban_masked
+                .clone()
+                .ok_or_else(|| corrupt("iban_masked"))?,
+            account_holder: m
+                .account_holder
+                .clone()
+                .ok_or_else(|| corrupt("account_holder"))?,
+            mandate_reference: m
+                .mandate_reference
+                .clone()
+                .ok_or_else(|| corrupt("mandate_reference"))?,
+            mandate_signature_time: m
+                .mandate_signature_time
+                .ok_or_else(|| corrupt("mandate_signature_time"))?,
         },
         other => return Err(corrupt(&format!("kind {other:?}"))),
     };
@@ -117,7 +134,12 @@ fn to_domain(m: payment_method::Model) -> Result<PaymentMethod> {
 }
 
 impl Billing {
-    async fn find_payment_method(&self, conn: &impl sea_orm::ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<PaymentMethod>> {
+    async fn find_payment_method(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        org: Uuid,
+        id: Uuid,
+    ) -> Result<Option<PaymentMethod>> {
         payment_method::Entity::find_by_id(id.to_string())
             .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
             .one(conn)
@@ -198,7 +220,10 @@ impl Billing {
                 row.mandate_signature_time = Set(Some(*mandate_signature_time));
             }
         }
-        match payment_method::Entity::insert(row).exec_without_returning(&txn).await {
+        match payment_method::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+        {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) && request_id.is_some() => {
                 drop(txn);
@@ -215,7 +240,9 @@ impl Billing {
         let created = self
             .find_payment_method(&txn, org, id)
             .await?
-            .ok_or_else(|| Error::Corrupt("payment method vanished inside its transaction".into()))?;
+            .ok_or_else(|| {
+                Error::Corrupt("payment method vanished inside its transaction".into())
+            })?;
         if validate_only {
             txn.rollback().await?;
         } else {
@@ -232,8 +259,13 @@ impl Billing {
     }
 
     /// A page of payment methods in creation order.
-    pub async fn list_payment_methods(&self, org: Uuid, page: PageRequest) -> Result<(Vec<PaymentMethod>, String)> {
-        let mut q = payment_method::Entity::find().filter(payment_method::Column::OrganizationId.eq(org.to_string()));
+    pub async fn list_payment_methods(
+        &self,
+        org: Uuid,
+        page: PageRequest,
+    ) -> Result<(Vec<PaymentMethod>, String)> {
+        let mut q = payment_method::Entity::find()
+            .filter(payment_method::Column::OrganizationId.eq(org.to_string()));
         if let Some(after) = &page.after {
             q = q.filter(payment_method::Column::Id.gt(after.as_str()));
         }
@@ -275,7 +307,12 @@ impl Billing {
     /// Removes a payment method. If it was the default, the oldest remaining
     /// one becomes the default. (Refusing to remove the default while
     /// invoices are open arrives with invoices.)
-    pub async fn delete_payment_method(&self, org: Uuid, id: Uuid, validate_only: bool) -> Result<PaymentMethod> {
+    pub async fn delete_payment_method(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        validate_only: bool,
+    ) -> Result<PaymentMethod> {
         let txn = self.db().begin().await?;
         let method = self
             .find_payment_method(&txn, org, id)

@@ -28,7 +28,12 @@ fn require_service(principal: &auth::Principal) -> Result<(), Status> {
 
 impl UsageGrpc {
     /// Validates one event (`prefix` is its path in the request).
-    fn event(&self, v: &mut FieldViolations, prefix: &str, e: &pb::UsageEvent) -> Option<UsageEvent> {
+    fn event(
+        &self,
+        v: &mut FieldViolations,
+        prefix: &str,
+        e: &pb::UsageEvent,
+    ) -> Option<UsageEvent> {
         let organization = fields::org_id(v, &format!("{prefix}.organization"), &e.organization);
         let project = if e.project.is_empty() {
             None
@@ -36,7 +41,10 @@ impl UsageGrpc {
             match validation::child_name(&e.project, "projects") {
                 Ok((org, project)) if Some(org) == organization => Some(project),
                 Ok(_) => {
-                    v.add(format!("{prefix}.project"), "must belong to the event's organization");
+                    v.add(
+                        format!("{prefix}.project"),
+                        "must belong to the event's organization",
+                    );
                     None
                 }
                 Err(err) => {
@@ -46,13 +54,22 @@ impl UsageGrpc {
             }
         };
         if !self.0.settings().price_book.prices.contains_key(&e.meter) {
-            v.add(format!("{prefix}.meter"), format!("unknown meter {:?}: not in the price book", e.meter));
+            v.add(
+                format!("{prefix}.meter"),
+                format!("unknown meter {:?}: not in the price book", e.meter),
+            );
         }
         if !(0..=MAX_QUANTITY).contains(&e.quantity) {
             v.add(format!("{prefix}.quantity"), "must be between 0 and 1e12");
         }
-        if e.idempotency_key.is_empty() || e.idempotency_key.len() > 128 || e.idempotency_key.chars().any(char::is_control) {
-            v.add(format!("{prefix}.idempotency_key"), "must be 1 to 128 printable characters");
+        if e.idempotency_key.is_empty()
+            || e.idempotency_key.len() > 128
+            || e.idempotency_key.chars().any(char::is_control)
+        {
+            v.add(
+                format!("{prefix}.idempotency_key"),
+                "must be 1 to 128 printable characters",
+            );
         }
         let now = Utc::now();
         let start_of_previous_month = {
@@ -61,14 +78,19 @@ impl UsageGrpc {
                 .single()
                 .unwrap_or(now);
             let prev = first - Duration::days(1);
-            Utc.with_ymd_and_hms(prev.year(), prev.month(), 1, 0, 0, 0).single().unwrap_or(prev)
+            Utc.with_ymd_and_hms(prev.year(), prev.month(), 1, 0, 0, 0)
+                .single()
+                .unwrap_or(prev)
         };
         let event_time = fields::time(v, &format!("{prefix}.event_time"), e.event_time);
         match event_time {
-            Some(t) if t > now + Duration::minutes(5) => v.add(format!("{prefix}.event_time"), "is in the future"),
-            Some(t) if t < start_of_previous_month => {
-                v.add(format!("{prefix}.event_time"), "is before the previous billing period")
+            Some(t) if t > now + Duration::minutes(5) => {
+                v.add(format!("{prefix}.event_time"), "is in the future")
             }
+            Some(t) if t < start_of_previous_month => v.add(
+                format!("{prefix}.event_time"),
+                "is before the previous billing period",
+            ),
             None if e.event_time.is_none() => v.add(format!("{prefix}.event_time"), "is required"),
             _ => {}
         }
@@ -86,7 +108,12 @@ impl UsageGrpc {
     async fn record(&self, reporter: &str, e: &UsageEvent) -> Result<bool, Status> {
         let org = fields::org_name(e.organization);
         // Usage already happened: no status gate, but the organization must exist.
-        let policy = self.0.authority().policy(&org).await.map_err(Status::from)?;
+        let policy = self
+            .0
+            .authority()
+            .policy(&org)
+            .await
+            .map_err(Status::from)?;
         if policy.state == loopback_org_core_client::State::Deleted {
             return Err(errors::not_found(&org));
         }
@@ -96,7 +123,10 @@ impl UsageGrpc {
 
 #[tonic::async_trait]
 impl pb::usage_service_server::UsageService for UsageGrpc {
-    async fn record_usage(&self, request: Request<pb::RecordUsageRequest>) -> Result<Response<pb::RecordUsageResponse>, Status> {
+    async fn record_usage(
+        &self,
+        request: Request<pb::RecordUsageRequest>,
+    ) -> Result<Response<pb::RecordUsageResponse>, Status> {
         let principal = auth::principal(&request)?;
         require_service(&principal)?;
         let req = request.into_inner();

@@ -21,7 +21,10 @@ fn to_domain(m: account::Model) -> Result<Account> {
 }
 
 /// The account bound to a token subject, if any.
-pub async fn find_by_subject(conn: &impl ConnectionTrait, subject: &str) -> Result<Option<Account>> {
+pub async fn find_by_subject(
+    conn: &impl ConnectionTrait,
+    subject: &str,
+) -> Result<Option<Account>> {
     account::Entity::find()
         .filter(account::Column::Subject.eq(subject))
         .one(conn)
@@ -39,7 +42,11 @@ pub async fn ensure(conn: &impl ConnectionTrait, principal: &Principal) -> Resul
         if existing.email == email && (name.is_empty() || existing.display_name == name) {
             return Ok(existing);
         }
-        let display_name = if name.is_empty() { existing.display_name.clone() } else { name };
+        let display_name = if name.is_empty() {
+            existing.display_name.clone()
+        } else {
+            name
+        };
         account::Entity::update_many()
             .set(account::ActiveModel {
                 email: Set(email.clone()),
@@ -73,5 +80,10 @@ pub async fn ensure(conn: &impl ConnectionTrait, principal: &Principal) -> Resul
     }
     find_by_subject(conn, &principal.subject)
         .await?
-        .ok_or_else(|| Error::Corrupt(format!("account for subject {:?} vanished", principal.subject)))
+        .ok_or_else(|| {
+            Error::Corrupt(format!(
+                "account for subject {:?} vanished",
+                principal.subject
+            ))
+        })
 }

@@ -15,7 +15,10 @@ use crate::service::OrgCore;
 pub struct AuditGrpc(pub OrgCore);
 
 fn event_to_pb(e: audit_event::Model) -> pb::AuditEvent {
-    let organization = e.organization_id.map(|o| format!("organizations/{o}")).unwrap_or_default();
+    let organization = e
+        .organization_id
+        .map(|o| format!("organizations/{o}"))
+        .unwrap_or_default();
     pb::AuditEvent {
         name: if organization.is_empty() {
             format!("auditEvents/{}", e.id)

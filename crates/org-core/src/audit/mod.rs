@@ -25,7 +25,11 @@ pub struct AuditRecord<'a> {
 }
 
 /// Writes `record` as done by `caller`.
-pub async fn record(conn: &impl ConnectionTrait, caller: &Caller, record: AuditRecord<'_>) -> Result<()> {
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    record: AuditRecord<'_>,
+) -> Result<()> {
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(Uuid::now_v7().to_string()),
         time: Set(Utc::now()),
@@ -68,13 +72,24 @@ impl crate::service::OrgCore {
         filter: AuditFilter,
         page: loopback_runtime::pagination::PageRequest,
     ) -> Result<(Vec<audit_event::Model>, String)> {
-        use sea_orm::{ColumnTrait as _, Condition, QueryFilter as _, QueryOrder as _, QuerySelect as _};
+        use sea_orm::{
+            ColumnTrait as _, Condition, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+        };
         match filter.organization {
             Some(org) => {
                 let access = self
-                    .org_access(self.db(), caller, org, crate::access::Deleted::ShowToOperators)
+                    .org_access(
+                        self.db(),
+                        caller,
+                        org,
+                        crate::access::Deleted::ShowToOperators,
+                    )
                     .await?;
-                access.require(crate::catalog::AUDIT_LIST, crate::policy::ActionClass::Read, "ListAuditEvents")?;
+                access.require(
+                    crate::catalog::AUDIT_LIST,
+                    crate::policy::ActionClass::Read,
+                    "ListAuditEvents",
+                )?;
             }
             None => crate::access::require_operator(caller)?,
         }

@@ -71,7 +71,10 @@ fn idp_url(v: &mut FieldViolations, field: &str, value: &str, allow_http_loopbac
     match parsed.scheme() {
         "https" if parsed.host_str().is_some() => {}
         "http" if loopback && allow_http_loopback => {}
-        _ => v.add(field, "must be an https URL (http only for loopback hosts in development)"),
+        _ => v.add(
+            field,
+            "must be an https URL (http only for loopback hosts in development)",
+        ),
     }
 }
 
@@ -79,7 +82,10 @@ fn plain(v: &mut FieldViolations, field: &str, value: &str, max: usize) {
     if value.trim().is_empty() {
         v.add(field, "is required");
     } else if value.len() > max || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        v.add(field, format!("must be 1 to {max} characters without spaces"));
+        v.add(
+            field,
+            format!("must be 1 to {max} characters without spaces"),
+        );
     }
 }
 
@@ -107,8 +113,13 @@ fn domains(v: &mut FieldViolations, field: &str, domains: &[String]) -> Vec<Stri
         // url::Host applies IDNA, so internationalised domains are stored in
         // their ASCII form.
         match url::Host::parse(d.trim()) {
-            Ok(url::Host::Domain(ascii)) if ascii.contains('.') && !ascii.ends_with('.') => out.push(ascii),
-            _ => v.add(format!("{field}[{i}]"), format!("{d:?} is not a domain name")),
+            Ok(url::Host::Domain(ascii)) if ascii.contains('.') && !ascii.ends_with('.') => {
+                out.push(ascii)
+            }
+            _ => v.add(
+                format!("{field}[{i}]"),
+                format!("{d:?} is not a domain name"),
+            ),
         }
     }
     out.sort();
@@ -118,9 +129,15 @@ fn domains(v: &mut FieldViolations, field: &str, domains: &[String]) -> Vec<Stri
 
 fn saml_xml(v: &mut FieldViolations, field: &str, xml: &str) {
     if xml.len() > MAX_SAML_XML_BYTES {
-        v.add(field, format!("must be at most {} KiB", MAX_SAML_XML_BYTES / 1024));
+        v.add(
+            field,
+            format!("must be at most {} KiB", MAX_SAML_XML_BYTES / 1024),
+        );
     } else if !xml.trim_start().starts_with('<') || !xml.contains("EntityDescriptor") {
-        v.add(field, "must be a SAML metadata document (an EntityDescriptor)");
+        v.add(
+            field,
+            "must be a SAML metadata document (an EntityDescriptor)",
+        );
     }
 }
 
@@ -130,15 +147,28 @@ impl AuthProviderGrpc {
     }
 
     fn create_input(&self, v: &mut FieldViolations, p: &pb::AuthProvider) -> ProviderInput {
-        v.check("auth_provider.display_name", validation::display_name(&p.display_name));
+        v.check(
+            "auth_provider.display_name",
+            validation::display_name(&p.display_name),
+        );
         let allow_http = self.allow_http();
         let mut client_secret = None;
         let config = match &p.config {
             Some(pb::auth_provider::Config::Oidc(o)) => {
-                idp_url(v, "auth_provider.oidc.issuer_uri", &o.issuer_uri, allow_http);
+                idp_url(
+                    v,
+                    "auth_provider.oidc.issuer_uri",
+                    &o.issuer_uri,
+                    allow_http,
+                );
                 plain(v, "auth_provider.oidc.client_id", &o.client_id, 255);
                 if !o.client_secret.is_empty() {
-                    plain(v, "auth_provider.oidc.client_secret", &o.client_secret, 1024);
+                    plain(
+                        v,
+                        "auth_provider.oidc.client_secret",
+                        &o.client_secret,
+                        1024,
+                    );
                     client_secret = Some(o.client_secret.clone());
                 }
                 Some(ProviderConfig::Oidc {
@@ -149,9 +179,19 @@ impl AuthProviderGrpc {
             }
             Some(pb::auth_provider::Config::Saml(s)) => {
                 match (s.metadata_uri.is_empty(), s.metadata_xml.is_empty()) {
-                    (false, true) => idp_url(v, "auth_provider.saml.metadata_uri", &s.metadata_uri, allow_http),
-                    (true, false) => saml_xml(v, "auth_provider.saml.metadata_xml", &s.metadata_xml),
-                    _ => v.add("auth_provider.saml", "set exactly one of metadata_uri and metadata_xml"),
+                    (false, true) => idp_url(
+                        v,
+                        "auth_provider.saml.metadata_uri",
+                        &s.metadata_uri,
+                        allow_http,
+                    ),
+                    (true, false) => {
+                        saml_xml(v, "auth_provider.saml.metadata_xml", &s.metadata_xml)
+                    }
+                    _ => v.add(
+                        "auth_provider.saml",
+                        "set exactly one of metadata_uri and metadata_xml",
+                    ),
                 }
                 plain(v, "auth_provider.saml.entity_id", &s.entity_id, 1024);
                 Some(ProviderConfig::Saml {
@@ -170,7 +210,11 @@ impl AuthProviderGrpc {
             config,
             config_changes: Vec::new(),
             client_secret,
-            allowed_email_domains: Some(domains(v, "auth_provider.allowed_email_domains", &p.allowed_email_domains)),
+            allowed_email_domains: Some(domains(
+                v,
+                "auth_provider.allowed_email_domains",
+                &p.allowed_email_domains,
+            )),
             enabled: Some(p.enabled),
         }
     }
@@ -207,7 +251,13 @@ impl pb::auth_provider_service_server::AuthProviderService for AuthProviderGrpc 
         g::done(v)?;
         let created = self
             .0
-            .create_auth_provider(&caller, org.unwrap_or_default(), input, request_id, req.validate_only)
+            .create_auth_provider(
+                &caller,
+                org.unwrap_or_default(),
+                input,
+                request_id,
+                req.validate_only,
+            )
             .await?;
         Ok(Response::new(pb::CreateAuthProviderResponse {
             auth_provider: Some(provider_to_pb(created)),
@@ -238,7 +288,12 @@ impl pb::auth_provider_service_server::AuthProviderService for AuthProviderGrpc 
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(&mut v, req.page_size, &req.page_token, &format!("authProviders|{}", req.parent));
+        let page = g::page(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            &format!("authProviders|{}", req.parent),
+        );
         g::done(v)?;
         let (Some(org), Some(page)) = (org, page) else {
             return Err(Status::internal("validated fields missing"));
@@ -282,44 +337,86 @@ impl pb::auth_provider_service_server::AuthProviderService for AuthProviderGrpc 
         for path in paths {
             match path {
                 "display_name" => {
-                    v.check("auth_provider.display_name", validation::display_name(&p.display_name));
+                    v.check(
+                        "auth_provider.display_name",
+                        validation::display_name(&p.display_name),
+                    );
                     input.display_name = Some(p.display_name.trim().to_string());
                 }
                 "enabled" => input.enabled = Some(p.enabled),
                 "allowed_email_domains" => {
-                    input.allowed_email_domains =
-                        Some(domains(&mut v, "auth_provider.allowed_email_domains", &p.allowed_email_domains))
+                    input.allowed_email_domains = Some(domains(
+                        &mut v,
+                        "auth_provider.allowed_email_domains",
+                        &p.allowed_email_domains,
+                    ))
                 }
                 "oidc.issuer_uri" => {
-                    idp_url(&mut v, "auth_provider.oidc.issuer_uri", &oidc.issuer_uri, allow_http);
-                    input.config_changes.push(ConfigChange::IssuerUri(oidc.issuer_uri.clone()));
+                    idp_url(
+                        &mut v,
+                        "auth_provider.oidc.issuer_uri",
+                        &oidc.issuer_uri,
+                        allow_http,
+                    );
+                    input
+                        .config_changes
+                        .push(ConfigChange::IssuerUri(oidc.issuer_uri.clone()));
                 }
                 "oidc.client_id" => {
                     plain(&mut v, "auth_provider.oidc.client_id", &oidc.client_id, 255);
-                    input.config_changes.push(ConfigChange::ClientId(oidc.client_id.clone()));
+                    input
+                        .config_changes
+                        .push(ConfigChange::ClientId(oidc.client_id.clone()));
                 }
                 "oidc.client_secret" => {
-                    plain(&mut v, "auth_provider.oidc.client_secret", &oidc.client_secret, 1024);
+                    plain(
+                        &mut v,
+                        "auth_provider.oidc.client_secret",
+                        &oidc.client_secret,
+                        1024,
+                    );
                     input.client_secret = Some(oidc.client_secret.clone());
                 }
-                "oidc.scopes" => input
-                    .config_changes
-                    .push(ConfigChange::Scopes(scopes(&mut v, "auth_provider.oidc.scopes", &oidc.scopes))),
+                "oidc.scopes" => input.config_changes.push(ConfigChange::Scopes(scopes(
+                    &mut v,
+                    "auth_provider.oidc.scopes",
+                    &oidc.scopes,
+                ))),
                 "saml.metadata_uri" => {
                     if !saml.metadata_uri.is_empty() {
-                        idp_url(&mut v, "auth_provider.saml.metadata_uri", &saml.metadata_uri, allow_http);
+                        idp_url(
+                            &mut v,
+                            "auth_provider.saml.metadata_uri",
+                            &saml.metadata_uri,
+                            allow_http,
+                        );
                     }
-                    input.config_changes.push(ConfigChange::MetadataUri(saml.metadata_uri.clone()));
+                    input
+                        .config_changes
+                        .push(ConfigChange::MetadataUri(saml.metadata_uri.clone()));
                 }
                 "saml.metadata_xml" => {
                     if !saml.metadata_xml.is_empty() {
-                        saml_xml(&mut v, "auth_provider.saml.metadata_xml", &saml.metadata_xml);
+                        saml_xml(
+                            &mut v,
+                            "auth_provider.saml.metadata_xml",
+                            &saml.metadata_xml,
+                        );
                     }
-                    input.config_changes.push(ConfigChange::MetadataXml(saml.metadata_xml.clone()));
+                    input
+                        .config_changes
+                        .push(ConfigChange::MetadataXml(saml.metadata_xml.clone()));
                 }
                 "saml.entity_id" => {
-                    plain(&mut v, "auth_provider.saml.entity_id", &saml.entity_id, 1024);
-                    input.config_changes.push(ConfigChange::EntityId(saml.entity_id.clone()));
+                    plain(
+                        &mut v,
+                        "auth_provider.saml.entity_id",
+                        &saml.entity_id,
+                        1024,
+                    );
+                    input
+                        .config_changes
+                        .push(ConfigChange::EntityId(saml.entity_id.clone()));
                 }
                 _ => {}
             }
@@ -346,7 +443,10 @@ impl pb::auth_provider_service_server::AuthProviderService for AuthProviderGrpc 
         let version = g::etag(&mut v, "etag", &req.etag);
         g::done(v)?;
         let (org, id) = ids.unwrap_or_default();
-        let deleted = self.0.delete_auth_provider(&caller, org, id, version, req.validate_only).await?;
+        let deleted = self
+            .0
+            .delete_auth_provider(&caller, org, id, version, req.validate_only)
+            .await?;
         Ok(Response::new(pb::DeleteAuthProviderResponse {
             auth_provider: Some(provider_to_pb(deleted)),
         }))

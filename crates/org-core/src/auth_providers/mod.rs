@@ -158,7 +158,14 @@ pub struct ProviderInput {
 }
 
 fn require_sso(access: &OrgAccess) -> Result<()> {
-    if access.organization.capabilities.flags.get(FLAG).copied().unwrap_or(false) {
+    if access
+        .organization
+        .capabilities
+        .flags
+        .get(FLAG)
+        .copied()
+        .unwrap_or(false)
+    {
         Ok(())
     } else {
         Err(Error::CapabilityDisabled {
@@ -190,7 +197,11 @@ impl OrgCore {
     ) -> Result<AuthProvider> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::AUTH_PROVIDERS_CREATE, ActionClass::Setup, "CreateAuthProvider")?;
+        access.require(
+            catalog::AUTH_PROVIDERS_CREATE,
+            ActionClass::Setup,
+            "CreateAuthProvider",
+        )?;
         require_sso(&access)?;
         if let Some(rid) = &request_id
             && let Some(existing) = store::find_by_request(&txn, org, rid).await?
@@ -225,8 +236,10 @@ impl OrgCore {
             display_name: Set(input.display_name.unwrap_or_default()),
             kind: Set(config.kind().into()),
             config: Set(serde_json::to_string(&config).map_err(|e| Error::Corrupt(e.to_string()))?),
-            allowed_email_domains: Set(serde_json::to_string(&input.allowed_email_domains.unwrap_or_default())
-                .map_err(|e| Error::Corrupt(e.to_string()))?),
+            allowed_email_domains: Set(serde_json::to_string(
+                &input.allowed_email_domains.unwrap_or_default(),
+            )
+            .map_err(|e| Error::Corrupt(e.to_string()))?),
             enabled: Set(input.enabled.unwrap_or(false)),
             client_secret_key_id: Set(key_id),
             client_secret_ciphertext: Set(ciphertext),
@@ -251,17 +264,28 @@ impl OrgCore {
             },
         )
         .await?;
-        let created = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::Corrupt("auth provider vanished inside its transaction".into()))?;
+        let created = store::find(&txn, org, id).await?.ok_or_else(|| {
+            Error::Corrupt("auth provider vanished inside its transaction".into())
+        })?;
         self.finish(txn, validate_only).await?;
         Ok(created)
     }
 
     /// One provider.
-    pub async fn get_auth_provider(&self, caller: &Caller, org: Uuid, id: Uuid) -> Result<AuthProvider> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
-        access.require(catalog::AUTH_PROVIDERS_GET, ActionClass::Read, "GetAuthProvider")?;
+    pub async fn get_auth_provider(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        id: Uuid,
+    ) -> Result<AuthProvider> {
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
+        access.require(
+            catalog::AUTH_PROVIDERS_GET,
+            ActionClass::Read,
+            "GetAuthProvider",
+        )?;
         store::find(self.db(), org, id)
             .await?
             .ok_or_else(|| Error::NotFound(provider_name(org, id)))
@@ -274,8 +298,14 @@ impl OrgCore {
         org: Uuid,
         page: loopback_runtime::pagination::PageRequest,
     ) -> Result<(Vec<AuthProvider>, String)> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
-        access.require(catalog::AUTH_PROVIDERS_LIST, ActionClass::Read, "ListAuthProviders")?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
+        access.require(
+            catalog::AUTH_PROVIDERS_LIST,
+            ActionClass::Read,
+            "ListAuthProviders",
+        )?;
         let rows = store::list(self.db(), org, &page).await?;
         Ok(page.finish(rows, |p| p.id.to_string()))
     }
@@ -292,7 +322,11 @@ impl OrgCore {
     ) -> Result<AuthProvider> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::AUTH_PROVIDERS_UPDATE, ActionClass::Setup, "UpdateAuthProvider")?;
+        access.require(
+            catalog::AUTH_PROVIDERS_UPDATE,
+            ActionClass::Setup,
+            "UpdateAuthProvider",
+        )?;
         require_sso(&access)?;
         let current = store::find(&txn, org, id)
             .await?
@@ -305,22 +339,34 @@ impl OrgCore {
         if !input.config_changes.is_empty() {
             let mut config = current.config.clone();
             for change in input.config_changes.iter().cloned() {
-                change
-                    .apply(&mut config)
-                    .map_err(|e| Error::invalid("update_mask", format!("{e}: it has no such setting")))?;
+                change.apply(&mut config).map_err(|e| {
+                    Error::invalid("update_mask", format!("{e}: it has no such setting"))
+                })?;
             }
-            if let ProviderConfig::Saml { metadata_uri, metadata_xml, .. } = &config
+            if let ProviderConfig::Saml {
+                metadata_uri,
+                metadata_xml,
+                ..
+            } = &config
                 && metadata_uri.is_empty() == metadata_xml.is_empty()
             {
-                return Err(Error::invalid("auth_provider.saml", "set exactly one of metadata_uri and metadata_xml"));
+                return Err(Error::invalid(
+                    "auth_provider.saml",
+                    "set exactly one of metadata_uri and metadata_xml",
+                ));
             }
-            changes.config = Set(serde_json::to_string(&config).map_err(|e| Error::Corrupt(e.to_string()))?);
+            changes.config =
+                Set(serde_json::to_string(&config).map_err(|e| Error::Corrupt(e.to_string()))?);
         }
         if input.client_secret.is_some() && !matches!(current.config, ProviderConfig::Oidc { .. }) {
-            return Err(Error::invalid("update_mask", "only OIDC providers have a client secret"));
+            return Err(Error::invalid(
+                "update_mask",
+                "only OIDC providers have a client secret",
+            ));
         }
         if let Some(v) = &input.allowed_email_domains {
-            changes.allowed_email_domains = Set(serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))?);
+            changes.allowed_email_domains =
+                Set(serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))?);
         }
         if let Some(v) = input.enabled {
             changes.enabled = Set(v);
@@ -359,16 +405,29 @@ impl OrgCore {
             },
         )
         .await?;
-        let after = store::find(&txn, org, id).await?.ok_or_else(|| Error::NotFound(current.name()))?;
+        let after = store::find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(current.name()))?;
         self.finish(txn, validate_only).await?;
         Ok(after)
     }
 
     /// Deletes a provider.
-    pub async fn delete_auth_provider(&self, caller: &Caller, org: Uuid, id: Uuid, etag: Option<i64>, validate_only: bool) -> Result<AuthProvider> {
+    pub async fn delete_auth_provider(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        id: Uuid,
+        etag: Option<i64>,
+        validate_only: bool,
+    ) -> Result<AuthProvider> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::AUTH_PROVIDERS_DELETE, ActionClass::Setup, "DeleteAuthProvider")?;
+        access.require(
+            catalog::AUTH_PROVIDERS_DELETE,
+            ActionClass::Setup,
+            "DeleteAuthProvider",
+        )?;
         let current = store::find(&txn, org, id)
             .await?
             .ok_or_else(|| Error::NotFound(provider_name(org, id)))?;

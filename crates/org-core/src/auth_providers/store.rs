@@ -3,7 +3,9 @@
 use loopback_runtime::pagination::PageRequest;
 use loopback_runtime::secrets::{Keyring, Sealed};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::{AuthProvider, ProviderConfig, secret_aad};
@@ -12,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::model::parse_stored_uuid;
 
 fn to_domain(m: auth_provider::Model) -> Result<AuthProvider> {
-    let config: ProviderConfig =
-        serde_json::from_str(&m.config).map_err(|e| Error::Corrupt(format!("auth provider {} config: {e}", m.id)))?;
+    let config: ProviderConfig = serde_json::from_str(&m.config)
+        .map_err(|e| Error::Corrupt(format!("auth provider {} config: {e}", m.id)))?;
     let allowed_email_domains: Vec<String> = serde_json::from_str(&m.allowed_email_domains)
         .map_err(|e| Error::Corrupt(format!("auth provider {} domains: {e}", m.id)))?;
     Ok(AuthProvider {
@@ -32,7 +34,11 @@ fn to_domain(m: auth_provider::Model) -> Result<AuthProvider> {
 }
 
 /// One provider of `org`.
-pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<AuthProvider>> {
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<AuthProvider>> {
     auth_provider::Entity::find_by_id(id.to_string())
         .filter(auth_provider::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -42,7 +48,11 @@ pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Op
 }
 
 /// The provider created in `org` with `request_id`.
-pub async fn find_by_request(conn: &impl ConnectionTrait, org: Uuid, request_id: &str) -> Result<Option<AuthProvider>> {
+pub async fn find_by_request(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    request_id: &str,
+) -> Result<Option<AuthProvider>> {
     auth_provider::Entity::find()
         .filter(auth_provider::Column::OrganizationId.eq(org.to_string()))
         .filter(auth_provider::Column::RequestId.eq(request_id))
@@ -62,8 +72,13 @@ pub async fn count(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
 }
 
 /// A page of providers in creation order.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<AuthProvider>> {
-    let mut q = auth_provider::Entity::find().filter(auth_provider::Column::OrganizationId.eq(org.to_string()));
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<AuthProvider>> {
+    let mut q = auth_provider::Entity::find()
+        .filter(auth_provider::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(auth_provider::Column::Id.gt(after.as_str()));
     }
@@ -86,7 +101,12 @@ fn sealed_of(m: &auth_provider::Model) -> Result<Option<Sealed>> {
 }
 
 /// The decrypted client secret of a provider.
-pub async fn client_secret(conn: &impl ConnectionTrait, keyring: &Keyring, org: Uuid, id: Uuid) -> Result<Option<String>> {
+pub async fn client_secret(
+    conn: &impl ConnectionTrait,
+    keyring: &Keyring,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<String>> {
     let Some(m) = auth_provider::Entity::find_by_id(id.to_string())
         .filter(auth_provider::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -113,7 +133,9 @@ pub async fn rotate_secrets(conn: &impl ConnectionTrait, keyring: &Keyring) -> R
         .await?;
     let (mut rotated, mut current) = (0, 0);
     for m in rows {
-        let Some(sealed) = sealed_of(&m)? else { continue };
+        let Some(sealed) = sealed_of(&m)? else {
+            continue;
+        };
         if !keyring.needs_rotation(&sealed) {
             current += 1;
             continue;

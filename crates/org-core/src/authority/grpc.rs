@@ -14,7 +14,9 @@ use tonic::{Request, Response, Status};
 
 use super::{Decision, OrganizationPolicy};
 use crate::access::require_service_or_operator;
-use crate::convert::{capabilities_to_pb, class_from_pb, class_to_pb, state_to_pb, status_to_pb, timestamp};
+use crate::convert::{
+    capabilities_to_pb, class_from_pb, class_to_pb, state_to_pb, status_to_pb, timestamp,
+};
 use crate::grpc as g;
 use crate::model::parse_stored_uuid;
 use crate::service::OrgCore;
@@ -37,7 +39,11 @@ pub fn policy_to_pb(p: OrganizationPolicy) -> pb::OrganizationPolicy {
         state: state_to_pb(p.organization.state).into(),
         capabilities: Some(capabilities_to_pb(&p.organization.capabilities)),
         features: p.features,
-        allowed_action_classes: p.allowed_classes.into_iter().map(|c| class_to_pb(c).into()).collect(),
+        allowed_action_classes: p
+            .allowed_classes
+            .into_iter()
+            .map(|c| class_to_pb(c).into())
+            .collect(),
         revision: p.revision,
     }
 }
@@ -68,11 +74,15 @@ fn principal_from_pb(v: &mut FieldViolations, p: Option<tpb::Principal>) -> Opti
     })
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchOrganizationPoliciesResponse, Status>> + Send>>;
+type WatchStream =
+    Pin<Box<dyn Stream<Item = Result<pb::WatchOrganizationPoliciesResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::authority_service_server::AuthorityService for AuthorityGrpc {
-    async fn authorize(&self, request: Request<pb::AuthorizeRequest>) -> Result<Response<pb::AuthorizeResponse>, Status> {
+    async fn authorize(
+        &self,
+        request: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         require_service_or_operator(&caller)?;
         let req = request.into_inner();
@@ -81,21 +91,35 @@ impl pb::authority_service_server::AuthorityService for AuthorityGrpc {
         let org = g::org_id(&mut v, "organization", &req.organization);
         let permission = catalog::lookup(&req.permission);
         if permission.is_none() {
-            v.add("permission", format!("{:?} is not in the permission catalog", req.permission));
+            v.add(
+                "permission",
+                format!("{:?} is not in the permission catalog", req.permission),
+            );
         }
         let class = class_from_pb(req.action_class);
         if class.is_none() {
             v.add("action_class", "must be READ, SETUP, CREATE or OPERATE");
         }
         g::done(v)?;
-        let (Some(subject), Some(org), Some(permission), Some(class)) = (subject, org, permission, class) else {
+        let (Some(subject), Some(org), Some(permission), Some(class)) =
+            (subject, org, permission, class)
+        else {
             return Err(Status::internal("validated fields missing"));
         };
-        let (decision, policy) = self.0.authorize(&caller, &subject, org, permission, class).await?;
+        let (decision, policy) = self
+            .0
+            .authorize(&caller, &subject, org, permission, class)
+            .await?;
         let (decision, message) = match decision {
             Decision::Allow => (pb::Decision::Allow, String::new()),
-            Decision::NotFound => (pb::Decision::DenyNotFound, format!("organizations/{org} not found")),
-            Decision::PermissionDenied => (pb::Decision::DenyPermission, format!("the caller lacks permission {permission}")),
+            Decision::NotFound => (
+                pb::Decision::DenyNotFound,
+                format!("organizations/{org} not found"),
+            ),
+            Decision::PermissionDenied => (
+                pb::Decision::DenyPermission,
+                format!("the caller lacks permission {permission}"),
+            ),
             Decision::EntityStatus(message) => (pb::Decision::DenyEntityStatus, message),
         };
         Ok(Response::new(pb::AuthorizeResponse {
@@ -114,13 +138,19 @@ impl pb::authority_service_server::AuthorityService for AuthorityGrpc {
         let mut v = FieldViolations::new();
         let org = g::org_id(&mut v, "organization", &req.organization);
         g::done(v)?;
-        let policy = self.0.get_organization_policy(&caller, org.unwrap_or_default()).await?;
+        let policy = self
+            .0
+            .get_organization_policy(&caller, org.unwrap_or_default())
+            .await?;
         Ok(Response::new(pb::GetOrganizationPolicyResponse {
             policy: Some(policy_to_pb(policy)),
         }))
     }
 
-    async fn list_features(&self, request: Request<pb::ListFeaturesRequest>) -> Result<Response<pb::ListFeaturesResponse>, Status> {
+    async fn list_features(
+        &self,
+        request: Request<pb::ListFeaturesRequest>,
+    ) -> Result<Response<pb::ListFeaturesResponse>, Status> {
         self.0.caller_of(&request).await?;
         let enabled = &self.0.settings().features;
         let mut features: Vec<pb::Feature> = crate::policy::FEATURES

@@ -43,12 +43,17 @@ pub enum Decision {
 impl OrgCore {
     /// The policy of `org`, or `None` if it does not exist.
     pub async fn policy(&self, org: Uuid) -> Result<Option<OrganizationPolicy>> {
-        let Some(organization) = organizations::store::load(self.db(), self.settings(), org).await? else {
+        let Some(organization) =
+            organizations::store::load(self.db(), self.settings(), org).await?
+        else {
             return Ok(None);
         };
         let revision = changes::latest_for(self.db(), org).await?;
         Ok(Some(OrganizationPolicy {
-            allowed_classes: policy::allowed_classes(organization.verification_status, organization.state),
+            allowed_classes: policy::allowed_classes(
+                organization.verification_status,
+                organization.state,
+            ),
             organization,
             features: self.settings().features.clone(),
             revision,
@@ -56,7 +61,11 @@ impl OrgCore {
     }
 
     /// GetOrganizationPolicy: services and operators only.
-    pub async fn get_organization_policy(&self, caller: &Caller, org: Uuid) -> Result<OrganizationPolicy> {
+    pub async fn get_organization_policy(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+    ) -> Result<OrganizationPolicy> {
         require_service_or_operator(caller)?;
         self.policy(org)
             .await?
@@ -83,10 +92,12 @@ impl OrgCore {
         let permissions = match subject.kind {
             PrincipalKind::Operator => Some(Permissions::All),
             PrincipalKind::Service => Some(Permissions::Set(crate::catalog::service_permissions())),
-            PrincipalKind::Account => match accounts::store::find_by_subject(self.db(), &subject.subject).await? {
-                Some(account) => account_permissions(self.db(), &account, org).await?,
-                None => None,
-            },
+            PrincipalKind::Account => {
+                match accounts::store::find_by_subject(self.db(), &subject.subject).await? {
+                    Some(account) => account_permissions(self.db(), &account, org).await?,
+                    None => None,
+                }
+            }
         };
         let Some(permissions) = permissions else {
             return Ok((Decision::NotFound, None));
@@ -96,7 +107,12 @@ impl OrgCore {
         }
         let org_ref = &policy.organization;
         if !policy::allows(org_ref.verification_status, org_ref.state, class) {
-            let message = policy::refusal_message(org_ref.verification_status, org_ref.state, class, permission);
+            let message = policy::refusal_message(
+                org_ref.verification_status,
+                org_ref.state,
+                class,
+                permission,
+            );
             return Ok((Decision::EntityStatus(message), Some(policy)));
         }
         Ok((Decision::Allow, Some(policy)))

@@ -41,7 +41,10 @@ pub fn invite_to_pb(i: Invite) -> pb::Invite {
         create_time: Some(timestamp(i.create_time)),
         expire_time: Some(timestamp(i.expire_time)),
         update_time: Some(timestamp(i.update_time)),
-        accepted_by: i.accepted_by.map(|a| format!("accounts/{a}")).unwrap_or_default(),
+        accepted_by: i
+            .accepted_by
+            .map(|a| format!("accounts/{a}"))
+            .unwrap_or_default(),
         allowed_actions,
     }
 }
@@ -59,7 +62,10 @@ fn ttl(v: &mut FieldViolations, field: &str, hours: i32) -> Option<chrono::Durat
 
 #[tonic::async_trait]
 impl pb::invite_service_server::InviteService for InviteGrpc {
-    async fn create_invite(&self, request: Request<pb::CreateInviteRequest>) -> Result<Response<pb::CreateInviteResponse>, Status> {
+    async fn create_invite(
+        &self,
+        request: Request<pb::CreateInviteRequest>,
+    ) -> Result<Response<pb::CreateInviteResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -84,7 +90,14 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
         g::done(v)?;
         let (created, invite_token) = self
             .0
-            .create_invite(&caller, org.unwrap_or_default(), email, roles, ttl, req.validate_only)
+            .create_invite(
+                &caller,
+                org.unwrap_or_default(),
+                email,
+                roles,
+                ttl,
+                req.validate_only,
+            )
             .await?;
         Ok(Response::new(pb::CreateInviteResponse {
             invite: Some(invite_to_pb(created)),
@@ -92,7 +105,10 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
         }))
     }
 
-    async fn list_invites(&self, request: Request<pb::ListInvitesRequest>) -> Result<Response<pb::ListInvitesResponse>, Status> {
+    async fn list_invites(
+        &self,
+        request: Request<pb::ListInvitesRequest>,
+    ) -> Result<Response<pb::ListInvitesResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -108,7 +124,12 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
                 None
             }
         };
-        let page = g::page(&mut v, req.page_size, &req.page_token, &format!("invites|{}|{}", req.parent, req.state));
+        let page = g::page(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            &format!("invites|{}|{}", req.parent, req.state),
+        );
         g::done(v)?;
         let (Some(org), Some(page)) = (org, page) else {
             return Err(Status::internal("validated fields missing"));
@@ -120,7 +141,10 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
         }))
     }
 
-    async fn get_invite(&self, request: Request<pb::GetInviteRequest>) -> Result<Response<pb::GetInviteResponse>, Status> {
+    async fn get_invite(
+        &self,
+        request: Request<pb::GetInviteRequest>,
+    ) -> Result<Response<pb::GetInviteResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -133,20 +157,29 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
         }))
     }
 
-    async fn revoke_invite(&self, request: Request<pb::RevokeInviteRequest>) -> Result<Response<pb::RevokeInviteResponse>, Status> {
+    async fn revoke_invite(
+        &self,
+        request: Request<pb::RevokeInviteRequest>,
+    ) -> Result<Response<pb::RevokeInviteResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let ids = g::child_id(&mut v, "name", &req.name, "invites");
         g::done(v)?;
         let (org, id) = ids.unwrap_or_default();
-        let invite = self.0.revoke_invite(&caller, org, id, req.validate_only).await?;
+        let invite = self
+            .0
+            .revoke_invite(&caller, org, id, req.validate_only)
+            .await?;
         Ok(Response::new(pb::RevokeInviteResponse {
             invite: Some(invite_to_pb(invite)),
         }))
     }
 
-    async fn resend_invite(&self, request: Request<pb::ResendInviteRequest>) -> Result<Response<pb::ResendInviteResponse>, Status> {
+    async fn resend_invite(
+        &self,
+        request: Request<pb::ResendInviteRequest>,
+    ) -> Result<Response<pb::ResendInviteResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -161,12 +194,18 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
         }))
     }
 
-    async fn accept_invite(&self, request: Request<pb::AcceptInviteRequest>) -> Result<Response<pb::AcceptInviteResponse>, Status> {
+    async fn accept_invite(
+        &self,
+        request: Request<pb::AcceptInviteRequest>,
+    ) -> Result<Response<pb::AcceptInviteResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         if req.invite_token.is_empty() || req.invite_token.len() > 200 {
             let mut v = FieldViolations::new();
-            v.add("invite_token", "is required (the token from the invitation)");
+            v.add(
+                "invite_token",
+                "is required (the token from the invitation)",
+            );
             g::done(v)?;
         }
         let member = self.0.accept_invite(&caller, &req.invite_token).await?;

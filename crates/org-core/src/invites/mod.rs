@@ -40,7 +40,8 @@ async fn check_member_limit(
     except: Option<Uuid>,
 ) -> Result<()> {
     let org = access.organization.id;
-    let usage = memberships::store::count(conn, org).await? + store::count_pending(conn, org, except).await?;
+    let usage = memberships::store::count(conn, org).await?
+        + store::count_pending(conn, org, except).await?;
     let limit = access.organization.capabilities.limit(LIMIT);
     if usage >= limit {
         return Err(Error::LimitReached {
@@ -60,11 +61,21 @@ fn precondition(reason: &'static str, message: String) -> Error {
 /// Why an invite in `invite.state` cannot be used or changed.
 fn not_pending(invite: &Invite) -> Error {
     match invite.state {
-        state::ACCEPTED => precondition("INVITE_ALREADY_USED", format!("{} was already accepted", invite.name())),
-        state::REVOKED => precondition("INVITE_REVOKED", format!("{} was revoked: ask for a new invite", invite.name())),
+        state::ACCEPTED => precondition(
+            "INVITE_ALREADY_USED",
+            format!("{} was already accepted", invite.name()),
+        ),
+        state::REVOKED => precondition(
+            "INVITE_REVOKED",
+            format!("{} was revoked: ask for a new invite", invite.name()),
+        ),
         _ => precondition(
             "INVITE_EXPIRED",
-            format!("{} expired at {}: ask for it to be resent", invite.name(), invite.expire_time.to_rfc3339()),
+            format!(
+                "{} expired at {}: ask for it to be resent",
+                invite.name(),
+                invite.expire_time.to_rfc3339()
+            ),
         ),
     }
 }
@@ -84,9 +95,14 @@ impl OrgCore {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::INVITES_CREATE, ActionClass::Setup, "CreateInvite")?;
-        self.check_grantable(&txn, &access, &roles, "invite.roles").await?;
+        self.check_grantable(&txn, &access, &roles, "invite.roles")
+            .await?;
         if let Some(member) = memberships::store::find_by_email(&txn, org, &email).await? {
-            return Err(Error::AlreadyExists(format!("{} is already a member ({})", email, member.name())));
+            return Err(Error::AlreadyExists(format!(
+                "{} is already a member ({})",
+                email,
+                member.name()
+            )));
         }
         if let Some(pending) = store::find_pending_for_email(&txn, org, &email).await? {
             return Err(Error::AlreadyExists(format!(
@@ -134,8 +150,16 @@ impl OrgCore {
     }
 
     /// Lists invites, optionally in one effective state.
-    pub async fn list_invites(&self, caller: &Caller, org: Uuid, only: Option<&'static str>, page: PageRequest) -> Result<(Vec<Invite>, String)> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+    pub async fn list_invites(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        only: Option<&'static str>,
+        page: PageRequest,
+    ) -> Result<(Vec<Invite>, String)> {
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::INVITES_LIST, ActionClass::Read, "ListInvites")?;
         let rows = store::list(self.db(), org, only, &page).await?;
         Ok(page.finish(rows, |i| i.id.to_string()))
@@ -143,7 +167,9 @@ impl OrgCore {
 
     /// One invite.
     pub async fn get_invite(&self, caller: &Caller, org: Uuid, id: Uuid) -> Result<Invite> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::INVITES_LIST, ActionClass::Read, "GetInvite")?;
         store::find(self.db(), org, id)
             .await?
@@ -151,7 +177,13 @@ impl OrgCore {
     }
 
     /// Revokes a pending invite.
-    pub async fn revoke_invite(&self, caller: &Caller, org: Uuid, id: Uuid, validate_only: bool) -> Result<Invite> {
+    pub async fn revoke_invite(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        id: Uuid,
+        validate_only: bool,
+    ) -> Result<Invite> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::INVITES_REVOKE, ActionClass::Setup, "RevokeInvite")?;
@@ -176,13 +208,21 @@ impl OrgCore {
             },
         )
         .await?;
-        let revoked = store::find(&txn, org, id).await?.ok_or_else(|| Error::NotFound(invite.name()))?;
+        let revoked = store::find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(invite.name()))?;
         self.finish(txn, validate_only).await?;
         Ok(revoked)
     }
 
     /// Rotates a pending (or expired) invite's token and restarts its expiry.
-    pub async fn resend_invite(&self, caller: &Caller, org: Uuid, id: Uuid, ttl: Option<chrono::Duration>) -> Result<(Invite, String)> {
+    pub async fn resend_invite(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        id: Uuid,
+        ttl: Option<chrono::Duration>,
+    ) -> Result<(Invite, String)> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::INVITES_CREATE, ActionClass::Setup, "ResendInvite")?;
@@ -197,7 +237,16 @@ impl OrgCore {
         }
         let (token, hash) = store::new_token();
         let expire = Utc::now() + ttl.unwrap_or(self.settings().invite_ttl);
-        if !store::transition(&txn, &invite, state::PENDING, Some(&hash), Some(expire), None).await? {
+        if !store::transition(
+            &txn,
+            &invite,
+            state::PENDING,
+            Some(&hash),
+            Some(expire),
+            None,
+        )
+        .await?
+        {
             return Err(Error::EtagMismatch(invite.name()));
         }
         audit::record(
@@ -212,7 +261,9 @@ impl OrgCore {
             },
         )
         .await?;
-        let resent = store::find(&txn, org, id).await?.ok_or_else(|| Error::NotFound(invite.name()))?;
+        let resent = store::find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(invite.name()))?;
         self.finish(txn, false).await?;
         Ok((resent, token))
     }
@@ -224,11 +275,15 @@ impl OrgCore {
         };
         let not_found = || Error::NotFound("invite".into());
         let hash = store::hash_token(token);
-        let found = store::find_by_token_hash(self.db(), &hash).await?.ok_or_else(not_found)?;
+        let found = store::find_by_token_hash(self.db(), &hash)
+            .await?
+            .ok_or_else(not_found)?;
         let org = found.organization;
         let txn = self.begin_locked(org).await?;
         // Re-read under the lock: a concurrent accept, revoke or resend wins.
-        let invite = store::find_by_token_hash(&txn, &hash).await?.ok_or_else(not_found)?;
+        let invite = store::find_by_token_hash(&txn, &hash)
+            .await?
+            .ok_or_else(not_found)?;
         let Some(organization) = org_store::load(&txn, self.settings(), org).await? else {
             return Err(not_found());
         };
@@ -246,8 +301,14 @@ impl OrgCore {
             });
         }
         crate::access::check_status(&organization, ActionClass::Setup, "AcceptInvite")?;
-        if memberships::store::find(&txn, org, account.id).await?.is_some() {
-            return Err(Error::AlreadyExists(format!("you are already a member of {}", organization.name())));
+        if memberships::store::find(&txn, org, account.id)
+            .await?
+            .is_some()
+        {
+            return Err(Error::AlreadyExists(format!(
+                "you are already a member of {}",
+                organization.name()
+            )));
         }
         let access = OrgAccess {
             organization,

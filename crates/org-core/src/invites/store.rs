@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
 use rand::RngCore as _;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
@@ -71,12 +74,16 @@ pub fn new_token() -> (String, String) {
 
 /// The stored form of a token.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Builds the domain invite from its row.
 pub fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
-    let roles: Vec<String> = serde_json::from_str(&m.roles).map_err(|e| Error::Corrupt(format!("invite {} roles: {e}", m.id)))?;
+    let roles: Vec<String> = serde_json::from_str(&m.roles)
+        .map_err(|e| Error::Corrupt(format!("invite {} roles: {e}", m.id)))?;
     let state = match m.state.as_str() {
         state::PENDING if m.expire_time <= now => state::EXPIRED,
         state::PENDING => state::PENDING,
@@ -95,7 +102,11 @@ pub fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
         create_time: m.create_time,
         update_time: m.update_time,
         expire_time: m.expire_time,
-        accepted_by: m.accepted_by.as_deref().map(parse_stored_uuid).transpose()?,
+        accepted_by: m
+            .accepted_by
+            .as_deref()
+            .map(parse_stored_uuid)
+            .transpose()?,
         version: m.version,
     })
 }
@@ -121,7 +132,11 @@ pub async fn find_by_token_hash(conn: &impl ConnectionTrait, hash: &str) -> Resu
 }
 
 /// Pending, unexpired invites of `org`, optionally excluding one.
-pub async fn count_pending(conn: &impl ConnectionTrait, org: Uuid, except: Option<Uuid>) -> Result<i64> {
+pub async fn count_pending(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    except: Option<Uuid>,
+) -> Result<i64> {
     let mut q = invite::Entity::find()
         .filter(invite::Column::OrganizationId.eq(org.to_string()))
         .filter(invite::Column::State.eq(state::PENDING))
@@ -133,7 +148,11 @@ pub async fn count_pending(conn: &impl ConnectionTrait, org: Uuid, except: Optio
 }
 
 /// The pending, unexpired invite for `email` in `org`, if any.
-pub async fn find_pending_for_email(conn: &impl ConnectionTrait, org: Uuid, email: &str) -> Result<Option<Invite>> {
+pub async fn find_pending_for_email(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    email: &str,
+) -> Result<Option<Invite>> {
     invite::Entity::find()
         .filter(invite::Column::OrganizationId.eq(org.to_string()))
         .filter(invite::Column::Email.eq(email))
@@ -177,7 +196,12 @@ pub async fn transition(
 }
 
 /// A page of invites in creation order, optionally in one effective state.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, only: Option<&str>, page: &PageRequest) -> Result<Vec<Invite>> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    only: Option<&str>,
+    page: &PageRequest,
+) -> Result<Vec<Invite>> {
     let now = Utc::now();
     let mut cond = Condition::all().add(invite::Column::OrganizationId.eq(org.to_string()));
     cond = match only {
@@ -185,11 +209,13 @@ pub async fn list(conn: &impl ConnectionTrait, org: Uuid, only: Option<&str>, pa
             .add(invite::Column::State.eq(state::PENDING))
             .add(invite::Column::ExpireTime.gt(now)),
         Some(state::EXPIRED) => cond.add(
-            Condition::any().add(invite::Column::State.eq(state::EXPIRED)).add(
-                Condition::all()
-                    .add(invite::Column::State.eq(state::PENDING))
-                    .add(invite::Column::ExpireTime.lte(now)),
-            ),
+            Condition::any()
+                .add(invite::Column::State.eq(state::EXPIRED))
+                .add(
+                    Condition::all()
+                        .add(invite::Column::State.eq(state::PENDING))
+                        .add(invite::Column::ExpireTime.lte(now)),
+                ),
         ),
         Some(other) => cond.add(invite::Column::State.eq(other)),
         None => cond,

@@ -43,14 +43,24 @@ fn request_name(v: &mut FieldViolations, name: &str) -> Option<(Uuid, Uuid)> {
 }
 
 impl LimitRequestGrpc {
-    async fn decide(&self, caller: crate::model::Caller, name: &str, reason: &str, approve: bool) -> Result<pb::LimitIncreaseRequest, Status> {
+    async fn decide(
+        &self,
+        caller: crate::model::Caller,
+        name: &str,
+        reason: &str,
+        approve: bool,
+    ) -> Result<pb::LimitIncreaseRequest, Status> {
         require_operator(&caller)?;
         let mut v = FieldViolations::new();
         let ids = request_name(&mut v, name);
         v.check("reason", validation::reason(reason));
         g::done(v)?;
         let (org, id) = ids.unwrap_or_default();
-        Ok(to_pb(self.0.decide_limit_request(&caller, org, id, approve, reason.trim()).await?))
+        Ok(to_pb(
+            self.0
+                .decide_limit_request(&caller, org, id, approve, reason.trim())
+                .await?,
+        ))
     }
 }
 
@@ -75,7 +85,10 @@ impl pb::limit_request_service_server::LimitRequestService for LimitRequestGrpc 
             v.add("limit_increase_request.requested_value", "must be positive");
         }
         if r.justification.trim().is_empty() {
-            v.add("limit_increase_request.justification", "is required: say why the organization needs it");
+            v.add(
+                "limit_increase_request.justification",
+                "is required: say why the organization needs it",
+            );
         } else {
             v.check(
                 "limit_increase_request.justification",
@@ -121,7 +134,12 @@ impl pb::limit_request_service_server::LimitRequestService for LimitRequestGrpc 
                 None
             }
         };
-        let query = format!("limitRequests|{}|{}|{}", req.parent, req.state, caller.page_key());
+        let query = format!(
+            "limitRequests|{}|{}|{}",
+            req.parent,
+            req.state,
+            caller.page_key()
+        );
         let page = g::page(&mut v, req.page_size, &req.page_token, &query);
         g::done(v)?;
         let Some(page) = page else {

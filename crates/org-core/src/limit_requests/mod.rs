@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -65,7 +67,10 @@ pub struct LimitRequest {
 impl LimitRequest {
     /// `organizations/{org}/limitIncreaseRequests/{id}`.
     pub fn name(&self) -> String {
-        format!("organizations/{}/limitIncreaseRequests/{}", self.organization, self.id)
+        format!(
+            "organizations/{}/limitIncreaseRequests/{}",
+            self.organization, self.id
+        )
     }
 }
 
@@ -108,7 +113,11 @@ impl OrgCore {
     ) -> Result<LimitRequest> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::LIMIT_REQUESTS_CREATE, ActionClass::Setup, "CreateLimitIncreaseRequest")?;
+        access.require(
+            catalog::LIMIT_REQUESTS_CREATE,
+            ActionClass::Setup,
+            "CreateLimitIncreaseRequest",
+        )?;
         let current_value = access.organization.capabilities.limit(limit);
         if requested_value <= current_value {
             return Err(Error::invalid(
@@ -124,7 +133,10 @@ impl OrgCore {
             .await?;
         if let Some(open) = open {
             let open = to_domain(open)?;
-            return Err(Error::AlreadyExists(format!("{} is still open for {limit}", open.name())));
+            return Err(Error::AlreadyExists(format!(
+                "{} is still open for {limit}",
+                open.name()
+            )));
         }
         let id = Uuid::now_v7();
         lir::Entity::insert(lir::ActiveModel {
@@ -173,8 +185,14 @@ impl OrgCore {
         let mut cond = Condition::all();
         match org {
             Some(org) => {
-                let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
-                access.require(catalog::LIMIT_REQUESTS_LIST, ActionClass::Read, "ListLimitIncreaseRequests")?;
+                let access = self
+                    .org_access(self.db(), caller, org, Deleted::Hide)
+                    .await?;
+                access.require(
+                    catalog::LIMIT_REQUESTS_LIST,
+                    ActionClass::Read,
+                    "ListLimitIncreaseRequests",
+                )?;
                 cond = cond.add(lir::Column::OrganizationId.eq(org.to_string()));
             }
             None => require_operator(caller)?,
@@ -198,21 +216,41 @@ impl OrgCore {
     }
 
     /// Approves (setting the override) or denies an open request.
-    pub async fn decide_limit_request(&self, caller: &Caller, org: Uuid, id: Uuid, approve: bool, reason: &str) -> Result<LimitRequest> {
+    pub async fn decide_limit_request(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        id: Uuid,
+        approve: bool,
+        reason: &str,
+    ) -> Result<LimitRequest> {
         require_operator(caller)?;
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         let name = format!("organizations/{org}/limitIncreaseRequests/{id}");
-        let request = find(&txn, org, id).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
+        let request = find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name.clone()))?;
         if request.state != state::OPEN {
             return Err(Error::FailedPrecondition {
                 reason: "REQUEST_DECIDED",
                 message: format!("{name} was already {}", request.state.to_lowercase()),
             });
         }
-        let new_state = if approve { state::APPROVED } else { state::DENIED };
+        let new_state = if approve {
+            state::APPROVED
+        } else {
+            state::DENIED
+        };
         if approve {
-            org_store::set_override(&txn, org, &request.limit, Some(request.requested_value), None).await?;
+            org_store::set_override(
+                &txn,
+                org,
+                &request.limit,
+                Some(request.requested_value),
+                None,
+            )
+            .await?;
             let version = access.organization.version;
             if !org_store::save(&txn, org, version, organization::ActiveModel::default()).await? {
                 return Err(Error::EtagMismatch(access.organization.name()));
@@ -239,7 +277,9 @@ impl OrgCore {
             },
         )
         .await?;
-        let decided = find(&txn, org, id).await?.ok_or_else(|| Error::NotFound(name))?;
+        let decided = find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name))?;
         self.finish(txn, false).await?;
         Ok(decided)
     }

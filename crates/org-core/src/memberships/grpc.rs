@@ -35,9 +35,14 @@ pub fn role_ids(v: &mut FieldViolations, field: &str, roles: &[String]) -> Vec<S
     let mut out: Vec<String> = Vec::new();
     for (i, role) in roles.iter().enumerate() {
         let ok = (1..=63).contains(&role.len())
-            && role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            && role
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !ok {
-            v.add(format!("{field}[{i}]"), format!("{role:?} is not a role id"));
+            v.add(
+                format!("{field}[{i}]"),
+                format!("{role:?} is not a role id"),
+            );
         } else if out.contains(role) {
             v.add(format!("{field}[{i}]"), format!("{role:?} is listed twice"));
         } else {
@@ -50,12 +55,20 @@ pub fn role_ids(v: &mut FieldViolations, field: &str, roles: &[String]) -> Vec<S
 
 #[tonic::async_trait]
 impl pb::membership_service_server::MembershipService for MembershipGrpc {
-    async fn list_members(&self, request: Request<pb::ListMembersRequest>) -> Result<Response<pb::ListMembersResponse>, Status> {
+    async fn list_members(
+        &self,
+        request: Request<pb::ListMembersRequest>,
+    ) -> Result<Response<pb::ListMembersResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(&mut v, req.page_size, &req.page_token, &format!("members|{}", req.parent));
+        let page = g::page(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            &format!("members|{}", req.parent),
+        );
         g::done(v)?;
         let (Some(org), Some(page)) = (org, page) else {
             return Err(Status::internal("validated fields missing"));
@@ -67,7 +80,10 @@ impl pb::membership_service_server::MembershipService for MembershipGrpc {
         }))
     }
 
-    async fn get_member(&self, request: Request<pb::GetMemberRequest>) -> Result<Response<pb::GetMemberResponse>, Status> {
+    async fn get_member(
+        &self,
+        request: Request<pb::GetMemberRequest>,
+    ) -> Result<Response<pb::GetMemberResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -80,7 +96,10 @@ impl pb::membership_service_server::MembershipService for MembershipGrpc {
         }))
     }
 
-    async fn update_member(&self, request: Request<pb::UpdateMemberRequest>) -> Result<Response<pb::UpdateMemberResponse>, Status> {
+    async fn update_member(
+        &self,
+        request: Request<pb::UpdateMemberRequest>,
+    ) -> Result<Response<pb::UpdateMemberResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -107,7 +126,10 @@ impl pb::membership_service_server::MembershipService for MembershipGrpc {
         }))
     }
 
-    async fn remove_member(&self, request: Request<pb::RemoveMemberRequest>) -> Result<Response<pb::RemoveMemberResponse>, Status> {
+    async fn remove_member(
+        &self,
+        request: Request<pb::RemoveMemberRequest>,
+    ) -> Result<Response<pb::RemoveMemberResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -115,7 +137,10 @@ impl pb::membership_service_server::MembershipService for MembershipGrpc {
         let version = g::etag(&mut v, "etag", &req.etag);
         g::done(v)?;
         let (org, account) = ids.unwrap_or_default();
-        let removed = self.0.remove_member(&caller, org, account, version, req.validate_only).await?;
+        let removed = self
+            .0
+            .remove_member(&caller, org, account, version, req.validate_only)
+            .await?;
         Ok(Response::new(pb::RemoveMemberResponse {
             member: Some(member_to_pb(removed)),
         }))

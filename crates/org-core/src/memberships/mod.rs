@@ -36,7 +36,12 @@ fn last_owner(member: &Member, what: &str) -> Error {
 impl OrgCore {
     /// Refuses unless `access` holds every permission of `member`'s roles:
     /// nobody may change or remove someone more powerful than themselves.
-    async fn require_outranks(&self, conn: &impl sea_orm::ConnectionTrait, access: &OrgAccess, member: &Member) -> Result<()> {
+    async fn require_outranks(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        access: &OrgAccess,
+        member: &Member,
+    ) -> Result<()> {
         self.check_grantable(conn, access, &member.roles, "member.roles").await.map_err(|e| match e {
             Error::PermissionDeniedBecause { permission, .. } => Error::PermissionDeniedBecause {
                 message: format!("{} holds {permission}, which you do not: you cannot change their membership", member.email),
@@ -48,8 +53,15 @@ impl OrgCore {
     }
 
     /// Lists members.
-    pub async fn list_members(&self, caller: &Caller, org: Uuid, page: PageRequest) -> Result<(Vec<Member>, String)> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+    pub async fn list_members(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        page: PageRequest,
+    ) -> Result<(Vec<Member>, String)> {
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::MEMBERS_LIST, ActionClass::Read, "ListMembers")?;
         let rows = store::list(self.db(), org, &page).await?;
         Ok(page.finish(rows, |m| m.account.to_string()))
@@ -57,7 +69,9 @@ impl OrgCore {
 
     /// One member.
     pub async fn get_member(&self, caller: &Caller, org: Uuid, account: Uuid) -> Result<Member> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::MEMBERS_GET, ActionClass::Read, "GetMember")?;
         store::find(self.db(), org, account)
             .await?
@@ -81,7 +95,8 @@ impl OrgCore {
             .await?
             .ok_or_else(|| Error::NotFound(member_name(org, account)))?;
         check_etag(&member.name(), etag, member.version)?;
-        self.check_grantable(&txn, &access, &new_roles, "member.roles").await?;
+        self.check_grantable(&txn, &access, &new_roles, "member.roles")
+            .await?;
         self.require_outranks(&txn, &access, &member).await?;
         let was_owner = member.roles.iter().any(|r| r == roles::OWNER);
         let stays_owner = new_roles.iter().any(|r| r == roles::OWNER);
@@ -112,7 +127,14 @@ impl OrgCore {
     }
 
     /// Removes a member.
-    pub async fn remove_member(&self, caller: &Caller, org: Uuid, account: Uuid, etag: Option<i64>, validate_only: bool) -> Result<Member> {
+    pub async fn remove_member(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        account: Uuid,
+        etag: Option<i64>,
+        validate_only: bool,
+    ) -> Result<Member> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::MEMBERS_REMOVE, ActionClass::Setup, "RemoveMember")?;
@@ -121,11 +143,24 @@ impl OrgCore {
             .ok_or_else(|| Error::NotFound(member_name(org, account)))?;
         check_etag(&member.name(), etag, member.version)?;
         self.require_outranks(&txn, &access, &member).await?;
-        self.end_membership(txn, caller, member, "RemoveMember", "removing them", validate_only).await
+        self.end_membership(
+            txn,
+            caller,
+            member,
+            "RemoveMember",
+            "removing them",
+            validate_only,
+        )
+        .await
     }
 
     /// The calling account leaves an organization.
-    pub async fn leave_organization(&self, caller: &Caller, org: Uuid, validate_only: bool) -> Result<Member> {
+    pub async fn leave_organization(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        validate_only: bool,
+    ) -> Result<Member> {
         let Caller::Account(account) = caller else {
             return Err(Error::PrincipalKind("account"));
         };
@@ -135,7 +170,15 @@ impl OrgCore {
         let member = store::find(&txn, org, account.id)
             .await?
             .ok_or_else(|| Error::NotFound(crate::model::organization_name(org)))?;
-        self.end_membership(txn, caller, member, "LeaveOrganization", "leaving", validate_only).await
+        self.end_membership(
+            txn,
+            caller,
+            member,
+            "LeaveOrganization",
+            "leaving",
+            validate_only,
+        )
+        .await
     }
 
     async fn end_membership(
@@ -148,7 +191,9 @@ impl OrgCore {
         validate_only: bool,
     ) -> Result<Member> {
         let org = member.organization;
-        if member.roles.iter().any(|r| r == roles::OWNER) && store::owner_count(&txn, org).await? <= 1 {
+        if member.roles.iter().any(|r| r == roles::OWNER)
+            && store::owner_count(&txn, org).await? <= 1
+        {
             return Err(last_owner(&member, what));
         }
         if !store::remove(&txn, org, member.account, member.version).await? {

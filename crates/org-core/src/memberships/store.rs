@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::catalog::roles;
@@ -35,12 +37,20 @@ pub struct Member {
 impl Member {
     /// `organizations/{org}/members/{account}`.
     pub fn name(&self) -> String {
-        format!("organizations/{}/members/{}", self.organization, self.account)
+        format!(
+            "organizations/{}/members/{}",
+            self.organization, self.account
+        )
     }
 }
 
 /// Adds `account` to `org` with `roles`.
-pub async fn add(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, roles: &[&str]) -> Result<()> {
+pub async fn add(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+    roles: &[&str],
+) -> Result<()> {
     let now = Utc::now();
     membership::Entity::insert(membership::ActiveModel {
         organization_id: Set(org.to_string()),
@@ -54,7 +64,12 @@ pub async fn add(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, roles: &
     insert_roles(conn, org, account, roles).await
 }
 
-async fn insert_roles(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, roles: &[&str]) -> Result<()> {
+async fn insert_roles(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+    roles: &[&str],
+) -> Result<()> {
     for role in roles {
         membership_role::Entity::insert(membership_role::ActiveModel {
             organization_id: Set(org.to_string()),
@@ -67,7 +82,10 @@ async fn insert_roles(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, rol
     Ok(())
 }
 
-async fn assemble(conn: &impl ConnectionTrait, rows: Vec<membership::Model>) -> Result<Vec<Member>> {
+async fn assemble(
+    conn: &impl ConnectionTrait,
+    rows: Vec<membership::Model>,
+) -> Result<Vec<Member>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -88,7 +106,9 @@ async fn assemble(conn: &impl ConnectionTrait, rows: Vec<membership::Model>) -> 
             let acct = accounts
                 .iter()
                 .find(|a| a.id == m.account_id)
-                .ok_or_else(|| Error::Corrupt(format!("membership of unknown account {}", m.account_id)))?;
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("membership of unknown account {}", m.account_id))
+                })?;
             Ok(Member {
                 organization: parse_stored_uuid(&m.organization_id)?,
                 account: parse_stored_uuid(&m.account_id)?,
@@ -119,8 +139,15 @@ pub async fn find(conn: &impl ConnectionTrait, org: Uuid, account: Uuid) -> Resu
 }
 
 /// The member of `org` whose account has `email`, if any.
-pub async fn find_by_email(conn: &impl ConnectionTrait, org: Uuid, email: &str) -> Result<Option<Member>> {
-    let accounts = account::Entity::find().filter(account::Column::Email.eq(email)).all(conn).await?;
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    email: &str,
+) -> Result<Option<Member>> {
+    let accounts = account::Entity::find()
+        .filter(account::Column::Email.eq(email))
+        .all(conn)
+        .await?;
     for a in accounts {
         if let Some(m) = find(conn, org, parse_stored_uuid(&a.id)?).await? {
             return Ok(Some(m));
@@ -130,8 +157,13 @@ pub async fn find_by_email(conn: &impl ConnectionTrait, org: Uuid, email: &str) 
 }
 
 /// A page of members by account id.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Member>> {
-    let mut q = membership::Entity::find().filter(membership::Column::OrganizationId.eq(org.to_string()));
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<Member>> {
+    let mut q =
+        membership::Entity::find().filter(membership::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(membership::Column::AccountId.gt(after.as_str()));
     }
@@ -162,7 +194,13 @@ pub async fn owner_count(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> 
 }
 
 /// Replaces a member's roles if the membership is still at `expected_version`.
-pub async fn set_roles(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, roles: &[String], expected_version: i64) -> Result<bool> {
+pub async fn set_roles(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+    roles: &[String],
+    expected_version: i64,
+) -> Result<bool> {
     let updated = membership::Entity::update_many()
         .set(membership::ActiveModel {
             version: Set(expected_version + 1),
@@ -188,7 +226,12 @@ pub async fn set_roles(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, ro
 }
 
 /// Removes a membership (its roles go with it) if still at `expected_version`.
-pub async fn remove(conn: &impl ConnectionTrait, org: Uuid, account: Uuid, expected_version: i64) -> Result<bool> {
+pub async fn remove(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+    expected_version: i64,
+) -> Result<bool> {
     membership_role::Entity::delete_many()
         .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
         .filter(membership_role::Column::AccountId.eq(account.to_string()))

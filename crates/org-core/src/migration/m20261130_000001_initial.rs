@@ -257,8 +257,14 @@ impl MigrationTrait for Migration {
                 )
                 .foreign_key(
                     ForeignKey::create()
-                        .from(MembershipRoles::Table, (MembershipRoles::OrganizationId, MembershipRoles::AccountId))
-                        .to(Memberships::Table, (Memberships::OrganizationId, Memberships::AccountId))
+                        .from(
+                            MembershipRoles::Table,
+                            (MembershipRoles::OrganizationId, MembershipRoles::AccountId),
+                        )
+                        .to(
+                            Memberships::Table,
+                            (Memberships::OrganizationId, Memberships::AccountId),
+                        )
                         .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
@@ -280,7 +286,10 @@ impl MigrationTrait for Migration {
                 )
                 .foreign_key(
                     ForeignKey::create()
-                        .from(CapabilityOverrides::Table, CapabilityOverrides::OrganizationId)
+                        .from(
+                            CapabilityOverrides::Table,
+                            CapabilityOverrides::OrganizationId,
+                        )
                         .to(Organizations::Table, Organizations::Id)
                         .on_delete(ForeignKeyAction::Cascade),
                 )

@@ -65,7 +65,10 @@ fn id(col: impl IntoIden) -> ColumnDef {
     string_len(col, 36)
 }
 
-fn org_fk(table: impl IntoIden + 'static, column: impl IntoIden + 'static) -> ForeignKeyCreateStatement {
+fn org_fk(
+    table: impl IntoIden + 'static,
+    column: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
         .to(Organizations::Table, Organizations::Id)
@@ -117,7 +120,11 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(CustomRoles::CreateTime))
                 .col(timestamp_with_time_zone(CustomRoles::UpdateTime))
                 .col(big_integer(CustomRoles::Version))
-                .primary_key(Index::create().col(CustomRoles::OrganizationId).col(CustomRoles::RoleId))
+                .primary_key(
+                    Index::create()
+                        .col(CustomRoles::OrganizationId)
+                        .col(CustomRoles::RoleId),
+                )
                 .foreign_key(&mut org_fk(CustomRoles::Table, CustomRoles::OrganizationId))
                 .to_owned(),
         )
@@ -135,12 +142,17 @@ impl MigrationTrait for Migration {
                 .col(boolean(AuthProviders::Enabled))
                 .col(string_len_null(AuthProviders::ClientSecretKeyId, 64))
                 .col(text_null(AuthProviders::ClientSecretCiphertext))
-                .col(timestamp_with_time_zone_null(AuthProviders::ClientSecretUpdateTime))
+                .col(timestamp_with_time_zone_null(
+                    AuthProviders::ClientSecretUpdateTime,
+                ))
                 .col(timestamp_with_time_zone(AuthProviders::CreateTime))
                 .col(timestamp_with_time_zone(AuthProviders::UpdateTime))
                 .col(big_integer(AuthProviders::Version))
                 .col(string_len_null(AuthProviders::RequestId, 36))
-                .foreign_key(&mut org_fk(AuthProviders::Table, AuthProviders::OrganizationId))
+                .foreign_key(&mut org_fk(
+                    AuthProviders::Table,
+                    AuthProviders::OrganizationId,
+                ))
                 .to_owned(),
         )
         .await?;

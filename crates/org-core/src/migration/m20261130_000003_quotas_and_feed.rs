@@ -60,7 +60,10 @@ enum PolicyFeedMeta {
     CompactedThrough,
 }
 
-fn fk(table: impl IntoIden + 'static, column: impl IntoIden + 'static) -> ForeignKeyCreateStatement {
+fn fk(
+    table: impl IntoIden + 'static,
+    column: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
         .to(Organizations::Table, Organizations::Id)
@@ -87,7 +90,10 @@ impl MigrationTrait for Migration {
                         .col(QuotaReservations::OrganizationId)
                         .col(QuotaReservations::RequestId),
                 )
-                .foreign_key(&mut fk(QuotaReservations::Table, QuotaReservations::OrganizationId))
+                .foreign_key(&mut fk(
+                    QuotaReservations::Table,
+                    QuotaReservations::OrganizationId,
+                ))
                 .to_owned(),
         )
         .await?;
@@ -109,7 +115,11 @@ impl MigrationTrait for Migration {
                 .col(big_integer(UsageReports::Usage))
                 .col(big_integer(UsageReports::Revision))
                 .col(timestamp_with_time_zone(UsageReports::ReportTime))
-                .primary_key(Index::create().col(UsageReports::OrganizationId).col(UsageReports::LimitKey))
+                .primary_key(
+                    Index::create()
+                        .col(UsageReports::OrganizationId)
+                        .col(UsageReports::LimitKey),
+                )
                 .foreign_key(&mut fk(UsageReports::Table, UsageReports::OrganizationId))
                 .to_owned(),
         )
@@ -128,8 +138,13 @@ impl MigrationTrait for Migration {
                 .col(string_len_null(LimitIncreaseRequests::DecidedBy, 300))
                 .col(text_null(LimitIncreaseRequests::DecisionReason))
                 .col(timestamp_with_time_zone(LimitIncreaseRequests::CreateTime))
-                .col(timestamp_with_time_zone_null(LimitIncreaseRequests::DecideTime))
-                .foreign_key(&mut fk(LimitIncreaseRequests::Table, LimitIncreaseRequests::OrganizationId))
+                .col(timestamp_with_time_zone_null(
+                    LimitIncreaseRequests::DecideTime,
+                ))
+                .foreign_key(&mut fk(
+                    LimitIncreaseRequests::Table,
+                    LimitIncreaseRequests::OrganizationId,
+                ))
                 .to_owned(),
         )
         .await?;

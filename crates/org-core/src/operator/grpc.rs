@@ -30,7 +30,10 @@ impl pb::operator_service_server::OperatorService for OperatorGrpc {
         let id = g::org_id(&mut v, "name", &req.name);
         let status = status_from_pb(req.verification_status);
         if status.is_none() {
-            v.add("verification_status", "must be one of IN_SETUP, VERIFIED, PENDING, WAITLIST, BLOCKED");
+            v.add(
+                "verification_status",
+                "must be one of IN_SETUP, VERIFIED, PENDING, WAITLIST, BLOCKED",
+            );
         }
         v.check("reason", validation::reason(&req.reason));
         g::done(v)?;
@@ -57,7 +60,10 @@ impl pb::operator_service_server::OperatorService for OperatorGrpc {
         let id = g::org_id(&mut v, "name", &req.name);
         let state = state_from_pb(req.state).filter(|s| *s != LifecycleState::Deleted);
         if state.is_none() {
-            v.add("state", "must be STATE_ACTIVE or STATE_INACTIVE (delete with DeleteOrganization)");
+            v.add(
+                "state",
+                "must be STATE_ACTIVE or STATE_INACTIVE (delete with DeleteOrganization)",
+            );
         }
         v.check("reason", validation::reason(&req.reason));
         g::done(v)?;
@@ -89,7 +95,10 @@ impl pb::operator_service_server::OperatorService for OperatorGrpc {
             if !policy::is_limit(&key) {
                 v.add(format!("capabilities.limits[{key}]"), "unknown limit");
             } else if value < 0 {
-                v.add(format!("capabilities.limits[{key}]"), "must be zero or positive");
+                v.add(
+                    format!("capabilities.limits[{key}]"),
+                    "must be zero or positive",
+                );
             } else {
                 change.limits.insert(key, value);
             }
@@ -105,11 +114,21 @@ impl pb::operator_service_server::OperatorService for OperatorGrpc {
             if policy::is_limit(&key) || policy::is_flag(&key) {
                 change.reset.push(key);
             } else {
-                v.add(format!("reset_keys[{i}]"), format!("unknown limit or flag {key:?}"));
+                v.add(
+                    format!("reset_keys[{i}]"),
+                    format!("unknown limit or flag {key:?}"),
+                );
             }
         }
-        if v.is_empty() && change.limits.is_empty() && change.flags.is_empty() && change.reset.is_empty() {
-            v.add("capabilities", "set at least one limit or flag, or name a key in reset_keys");
+        if v.is_empty()
+            && change.limits.is_empty()
+            && change.flags.is_empty()
+            && change.reset.is_empty()
+        {
+            v.add(
+                "capabilities",
+                "set at least one limit or flag, or name a key in reset_keys",
+            );
         }
         g::done(v)?;
         let Some(id) = id else {

@@ -31,13 +31,23 @@ pub struct CapabilityChange {
 }
 
 impl OrgCore {
-    async fn operator_target(&self, txn: &sea_orm::DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<Organization> {
+    async fn operator_target(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Organization> {
         require_operator(caller)?;
-        let access = self.org_access(txn, caller, id, Deleted::ShowToOperators).await?;
+        let access = self
+            .org_access(txn, caller, id, Deleted::ShowToOperators)
+            .await?;
         if access.organization.state == LifecycleState::Deleted {
             return Err(Error::FailedPrecondition {
                 reason: "ORGANIZATION_DELETED",
-                message: format!("{} is deleted: undelete it first", access.organization.name()),
+                message: format!(
+                    "{} is deleted: undelete it first",
+                    access.organization.name()
+                ),
             });
         }
         Ok(access.organization)
@@ -54,7 +64,8 @@ impl OrgCore {
             .await?
             .ok_or_else(|| Error::NotFound(crate::model::organization_name(id)))?;
         self.finish(txn, validate_only).await?;
-        let allowed_actions = allowed_actions(&org, &crate::access::Permissions::All, caller.is_operator());
+        let allowed_actions =
+            allowed_actions(&org, &crate::access::Permissions::All, caller.is_operator());
         Ok(OrganizationView {
             organization: org,
             allowed_actions,
@@ -94,7 +105,8 @@ impl OrgCore {
             )
             .await?;
         }
-        self.finish_operator_change(txn, caller, id, validate_only).await
+        self.finish_operator_change(txn, caller, id, validate_only)
+            .await
     }
 
     /// Sets the lifecycle state (ACTIVE or INACTIVE).
@@ -107,7 +119,10 @@ impl OrgCore {
         validate_only: bool,
     ) -> Result<OrganizationView> {
         if state == LifecycleState::Deleted {
-            return Err(Error::invalid("state", "use DeleteOrganization to delete an organization"));
+            return Err(Error::invalid(
+                "state",
+                "use DeleteOrganization to delete an organization",
+            ));
         }
         let txn = self.begin_locked(id).await?;
         let org = self.operator_target(&txn, caller, id).await?;
@@ -133,7 +148,8 @@ impl OrgCore {
             )
             .await?;
         }
-        self.finish_operator_change(txn, caller, id, validate_only).await
+        self.finish_operator_change(txn, caller, id, validate_only)
+            .await
     }
 
     /// Sets or resets capability overrides.
@@ -178,6 +194,7 @@ impl OrgCore {
             },
         )
         .await?;
-        self.finish_operator_change(txn, caller, id, validate_only).await
+        self.finish_operator_change(txn, caller, id, validate_only)
+            .await
     }
 }

@@ -6,7 +6,10 @@ use loopback_runtime::validation;
 use tonic::{Request, Response, Status};
 
 use super::{ListOrganizations, OrganizationUpdate};
-use crate::convert::{capabilities_to_pb, etag, opt_timestamp, state_from_pb, state_to_pb, status_from_pb, status_to_pb, timestamp};
+use crate::convert::{
+    capabilities_to_pb, etag, opt_timestamp, state_from_pb, state_to_pb, status_from_pb,
+    status_to_pb, timestamp,
+};
 use crate::grpc as g;
 use crate::model::OrganizationView;
 use crate::service::OrgCore;
@@ -46,7 +49,10 @@ impl pb::organization_service_server::OrganizationService for OrganizationGrpc {
         let mut v = FieldViolations::new();
         let display_name = match &req.organization {
             Some(o) => {
-                v.check("organization.display_name", validation::display_name(&o.display_name));
+                v.check(
+                    "organization.display_name",
+                    validation::display_name(&o.display_name),
+                );
                 o.display_name.trim().to_string()
             }
             None => {
@@ -74,7 +80,10 @@ impl pb::organization_service_server::OrganizationService for OrganizationGrpc {
         let mut v = FieldViolations::new();
         let id = g::org_id(&mut v, "name", &req.name);
         g::done(v)?;
-        let view = self.0.get_organization(&caller, id.unwrap_or_default()).await?;
+        let view = self
+            .0
+            .get_organization(&caller, id.unwrap_or_default())
+            .await?;
         Ok(Response::new(pb::GetOrganizationResponse {
             organization: Some(organization_to_pb(view)),
         }))
@@ -153,13 +162,22 @@ impl pb::organization_service_server::OrganizationService for OrganizationGrpc {
         let paths = g::update_mask(&mut v, req.update_mask.as_ref(), UPDATABLE);
         let mut update = OrganizationUpdate::default();
         if paths.contains(&"display_name") {
-            v.check("organization.display_name", validation::display_name(&org.display_name));
+            v.check(
+                "organization.display_name",
+                validation::display_name(&org.display_name),
+            );
             update.display_name = Some(org.display_name.trim().to_string());
         }
         g::done(v)?;
         let view = self
             .0
-            .update_organization(&caller, id.unwrap_or_default(), update, version, req.validate_only)
+            .update_organization(
+                &caller,
+                id.unwrap_or_default(),
+                update,
+                version,
+                req.validate_only,
+            )
             .await?;
         Ok(Response::new(pb::UpdateOrganizationResponse {
             organization: Some(organization_to_pb(view)),
@@ -178,7 +196,13 @@ impl pb::organization_service_server::OrganizationService for OrganizationGrpc {
         g::done(v)?;
         let view = self
             .0
-            .delete_organization(&caller, id.unwrap_or_default(), version, req.force, req.validate_only)
+            .delete_organization(
+                &caller,
+                id.unwrap_or_default(),
+                version,
+                req.force,
+                req.validate_only,
+            )
             .await?;
         Ok(Response::new(pb::DeleteOrganizationResponse {
             organization: Some(organization_to_pb(view)),

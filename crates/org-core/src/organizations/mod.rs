@@ -43,11 +43,19 @@ pub struct ListOrganizations {
 }
 
 /// The verbs `caller` may apply to `org` now.
-pub fn allowed_actions(org: &Organization, permissions: &Permissions, operator: bool) -> Vec<String> {
+pub fn allowed_actions(
+    org: &Organization,
+    permissions: &Permissions,
+    operator: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     if org.state == LifecycleState::Deleted {
         if permissions.has(catalog::ORGANIZATIONS_UNDELETE)
-            && policy::allows(org.verification_status, LifecycleState::Active, ActionClass::Setup)
+            && policy::allows(
+                org.verification_status,
+                LifecycleState::Active,
+                ActionClass::Setup,
+            )
         {
             out.push("undelete".to_string());
         }
@@ -56,10 +64,15 @@ pub fn allowed_actions(org: &Organization, permissions: &Permissions, operator: 
     let verbs = [
         ("update", catalog::ORGANIZATIONS_UPDATE, ActionClass::Setup),
         ("delete", catalog::ORGANIZATIONS_DELETE, ActionClass::Setup),
-        ("create_project", catalog::PROJECTS_CREATE, ActionClass::Create),
+        (
+            "create_project",
+            catalog::PROJECTS_CREATE,
+            ActionClass::Create,
+        ),
     ];
     for (verb, permission, class) in verbs {
-        if permissions.has(permission) && policy::allows(org.verification_status, org.state, class) {
+        if permissions.has(permission) && policy::allows(org.verification_status, org.state, class)
+        {
             out.push(verb.to_string());
         }
     }
@@ -100,7 +113,9 @@ impl OrgCore {
         if let Some(rid) = &request_id
             && let Some(existing) = store::find_by_request(self.db(), account.id, rid).await?
         {
-            return self.get_organization(caller, crate::model::parse_stored_uuid(&existing.id)?).await;
+            return self
+                .get_organization(caller, crate::model::parse_stored_uuid(&existing.id)?)
+                .await;
         }
         let now = Utc::now();
         let id = Uuid::now_v7();
@@ -129,7 +144,9 @@ impl OrgCore {
                 let existing = store::find_by_request(self.db(), account.id, rid)
                     .await?
                     .ok_or(Error::Db(e))?;
-                return self.get_organization(caller, crate::model::parse_stored_uuid(&existing.id)?).await;
+                return self
+                    .get_organization(caller, crate::model::parse_stored_uuid(&existing.id)?)
+                    .await;
             }
             (Err(e), _) => return Err(e.into()),
         }
@@ -156,13 +173,23 @@ impl OrgCore {
 
     /// Reads one organization.
     pub async fn get_organization(&self, caller: &Caller, id: Uuid) -> Result<OrganizationView> {
-        let access = self.org_access(self.db(), caller, id, Deleted::ShowToOperators).await?;
-        access.require(catalog::ORGANIZATIONS_GET, ActionClass::Read, "GetOrganization")?;
+        let access = self
+            .org_access(self.db(), caller, id, Deleted::ShowToOperators)
+            .await?;
+        access.require(
+            catalog::ORGANIZATIONS_GET,
+            ActionClass::Read,
+            "GetOrganization",
+        )?;
         Ok(view(access.organization, &access.permissions, caller))
     }
 
     /// Lists the caller's organizations (operators: all).
-    pub async fn list_organizations(&self, caller: &Caller, request: ListOrganizations) -> Result<(Vec<OrganizationView>, String)> {
+    pub async fn list_organizations(
+        &self,
+        caller: &Caller,
+        request: ListOrganizations,
+    ) -> Result<(Vec<OrganizationView>, String)> {
         let filter = store::ListFilter {
             member: match caller {
                 Caller::Account(a) => Some(a.id),
@@ -174,7 +201,10 @@ impl OrgCore {
             state: request.state,
         };
         if request.show_deleted && !caller.is_operator() {
-            return Err(Error::invalid("show_deleted", "only operators may list deleted organizations"));
+            return Err(Error::invalid(
+                "show_deleted",
+                "only operators may list deleted organizations",
+            ));
         }
         let rows = store::list(self.db(), &filter, &request.page).await?;
         let (rows, next) = request.page.finish(rows, |r| r.id.clone());
@@ -200,7 +230,11 @@ impl OrgCore {
     ) -> Result<OrganizationView> {
         let txn = self.begin_locked(id).await?;
         let access = self.org_access(&txn, caller, id, Deleted::Hide).await?;
-        access.require(catalog::ORGANIZATIONS_UPDATE, ActionClass::Setup, "UpdateOrganization")?;
+        access.require(
+            catalog::ORGANIZATIONS_UPDATE,
+            ActionClass::Setup,
+            "UpdateOrganization",
+        )?;
         let org = &access.organization;
         check_etag(&org.name(), etag, org.version)?;
         let mut changes = organization::ActiveModel::default();
@@ -242,7 +276,11 @@ impl OrgCore {
         // sneaks in after the live-project check.
         let txn = self.begin_locked(id).await?;
         let access = self.org_access(&txn, caller, id, Deleted::Hide).await?;
-        access.require(catalog::ORGANIZATIONS_DELETE, ActionClass::Setup, "DeleteOrganization")?;
+        access.require(
+            catalog::ORGANIZATIONS_DELETE,
+            ActionClass::Setup,
+            "DeleteOrganization",
+        )?;
         let org = &access.organization;
         check_etag(&org.name(), etag, org.version)?;
         let live = project::Entity::find()
@@ -305,7 +343,12 @@ impl OrgCore {
 
     /// Restores a soft-deleted organization and exactly the projects its
     /// deletion took.
-    pub async fn undelete_organization(&self, caller: &Caller, id: Uuid, validate_only: bool) -> Result<OrganizationView> {
+    pub async fn undelete_organization(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        validate_only: bool,
+    ) -> Result<OrganizationView> {
         let txn = self.begin_locked(id).await?;
         let access = self.org_access(&txn, caller, id, Deleted::Show).await?;
         let org = &access.organization;

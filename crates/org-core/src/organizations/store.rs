@@ -6,8 +6,8 @@ use chrono::Utc;
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait as _,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait as _,
 };
 use uuid::Uuid;
 
@@ -18,15 +18,23 @@ use crate::model::{Organization, parse_stored_uuid};
 use crate::policy::{Capabilities, LifecycleState, VerificationStatus};
 
 /// Builds the domain organization from its row and overrides.
-pub fn to_domain(m: organization::Model, settings: &Settings, overrides: Option<&Capabilities>) -> Result<Organization> {
-    let corrupt = |what: &str, e: String| Error::Corrupt(format!("organization {}: {what}: {e}", m.id));
+pub fn to_domain(
+    m: organization::Model,
+    settings: &Settings,
+    overrides: Option<&Capabilities>,
+) -> Result<Organization> {
+    let corrupt =
+        |what: &str, e: String| Error::Corrupt(format!("organization {}: {what}: {e}", m.id));
     Ok(Organization {
         id: parse_stored_uuid(&m.id)?,
         verification_status: m
             .verification_status
             .parse::<VerificationStatus>()
             .map_err(|e| corrupt("verification_status", e))?,
-        state: m.state.parse::<LifecycleState>().map_err(|e| corrupt("state", e))?,
+        state: m
+            .state
+            .parse::<LifecycleState>()
+            .map_err(|e| corrupt("state", e))?,
         capabilities: match overrides {
             Some(o) => settings.defaults.with_overrides(o),
             None => settings.defaults.clone(),
@@ -41,7 +49,10 @@ pub fn to_domain(m: organization::Model, settings: &Settings, overrides: Option<
 }
 
 /// Capability overrides of the given organizations.
-pub async fn overrides_for(conn: &impl ConnectionTrait, ids: &[String]) -> Result<HashMap<String, Capabilities>> {
+pub async fn overrides_for(
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<HashMap<String, Capabilities>> {
     let rows = capability_override::Entity::find()
         .filter(capability_override::Column::OrganizationId.is_in(ids.iter().cloned()))
         .all(conn)
@@ -75,8 +86,15 @@ pub async fn to_domain_many(
 }
 
 /// One organization with its effective capabilities, deleted or not.
-pub async fn load(conn: &impl ConnectionTrait, settings: &Settings, id: Uuid) -> Result<Option<Organization>> {
-    let Some(row) = organization::Entity::find_by_id(id.to_string()).one(conn).await? else {
+pub async fn load(
+    conn: &impl ConnectionTrait,
+    settings: &Settings,
+    id: Uuid,
+) -> Result<Option<Organization>> {
+    let Some(row) = organization::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+    else {
         return Ok(None);
     };
     let overrides = overrides_for(conn, std::slice::from_ref(&row.id)).await?;
@@ -146,7 +164,11 @@ pub struct ListFilter {
 }
 
 /// One page of organizations in id (creation) order.
-pub async fn list(conn: &impl ConnectionTrait, filter: &ListFilter, page: &PageRequest) -> Result<Vec<organization::Model>> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &ListFilter,
+    page: &PageRequest,
+) -> Result<Vec<organization::Model>> {
     let mut cond = Condition::all();
     if let Some(member) = filter.member {
         let member_orgs = membership::Entity::find()

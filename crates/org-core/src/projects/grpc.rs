@@ -35,14 +35,21 @@ pub fn project_to_pb(p: Project) -> pb::Project {
 
 const UPDATABLE: &[&str] = &["display_name", "description", "labels"];
 
-fn check_labels(v: &mut FieldViolations, field: &str, labels: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+fn check_labels(
+    v: &mut FieldViolations,
+    field: &str,
+    labels: &std::collections::HashMap<String, String>,
+) -> BTreeMap<String, String> {
     v.check(field, validation::labels(labels.iter()));
     labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 #[tonic::async_trait]
 impl pb::project_service_server::ProjectService for ProjectGrpc {
-    async fn create_project(&self, request: Request<pb::CreateProjectRequest>) -> Result<Response<pb::CreateProjectResponse>, Status> {
+    async fn create_project(
+        &self,
+        request: Request<pb::CreateProjectRequest>,
+    ) -> Result<Response<pb::CreateProjectResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -51,7 +58,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
             v.add("project", "is required");
         }
         let p = req.project.unwrap_or_default();
-        v.check("project.display_name", validation::display_name(&p.display_name));
+        v.check(
+            "project.display_name",
+            validation::display_name(&p.display_name),
+        );
         v.check(
             "project.description",
             validation::bounded_text(&p.description, validation::MAX_DESCRIPTION_CHARS),
@@ -78,7 +88,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         }))
     }
 
-    async fn get_project(&self, request: Request<pb::GetProjectRequest>) -> Result<Response<pb::GetProjectResponse>, Status> {
+    async fn get_project(
+        &self,
+        request: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::GetProjectResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -91,7 +104,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         }))
     }
 
-    async fn list_projects(&self, request: Request<pb::ListProjectsRequest>) -> Result<Response<pb::ListProjectsResponse>, Status> {
+    async fn list_projects(
+        &self,
+        request: Request<pb::ListProjectsRequest>,
+    ) -> Result<Response<pb::ListProjectsResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -112,7 +128,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         }))
     }
 
-    async fn update_project(&self, request: Request<pb::UpdateProjectRequest>) -> Result<Response<pb::UpdateProjectResponse>, Status> {
+    async fn update_project(
+        &self,
+        request: Request<pb::UpdateProjectRequest>,
+    ) -> Result<Response<pb::UpdateProjectResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -125,7 +144,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         let paths = g::update_mask(&mut v, req.update_mask.as_ref(), UPDATABLE);
         let mut update = ProjectUpdate::default();
         if paths.contains(&"display_name") {
-            v.check("project.display_name", validation::display_name(&p.display_name));
+            v.check(
+                "project.display_name",
+                validation::display_name(&p.display_name),
+            );
             update.display_name = Some(p.display_name.trim().to_string());
         }
         if paths.contains(&"description") {
@@ -149,7 +171,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         }))
     }
 
-    async fn delete_project(&self, request: Request<pb::DeleteProjectRequest>) -> Result<Response<pb::DeleteProjectResponse>, Status> {
+    async fn delete_project(
+        &self,
+        request: Request<pb::DeleteProjectRequest>,
+    ) -> Result<Response<pb::DeleteProjectResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -157,7 +182,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         let version = g::etag(&mut v, "etag", &req.etag);
         g::done(v)?;
         let (org, id) = ids.unwrap_or_default();
-        let project = self.0.delete_project(&caller, org, id, version, req.validate_only).await?;
+        let project = self
+            .0
+            .delete_project(&caller, org, id, version, req.validate_only)
+            .await?;
         Ok(Response::new(pb::DeleteProjectResponse {
             project: Some(project_to_pb(project)),
         }))
@@ -173,7 +201,10 @@ impl pb::project_service_server::ProjectService for ProjectGrpc {
         let ids = g::child_id(&mut v, "name", &req.name, "projects");
         g::done(v)?;
         let (org, id) = ids.unwrap_or_default();
-        let project = self.0.undelete_project(&caller, org, id, req.validate_only).await?;
+        let project = self
+            .0
+            .undelete_project(&caller, org, id, req.validate_only)
+            .await?;
         Ok(Response::new(pb::UndeleteProjectResponse {
             project: Some(project_to_pb(project)),
         }))

@@ -74,7 +74,11 @@ impl OrgCore {
     ) -> Result<Project> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::PROJECTS_CREATE, ActionClass::Create, "CreateProject")?;
+        access.require(
+            catalog::PROJECTS_CREATE,
+            ActionClass::Create,
+            "CreateProject",
+        )?;
         if let Some(rid) = &request_id
             && let Some(existing) = store::find_by_request(&txn, org, rid).await?
         {
@@ -114,7 +118,9 @@ impl OrgCore {
 
     /// Reads one project (deleted ones only for operators).
     pub async fn get_project(&self, caller: &Caller, org: Uuid, id: Uuid) -> Result<Project> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::PROJECTS_GET, ActionClass::Read, "GetProject")?;
         let project = store::find(self.db(), org, id)
             .await?
@@ -131,10 +137,15 @@ impl OrgCore {
         page: PageRequest,
         show_deleted: bool,
     ) -> Result<(Vec<Project>, String)> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::PROJECTS_LIST, ActionClass::Read, "ListProjects")?;
         if show_deleted && !caller.is_operator() {
-            return Err(Error::invalid("show_deleted", "only operators may list deleted projects"));
+            return Err(Error::invalid(
+                "show_deleted",
+                "only operators may list deleted projects",
+            ));
         }
         let rows = store::list(self.db(), org, show_deleted, &page).await?;
         Ok(page.finish(rows, |p| p.id.to_string()))
@@ -172,7 +183,14 @@ impl OrgCore {
     ) -> Result<Project> {
         let txn = self.begin_locked(org).await?;
         let project = self
-            .project_for_change(&txn, caller, org, id, (catalog::PROJECTS_UPDATE, "UpdateProject"), etag)
+            .project_for_change(
+                &txn,
+                caller,
+                org,
+                id,
+                (catalog::PROJECTS_UPDATE, "UpdateProject"),
+                etag,
+            )
             .await?;
         let mut changes = project::ActiveModel::default();
         if let Some(v) = &update.display_name {
@@ -221,7 +239,14 @@ impl OrgCore {
     ) -> Result<Project> {
         let txn = self.begin_locked(org).await?;
         let project = self
-            .project_for_change(&txn, caller, org, id, (catalog::PROJECTS_DELETE, "DeleteProject"), etag)
+            .project_for_change(
+                &txn,
+                caller,
+                org,
+                id,
+                (catalog::PROJECTS_DELETE, "DeleteProject"),
+                etag,
+            )
             .await?;
         let now = Utc::now();
         let changes = project::ActiveModel {
@@ -254,10 +279,20 @@ impl OrgCore {
     }
 
     /// Restores a soft-deleted project; it counts against `max_projects` again.
-    pub async fn undelete_project(&self, caller: &Caller, org: Uuid, id: Uuid, validate_only: bool) -> Result<Project> {
+    pub async fn undelete_project(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        id: Uuid,
+        validate_only: bool,
+    ) -> Result<Project> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::PROJECTS_UNDELETE, ActionClass::Create, "UndeleteProject")?;
+        access.require(
+            catalog::PROJECTS_UNDELETE,
+            ActionClass::Create,
+            "UndeleteProject",
+        )?;
         let name = project_name(org, id);
         let project = store::find(&txn, org, id)
             .await?

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -54,7 +54,11 @@ pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Op
 }
 
 /// The project created in `org` with `request_id`, if any.
-pub async fn find_by_request(conn: &impl ConnectionTrait, org: Uuid, request_id: &str) -> Result<Option<Project>> {
+pub async fn find_by_request(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    request_id: &str,
+) -> Result<Option<Project>> {
     project::Entity::find()
         .filter(project::Column::OrganizationId.eq(org.to_string()))
         .filter(project::Column::RequestId.eq(request_id))
@@ -75,7 +79,11 @@ pub async fn count_live(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
 }
 
 /// Inserts a new project row.
-pub async fn insert(conn: &impl ConnectionTrait, p: &Project, request_id: Option<String>) -> Result<()> {
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    p: &Project,
+    request_id: Option<String>,
+) -> Result<()> {
     project::Entity::insert(project::ActiveModel {
         id: Set(p.id.to_string()),
         organization_id: Set(p.organization_id.to_string()),
@@ -98,7 +106,12 @@ pub async fn insert(conn: &impl ConnectionTrait, p: &Project, request_id: Option
 
 /// Writes `changes` if the row is still at `expected_version`, bumping the
 /// version and update time. Returns false on a concurrent change.
-pub async fn save(conn: &impl ConnectionTrait, id: Uuid, expected_version: i64, mut changes: project::ActiveModel) -> Result<bool> {
+pub async fn save(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    mut changes: project::ActiveModel,
+) -> Result<bool> {
     changes.version = Set(expected_version + 1);
     changes.update_time = Set(Utc::now());
     let result = project::Entity::update_many()
@@ -119,12 +132,18 @@ pub async fn delete_all_live_with_organization(
     purge: DateTime<Utc>,
 ) -> Result<u64> {
     let result = project::Entity::update_many()
-        .col_expr(project::Column::State, Expr::value(LifecycleState::Deleted.as_str()))
+        .col_expr(
+            project::Column::State,
+            Expr::value(LifecycleState::Deleted.as_str()),
+        )
         .col_expr(project::Column::DeleteTime, Expr::value(now))
         .col_expr(project::Column::PurgeTime, Expr::value(purge))
         .col_expr(project::Column::UpdateTime, Expr::value(now))
         .col_expr(project::Column::DeletedWithOrganization, Expr::value(true))
-        .col_expr(project::Column::Version, Expr::col(project::Column::Version).add(1))
+        .col_expr(
+            project::Column::Version,
+            Expr::col(project::Column::Version).add(1),
+        )
         .filter(project::Column::OrganizationId.eq(org.to_string()))
         .filter(project::Column::State.eq(LifecycleState::Active.as_str()))
         .exec(conn)
@@ -133,15 +152,24 @@ pub async fn delete_all_live_with_organization(
 }
 
 /// Restores the projects an organization's deletion took. Returns how many.
-pub async fn undelete_taken_with_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+pub async fn undelete_taken_with_organization(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+) -> Result<u64> {
     let none: Option<DateTime<Utc>> = None;
     let result = project::Entity::update_many()
-        .col_expr(project::Column::State, Expr::value(LifecycleState::Active.as_str()))
+        .col_expr(
+            project::Column::State,
+            Expr::value(LifecycleState::Active.as_str()),
+        )
         .col_expr(project::Column::DeleteTime, Expr::value(none))
         .col_expr(project::Column::PurgeTime, Expr::value(none))
         .col_expr(project::Column::UpdateTime, Expr::value(Utc::now()))
         .col_expr(project::Column::DeletedWithOrganization, Expr::value(false))
-        .col_expr(project::Column::Version, Expr::col(project::Column::Version).add(1))
+        .col_expr(
+            project::Column::Version,
+            Expr::col(project::Column::Version).add(1),
+        )
         .filter(project::Column::OrganizationId.eq(org.to_string()))
         .filter(project::Column::DeletedWithOrganization.eq(true))
         .exec(conn)
@@ -150,7 +178,12 @@ pub async fn undelete_taken_with_organization(conn: &impl ConnectionTrait, org: 
 }
 
 /// One page of `org`'s projects in id (creation) order.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, include_deleted: bool, page: &PageRequest) -> Result<Vec<Project>> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    include_deleted: bool,
+    page: &PageRequest,
+) -> Result<Vec<Project>> {
     let mut cond = Condition::all().add(project::Column::OrganizationId.eq(org.to_string()));
     if !include_deleted {
         cond = cond.add(project::Column::State.eq(LifecycleState::Active.as_str()));

@@ -46,7 +46,10 @@ fn reservation_name(v: &mut FieldViolations, name: &str) -> Option<(Uuid, String
 
 #[tonic::async_trait]
 impl pb::quota_service_server::QuotaService for QuotaGrpc {
-    async fn reserve_quota(&self, request: Request<pb::ReserveQuotaRequest>) -> Result<Response<pb::ReserveQuotaResponse>, Status> {
+    async fn reserve_quota(
+        &self,
+        request: Request<pb::ReserveQuotaRequest>,
+    ) -> Result<Response<pb::ReserveQuotaResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -54,7 +57,10 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         if !policy::RESERVABLE_LIMITS.contains(&req.limit.as_str()) {
             v.add(
                 "limit",
-                format!("must be one of {} (other limits are enforced by their own service)", policy::RESERVABLE_LIMITS.join(", ")),
+                format!(
+                    "must be one of {} (other limits are enforced by their own service)",
+                    policy::RESERVABLE_LIMITS.join(", ")
+                ),
             );
         }
         if !(1..=1000).contains(&req.amount) {
@@ -92,7 +98,10 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         }))
     }
 
-    async fn commit_quota(&self, request: Request<pb::CommitQuotaRequest>) -> Result<Response<pb::CommitQuotaResponse>, Status> {
+    async fn commit_quota(
+        &self,
+        request: Request<pb::CommitQuotaRequest>,
+    ) -> Result<Response<pb::CommitQuotaResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let mut v = FieldViolations::new();
         let name = reservation_name(&mut v, &request.get_ref().name);
@@ -104,7 +113,10 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         }))
     }
 
-    async fn release_quota(&self, request: Request<pb::ReleaseQuotaRequest>) -> Result<Response<pb::ReleaseQuotaResponse>, Status> {
+    async fn release_quota(
+        &self,
+        request: Request<pb::ReleaseQuotaRequest>,
+    ) -> Result<Response<pb::ReleaseQuotaResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let mut v = FieldViolations::new();
         let name = reservation_name(&mut v, &request.get_ref().name);
@@ -116,7 +128,10 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         }))
     }
 
-    async fn report_usage(&self, request: Request<pb::ReportUsageRequest>) -> Result<Response<pb::ReportUsageResponse>, Status> {
+    async fn report_usage(
+        &self,
+        request: Request<pb::ReportUsageRequest>,
+    ) -> Result<Response<pb::ReportUsageResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -133,7 +148,13 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         g::done(v)?;
         let accepted = self
             .0
-            .report_usage(&caller, org.unwrap_or_default(), &req.limit, req.usage, req.revision)
+            .report_usage(
+                &caller,
+                org.unwrap_or_default(),
+                &req.limit,
+                req.usage,
+                req.revision,
+            )
             .await?;
         Ok(Response::new(pb::ReportUsageResponse { accepted }))
     }
@@ -146,7 +167,10 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         let mut v = FieldViolations::new();
         let org = g::org_id(&mut v, "organization", &request.get_ref().organization);
         g::done(v)?;
-        let limits = self.0.organization_usage(&caller, org.unwrap_or_default()).await?;
+        let limits = self
+            .0
+            .organization_usage(&caller, org.unwrap_or_default())
+            .await?;
         Ok(Response::new(pb::GetOrganizationUsageResponse {
             limits: limits
                 .into_iter()

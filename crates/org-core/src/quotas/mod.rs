@@ -55,7 +55,10 @@ pub struct Reservation {
 impl Reservation {
     /// `organizations/{org}/quotaReservations/{request_id}`.
     pub fn name(&self) -> String {
-        format!("organizations/{}/quotaReservations/{}", self.organization, self.request_id)
+        format!(
+            "organizations/{}/quotaReservations/{}",
+            self.organization, self.request_id
+        )
     }
 }
 
@@ -79,7 +82,11 @@ fn to_domain(m: quota_reservation::Model) -> Result<Reservation> {
     })
 }
 
-async fn find(conn: &impl ConnectionTrait, org: Uuid, request_id: &str) -> Result<Option<Reservation>> {
+async fn find(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    request_id: &str,
+) -> Result<Option<Reservation>> {
     quota_reservation::Entity::find_by_id((org.to_string(), request_id.to_string()))
         .one(conn)
         .await?
@@ -176,19 +183,30 @@ impl OrgCore {
         Ok(created)
     }
 
-    async fn move_reservation(&self, caller: &Caller, org: Uuid, request_id: &str, commit: bool) -> Result<Reservation> {
+    async fn move_reservation(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        request_id: &str,
+        commit: bool,
+    ) -> Result<Reservation> {
         require_service_or_operator(caller)?;
         let txn = self.begin_locked(org).await?;
         self.org_access(&txn, caller, org, Deleted::Hide).await?;
         let name = format!("organizations/{org}/quotaReservations/{request_id}");
-        let current = find(&txn, org, request_id).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
+        let current = find(&txn, org, request_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name.clone()))?;
         let target = match (commit, current.state) {
             (true, state::COMMITTED) | (false, state::RELEASED) => return Ok(current),
             (true, state::RESERVED) => state::COMMITTED,
             (true, state::EXPIRED) => {
                 return Err(Error::FailedPrecondition {
                     reason: "RESERVATION_EXPIRED",
-                    message: format!("{name} expired at {}: reserve again", current.expire_time.to_rfc3339()),
+                    message: format!(
+                        "{name} expired at {}: reserve again",
+                        current.expire_time.to_rfc3339()
+                    ),
                 });
             }
             (true, _) => {
@@ -201,32 +219,65 @@ impl OrgCore {
         };
         quota_reservation::Entity::update_many()
             .col_expr(quota_reservation::Column::State, Expr::value(target))
-            .col_expr(quota_reservation::Column::UpdateTime, Expr::value(Utc::now()))
+            .col_expr(
+                quota_reservation::Column::UpdateTime,
+                Expr::value(Utc::now()),
+            )
             .filter(quota_reservation::Column::OrganizationId.eq(org.to_string()))
             .filter(quota_reservation::Column::RequestId.eq(request_id))
             .exec(&txn)
             .await?;
-        let moved = find(&txn, org, request_id).await?.ok_or_else(|| Error::NotFound(name))?;
-        audit_reservation(&txn, caller, if commit { "CommitQuota" } else { "ReleaseQuota" }, &moved).await?;
+        let moved = find(&txn, org, request_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name))?;
+        audit_reservation(
+            &txn,
+            caller,
+            if commit {
+                "CommitQuota"
+            } else {
+                "ReleaseQuota"
+            },
+            &moved,
+        )
+        .await?;
         self.finish(txn, false).await?;
         Ok(moved)
     }
 
     /// Commits a reservation (idempotent).
-    pub async fn commit_quota(&self, caller: &Caller, org: Uuid, request_id: &str) -> Result<Reservation> {
+    pub async fn commit_quota(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        request_id: &str,
+    ) -> Result<Reservation> {
         self.move_reservation(caller, org, request_id, true).await
     }
 
     /// Releases a reservation (idempotent).
-    pub async fn release_quota(&self, caller: &Caller, org: Uuid, request_id: &str) -> Result<Reservation> {
+    pub async fn release_quota(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        request_id: &str,
+    ) -> Result<Reservation> {
         self.move_reservation(caller, org, request_id, false).await
     }
 
     /// Stores a service's usage report if it is newer than the stored one.
-    pub async fn report_usage(&self, caller: &Caller, org: Uuid, limit: &str, usage: i64, revision: i64) -> Result<bool> {
+    pub async fn report_usage(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        limit: &str,
+        usage: i64,
+        revision: i64,
+    ) -> Result<bool> {
         require_service_or_operator(caller)?;
         let txn = self.begin_locked(org).await?;
-        self.org_access(&txn, caller, org, Deleted::ShowToOperators).await?;
+        self.org_access(&txn, caller, org, Deleted::ShowToOperators)
+            .await?;
         let existing = usage_report::Entity::find_by_id((org.to_string(), limit.to_string()))
             .one(&txn)
             .await?;
@@ -257,7 +308,13 @@ impl OrgCore {
                 .await
                 .map(|_| true)
                 // A concurrent first report won; ours is not newer than it.
-                .or_else(|e| if loopback_runtime::db::is_unique_violation(&e) { Ok(false) } else { Err(e) })?
+                .or_else(|e| {
+                    if loopback_runtime::db::is_unique_violation(&e) {
+                        Ok(false)
+                    } else {
+                        Err(e)
+                    }
+                })?
             }
         };
         self.finish(txn, false).await?;
@@ -266,8 +323,14 @@ impl OrgCore {
 
     /// Usage, limit and headroom for every limit of an organization.
     pub async fn organization_usage(&self, caller: &Caller, org: Uuid) -> Result<Vec<LimitUsage>> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
-        access.require(catalog::ORGANIZATIONS_GET, ActionClass::Read, "GetOrganizationUsage")?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
+        access.require(
+            catalog::ORGANIZATIONS_GET,
+            ActionClass::Read,
+            "GetOrganizationUsage",
+        )?;
         let db = self.db();
         let reports = usage_report::Entity::find()
             .filter(usage_report::Column::OrganizationId.eq(org.to_string()))
@@ -279,12 +342,15 @@ impl OrgCore {
             let (usage, source) = match *key {
                 projects::LIMIT => (projects::store::count_live(db, org).await?, "org-core"),
                 invites::LIMIT => (
-                    memberships::store::count(db, org).await? + invites::store::count_pending(db, org, None).await?,
+                    memberships::store::count(db, org).await?
+                        + invites::store::count_pending(db, org, None).await?,
                     "org-core",
                 ),
                 roles::LIMIT => (roles::store::count(db, org).await?, "org-core"),
                 auth_providers::LIMIT => (auth_providers::store::count(db, org).await?, "org-core"),
-                k if policy::RESERVABLE_LIMITS.contains(&k) => (reserved_usage(db, org, k).await?, "reservations"),
+                k if policy::RESERVABLE_LIMITS.contains(&k) => {
+                    (reserved_usage(db, org, k).await?, "reservations")
+                }
                 k => match reports.iter().find(|r| r.limit_key == k) {
                     Some(r) => (r.usage, "reported"),
                     None => (0, "none"),
@@ -292,7 +358,8 @@ impl OrgCore {
             };
             let limit_value = caps.limit(key);
             #[allow(clippy::cast_precision_loss)]
-            let warning = limit_value > 0 && usage as f64 >= self.settings().usage_warning_fraction * limit_value as f64
+            let warning = limit_value > 0
+                && usage as f64 >= self.settings().usage_warning_fraction * limit_value as f64
                 || limit_value == 0 && usage > 0;
             out.push(LimitUsage {
                 limit: key.to_string(),
@@ -314,7 +381,12 @@ impl OrgCore {
 }
 
 /// Audits a reservation change.
-async fn audit_reservation(conn: &impl ConnectionTrait, caller: &Caller, method: &str, r: &Reservation) -> Result<()> {
+async fn audit_reservation(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    method: &str,
+    r: &Reservation,
+) -> Result<()> {
     audit::record(
         conn,
         caller,

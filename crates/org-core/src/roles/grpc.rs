@@ -53,7 +53,10 @@ fn permissions(v: &mut FieldViolations, field: &str, names: &[String]) -> BTreeS
             Some(p) => {
                 out.insert(p);
             }
-            None => v.add(format!("{field}[{i}]"), format!("unknown permission {name:?}; see ListPermissions")),
+            None => v.add(
+                format!("{field}[{i}]"),
+                format!("unknown permission {name:?}; see ListPermissions"),
+            ),
         }
     }
     out
@@ -61,7 +64,10 @@ fn permissions(v: &mut FieldViolations, field: &str, names: &[String]) -> BTreeS
 
 fn texts(v: &mut FieldViolations, role: &pb::Role, prefix: &str) {
     if !role.display_name.is_empty() {
-        v.check(&format!("{prefix}.display_name"), validation::display_name(&role.display_name));
+        v.check(
+            &format!("{prefix}.display_name"),
+            validation::display_name(&role.display_name),
+        );
     }
     v.check(
         &format!("{prefix}.description"),
@@ -91,12 +97,20 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         }))
     }
 
-    async fn list_roles(&self, request: Request<pb::ListRolesRequest>) -> Result<Response<pb::ListRolesResponse>, Status> {
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(&mut v, req.page_size, &req.page_token, &format!("roles|{}", req.parent));
+        let page = g::page(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            &format!("roles|{}", req.parent),
+        );
         g::done(v)?;
         let (Some(org), Some(page)) = (org, page) else {
             return Err(Status::internal("validated fields missing"));
@@ -104,10 +118,17 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         let roles = self.0.list_roles(&caller, org).await?;
         // Roles are few (bounded by max_custom_roles); page over the ordered list.
         let start = match &page.after {
-            Some(after) => roles.iter().position(|r| &r.role_id == after).map_or(roles.len(), |i| i + 1),
+            Some(after) => roles
+                .iter()
+                .position(|r| &r.role_id == after)
+                .map_or(roles.len(), |i| i + 1),
             None => 0,
         };
-        let rest: Vec<RoleView> = roles.into_iter().skip(start).take(page.fetch_limit() as usize).collect();
+        let rest: Vec<RoleView> = roles
+            .into_iter()
+            .skip(start)
+            .take(page.fetch_limit() as usize)
+            .collect();
         let (rows, next_page_token) = page.finish(rest, |r| r.role_id.clone());
         Ok(Response::new(pb::ListRolesResponse {
             roles: rows.into_iter().map(role_to_pb).collect(),
@@ -115,7 +136,10 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         }))
     }
 
-    async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Result<Response<pb::GetRoleResponse>, Status> {
+    async fn get_role(
+        &self,
+        request: Request<pb::GetRoleRequest>,
+    ) -> Result<Response<pb::GetRoleResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -125,10 +149,15 @@ impl pb::role_service_server::RoleService for RoleGrpc {
             return Err(Status::internal("validated fields missing"));
         };
         let role = self.0.get_role(&caller, org, &role_id).await?;
-        Ok(Response::new(pb::GetRoleResponse { role: Some(role_to_pb(role)) }))
+        Ok(Response::new(pb::GetRoleResponse {
+            role: Some(role_to_pb(role)),
+        }))
     }
 
-    async fn create_role(&self, request: Request<pb::CreateRoleRequest>) -> Result<Response<pb::CreateRoleResponse>, Status> {
+    async fn create_role(
+        &self,
+        request: Request<pb::CreateRoleRequest>,
+    ) -> Result<Response<pb::CreateRoleResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -148,17 +177,24 @@ impl pb::role_service_server::RoleService for RoleGrpc {
             return Err(Status::internal("validated fields missing"));
         };
         let input = RoleInput {
-            display_name: (!role.display_name.is_empty()).then(|| role.display_name.trim().to_string()),
+            display_name: (!role.display_name.is_empty())
+                .then(|| role.display_name.trim().to_string()),
             description: Some(role.description),
             permissions: Some(perms),
         };
-        let created = self.0.create_role(&caller, org, req.role_id, input, req.validate_only).await?;
+        let created = self
+            .0
+            .create_role(&caller, org, req.role_id, input, req.validate_only)
+            .await?;
         Ok(Response::new(pb::CreateRoleResponse {
             role: Some(role_to_pb(created)),
         }))
     }
 
-    async fn update_role(&self, request: Request<pb::UpdateRoleRequest>) -> Result<Response<pb::UpdateRoleResponse>, Status> {
+    async fn update_role(
+        &self,
+        request: Request<pb::UpdateRoleRequest>,
+    ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -171,7 +207,10 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         let paths = g::update_mask(&mut v, req.update_mask.as_ref(), UPDATABLE);
         let mut input = RoleInput::default();
         if paths.contains(&"display_name") {
-            v.check("role.display_name", validation::display_name(&role.display_name));
+            v.check(
+                "role.display_name",
+                validation::display_name(&role.display_name),
+            );
             input.display_name = Some(role.display_name.trim().to_string());
         }
         if paths.contains(&"description") {
@@ -200,7 +239,10 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         }))
     }
 
-    async fn delete_role(&self, request: Request<pb::DeleteRoleRequest>) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+    async fn delete_role(
+        &self,
+        request: Request<pb::DeleteRoleRequest>,
+    ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
         let caller = self.0.caller_of(&request).await?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -210,7 +252,10 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         let Some((org, role_id)) = name else {
             return Err(Status::internal("validated fields missing"));
         };
-        let deleted = self.0.delete_role(&caller, org, &role_id, version, req.validate_only).await?;
+        let deleted = self
+            .0
+            .delete_role(&caller, org, &role_id, version, req.validate_only)
+            .await?;
         Ok(Response::new(pb::DeleteRoleResponse {
             role: Some(role_to_pb(deleted)),
         }))

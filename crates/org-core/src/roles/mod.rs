@@ -90,7 +90,9 @@ pub struct RoleInput {
 pub fn validate_role_id(id: &str) -> std::result::Result<(), String> {
     let ok = (3..=63).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !ok {
         return Err("must be 3 to 63 characters of lowercase letters, digits and '-', starting with a letter".into());
     }
@@ -110,7 +112,14 @@ fn cannot_grant(permission: Permission) -> Error {
 
 /// Refuses when the organization does not allow custom roles.
 fn require_flag(access: &OrgAccess) -> Result<()> {
-    if access.organization.capabilities.flags.get(FLAG).copied().unwrap_or(false) {
+    if access
+        .organization
+        .capabilities
+        .flags
+        .get(FLAG)
+        .copied()
+        .unwrap_or(false)
+    {
         Ok(())
     } else {
         Err(Error::CapabilityDisabled {
@@ -131,9 +140,14 @@ impl OrgCore {
 
     /// Built-in roles, then custom roles by id.
     pub async fn list_roles(&self, caller: &Caller, org: Uuid) -> Result<Vec<RoleView>> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::ROLES_LIST, ActionClass::Read, "ListRoles")?;
-        let mut out: Vec<RoleView> = catalog::roles::ALL.iter().filter_map(|id| RoleView::builtin(org, id)).collect();
+        let mut out: Vec<RoleView> = catalog::roles::ALL
+            .iter()
+            .filter_map(|id| RoleView::builtin(org, id))
+            .collect();
         // Custom roles are bounded by max_custom_roles, so one query suffices.
         let custom = store::list(self.db(), org, None, 10_000).await?;
         out.extend(custom.into_iter().map(|r| RoleView::custom(org, r)));
@@ -142,7 +156,9 @@ impl OrgCore {
 
     /// One role.
     pub async fn get_role(&self, caller: &Caller, org: Uuid, role_id: &str) -> Result<RoleView> {
-        let access = self.org_access(self.db(), caller, org, Deleted::Hide).await?;
+        let access = self
+            .org_access(self.db(), caller, org, Deleted::Hide)
+            .await?;
         access.require(catalog::ROLES_GET, ActionClass::Read, "GetRole")?;
         if let Some(role) = RoleView::builtin(org, role_id) {
             return Ok(role);
@@ -154,15 +170,27 @@ impl OrgCore {
     }
 
     /// Creates a custom role.
-    pub async fn create_role(&self, caller: &Caller, org: Uuid, role_id: String, input: RoleInput, validate_only: bool) -> Result<RoleView> {
+    pub async fn create_role(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        role_id: String,
+        input: RoleInput,
+        validate_only: bool,
+    ) -> Result<RoleView> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::ROLES_CREATE, ActionClass::Setup, "CreateRole")?;
         require_flag(&access)?;
         let permissions = input.permissions.unwrap_or_default();
-        access.permissions.covers(&permissions).map_err(cannot_grant)?;
+        access
+            .permissions
+            .covers(&permissions)
+            .map_err(cannot_grant)?;
         if store::find(&txn, org, &role_id).await?.is_some() {
-            return Err(Error::AlreadyExists(format!("organizations/{org}/roles/{role_id} already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "organizations/{org}/roles/{role_id} already exists"
+            )));
         }
         let limit = access.organization.capabilities.limit(LIMIT);
         let used = store::count(&txn, org).await?;
@@ -178,7 +206,10 @@ impl OrgCore {
         custom_role::Entity::insert(custom_role::ActiveModel {
             organization_id: Set(org.to_string()),
             role_id: Set(role_id.clone()),
-            display_name: Set(input.display_name.clone().unwrap_or_else(|| role_id.clone())),
+            display_name: Set(input
+                .display_name
+                .clone()
+                .unwrap_or_else(|| role_id.clone())),
             description: Set(input.description.clone().unwrap_or_default()),
             permissions: Set(store::permissions_json(&permissions)),
             create_time: Set(now),
@@ -223,11 +254,15 @@ impl OrgCore {
         if catalog::is_builtin_role(role_id) {
             return Err(Error::FailedPrecondition {
                 reason: "BUILT_IN_ROLE",
-                message: format!("{role_id} is a built-in role and cannot change: create a custom role instead"),
+                message: format!(
+                    "{role_id} is a built-in role and cannot change: create a custom role instead"
+                ),
             });
         }
         require_flag(&access)?;
-        let role = store::find(&txn, org, role_id).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
+        let role = store::find(&txn, org, role_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name.clone()))?;
         check_etag(&name, etag, role.version)?;
         let mut changes = custom_role::ActiveModel::default();
         if let Some(v) = &input.display_name {
@@ -266,13 +301,22 @@ impl OrgCore {
             },
         )
         .await?;
-        let role = store::find(&txn, org, role_id).await?.ok_or_else(|| Error::NotFound(name))?;
+        let role = store::find(&txn, org, role_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name))?;
         self.finish(txn, validate_only).await?;
         Ok(RoleView::custom(org, role))
     }
 
     /// Deletes a custom role nobody holds.
-    pub async fn delete_role(&self, caller: &Caller, org: Uuid, role_id: &str, etag: Option<i64>, validate_only: bool) -> Result<RoleView> {
+    pub async fn delete_role(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        role_id: &str,
+        etag: Option<i64>,
+        validate_only: bool,
+    ) -> Result<RoleView> {
         let txn = self.begin_locked(org).await?;
         let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
         access.require(catalog::ROLES_DELETE, ActionClass::Setup, "DeleteRole")?;
@@ -283,7 +327,9 @@ impl OrgCore {
                 message: format!("{role_id} is a built-in role and cannot be deleted"),
             });
         }
-        let role = store::find(&txn, org, role_id).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
+        let role = store::find(&txn, org, role_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name.clone()))?;
         check_etag(&name, etag, role.version)?;
         let (members, invites) = store::usage(&txn, org, role_id).await?;
         if members + invites > 0 {
@@ -327,10 +373,16 @@ impl OrgCore {
         let org = access.organization.id;
         for (i, role) in roles.iter().enumerate() {
             if !store::exists(conn, org, role).await? {
-                return Err(Error::invalid(format!("{field}[{i}]"), format!("unknown role {role:?}")));
+                return Err(Error::invalid(
+                    format!("{field}[{i}]"),
+                    format!("unknown role {role:?}"),
+                ));
             }
             let permissions = store::role_permissions(conn, org, role).await?;
-            access.permissions.covers(&permissions).map_err(cannot_grant)?;
+            access
+                .permissions
+                .covers(&permissions)
+                .map_err(cannot_grant)?;
         }
         Ok(())
     }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::catalog::{self, Permission};
@@ -31,7 +33,8 @@ pub struct CustomRole {
 /// Parses stored permissions, keeping only catalog entries (a permission
 /// removed from the catalog grants nothing).
 pub fn parse_permissions(json: &str) -> Result<BTreeSet<Permission>> {
-    let names: Vec<String> = serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("role permissions: {e}")))?;
+    let names: Vec<String> =
+        serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("role permissions: {e}")))?;
     Ok(names.iter().filter_map(|n| catalog::lookup(n)).collect())
 }
 
@@ -53,7 +56,11 @@ fn to_domain(m: custom_role::Model) -> Result<CustomRole> {
 }
 
 /// One custom role.
-pub async fn find(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Result<Option<CustomRole>> {
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    role_id: &str,
+) -> Result<Option<CustomRole>> {
     custom_role::Entity::find_by_id((org.to_string(), role_id.to_string()))
         .one(conn)
         .await?
@@ -62,11 +69,18 @@ pub async fn find(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Resu
 }
 
 /// The permissions of any role id in `org` (empty for unknown roles).
-pub async fn role_permissions(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Result<BTreeSet<Permission>> {
+pub async fn role_permissions(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    role_id: &str,
+) -> Result<BTreeSet<Permission>> {
     if let Some(builtin) = catalog::builtin_role(role_id) {
         return Ok(builtin.clone());
     }
-    Ok(find(conn, org, role_id).await?.map(|r| r.permissions).unwrap_or_default())
+    Ok(find(conn, org, role_id)
+        .await?
+        .map(|r| r.permissions)
+        .unwrap_or_default())
 }
 
 /// True when the role id exists in `org` (built-in or custom).
@@ -75,8 +89,14 @@ pub async fn exists(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Re
 }
 
 /// A page of custom roles by id.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, after: Option<&str>, limit: u64) -> Result<Vec<CustomRole>> {
-    let mut q = custom_role::Entity::find().filter(custom_role::Column::OrganizationId.eq(org.to_string()));
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<CustomRole>> {
+    let mut q =
+        custom_role::Entity::find().filter(custom_role::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = after {
         q = q.filter(custom_role::Column::RoleId.gt(after));
     }
