@@ -21,6 +21,8 @@ struct CachedDecision {
     kind: PrincipalKind,
     class: ActionClass,
     authorization: Authorization,
+    /// Feed revision of the policy it came with (`None` for NOT_FOUND).
+    revision: Option<i64>,
     confirmed_at: Instant,
 }
 
@@ -58,7 +60,10 @@ impl Entries {
     /// revision than the cached one means the organization changed, so its
     /// cached decisions go.
     fn merge_policy(&mut self, policy: &Arc<OrganizationPolicy>, now: Instant) {
-        let entry = self.orgs.entry(policy.organization.as_str().into()).or_default();
+        let entry = self
+            .orgs
+            .entry(policy.organization.as_str().into())
+            .or_default();
         match &mut entry.policy {
             Some(cached) if cached.policy.revision > policy.revision => {}
             Some(cached) if cached.policy.revision == policy.revision => cached.confirmed_at = now,
@@ -115,7 +120,9 @@ fn shard(organization: &str) -> usize {
     // FNV-1a: organization names are UUIDs, so any mixing will do.
     let hash = organization
         .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     (hash % SHARDS as u64) as usize
 }
 
@@ -183,7 +190,8 @@ impl Cache {
 
     pub(crate) fn note_unreachable(&self, for_how_long: Duration) {
         let until = self.nanos(Instant::now() + for_how_long);
-        self.unreachable_until.store(until.max(1), Ordering::Release);
+        self.unreachable_until
+            .store(until.max(1), Ordering::Release);
     }
 
     pub(crate) fn note_reachable(&self) {
@@ -222,14 +230,22 @@ impl Cache {
 
     /// Number of cached decisions.
     pub(crate) fn decision_count(&self) -> usize {
-        self.entries.read().unwrap_or_else(PoisonError::into_inner).decisions
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .decisions
     }
 
     // ---- stores ----
 
     /// Caches a fetched decision (and its policy) unless the organization
     /// was invalidated since `epoch` was read.
-    pub(crate) fn store_decision(&self, epoch: u64, key: DecisionKey<'_>, authorization: &Authorization) {
+    pub(crate) fn store_decision(
+        &self,
+        epoch: u64,
+        key: DecisionKey<'_>,
+        authorization: &Authorization,
+    ) {
         let now = Instant::now();
         let mut guard = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let entries = &mut *guard;
@@ -256,9 +272,13 @@ impl Cache {
             kind: key.kind,
             class: key.class,
             authorization: authorization.clone(),
+            revision: authorization.policy.as_ref().map(|p| p.revision),
             confirmed_at: now,
         };
-        match decisions.iter_mut().find(|d| d.kind == key.kind && d.class == key.class) {
+        match decisions
+            .iter_mut()
+            .find(|d| d.kind == key.kind && d.class == key.class)
+        {
             Some(existing) => *existing = fresh,
             None => {
                 decisions.push(fresh);
@@ -281,10 +301,16 @@ impl Cache {
 
     // ---- invalidation (the watch feed) ----
 
-    /// A change of `organization` on the feed: its decisions go, its policy
-    /// is replaced by the feed's (or dropped when the feed has none).
-    /// Organizations this cache never saw are ignored.
-    pub(crate) fn apply_change(&self, organization: &str, policy: Option<OrganizationPolicy>) {
+    /// Change `revision` of `organization` on the feed: its decisions go
+    /// (except those read at a later revision, which already include it),
+    /// and its policy is replaced by the feed's, or dropped when the feed
+    /// has none. Organizations this cache never saw are ignored.
+    pub(crate) fn apply_change(
+        &self,
+        organization: &str,
+        revision: i64,
+        policy: Option<OrganizationPolicy>,
+    ) {
         let now = Instant::now();
         let mut guard = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let entries = &mut *guard;
@@ -292,27 +318,33 @@ impl Cache {
         let Some(entry) = entries.orgs.get_mut(organization) else {
             return;
         };
-        let dropped = entry.clear_decisions();
-        let keep = match policy {
-            Some(policy) if policy.organization == organization => {
-                let newer = entry
-                    .policy
-                    .as_ref()
-                    .is_none_or(|cached| cached.policy.revision <= policy.revision);
-                if newer {
-                    entry.policy = Some(CachedPolicy {
-                        policy: Arc::new(policy),
-                        confirmed_at: now,
-                    });
-                }
-                entry.policy.is_some()
-            }
-            _ => false,
-        };
-        if !keep {
+        let Some(policy) = policy.filter(|p| p.organization == organization) else {
+            entries.decisions -= entry.decisions;
             entries.orgs.remove(organization);
-        }
+            return;
+        };
+        let mut dropped = 0;
+        entry.subjects.retain(|_, permissions| {
+            permissions.retain(|_, decisions| {
+                let before = decisions.len();
+                decisions.retain(|d| d.revision.is_some_and(|read_at| revision < read_at));
+                dropped += before - decisions.len();
+                !decisions.is_empty()
+            });
+            !permissions.is_empty()
+        });
+        entry.decisions -= dropped;
         entries.decisions -= dropped;
+        let newer = entry
+            .policy
+            .as_ref()
+            .is_none_or(|cached| cached.policy.revision <= policy.revision);
+        if newer {
+            entry.policy = Some(CachedPolicy {
+                policy: Arc::new(policy),
+                confirmed_at: now,
+            });
+        }
     }
 
     /// Forgets everything (the feed asked for a resync).
@@ -374,7 +406,7 @@ mod tests {
         assert!(cache.decision(key(ActionClass::Create)).is_some());
         assert!(cache.decision(key(ActionClass::Operate)).is_none());
 
-        cache.apply_change(ORG, Some(policy(4, VerificationStatus::Blocked)));
+        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Blocked)));
         assert_eq!(cache.decision_count(), 0);
         assert!(cache.decision(key(ActionClass::Create)).is_none());
         let (cached, _) = cache.policy(ORG).expect("policy kept");
@@ -387,11 +419,14 @@ mod tests {
         let cache = Cache::new(Duration::from_secs(30), 100);
         let before = cache.epoch(ORG);
         cache.store_policy(before, &Arc::new(policy(3, VerificationStatus::Verified)));
-        cache.apply_change(ORG, Some(policy(4, VerificationStatus::Blocked)));
+        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Blocked)));
         cache.store_decision(before, key(ActionClass::Create), &allow(3));
         assert!(cache.decision(key(ActionClass::Create)).is_none());
         let (cached, _) = cache.policy(ORG).expect("policy");
-        assert_eq!(cached.revision, 4, "an older policy never replaces a newer one");
+        assert_eq!(
+            cached.revision, 4,
+            "an older policy never replaces a newer one"
+        );
     }
 
     #[test]
@@ -403,6 +438,29 @@ mod tests {
         assert!(cache.decision(key(ActionClass::Read)).is_none());
         assert!(cache.decision(key(ActionClass::Create)).is_some());
         assert_eq!(cache.decision_count(), 1);
+    }
+
+    #[test]
+    fn replayed_changes_older_than_a_decision_keep_it() {
+        let cache = Cache::new(Duration::from_secs(30), 100);
+        let epoch = cache.epoch(ORG);
+        cache.store_decision(epoch, key(ActionClass::Create), &allow(5));
+        cache.apply_change(ORG, 4, Some(policy(5, VerificationStatus::Verified)));
+        assert!(
+            cache.decision(key(ActionClass::Create)).is_some(),
+            "change 4 is in what was read at 5"
+        );
+        cache.apply_change(ORG, 5, Some(policy(5, VerificationStatus::Verified)));
+        assert!(
+            cache.decision(key(ActionClass::Create)).is_none(),
+            "change 5 may not be"
+        );
+        assert_eq!(cache.decision_count(), 0);
+        cache.apply_change(ORG, 6, None);
+        assert!(
+            cache.policy(ORG).is_none(),
+            "a purged organization is forgotten"
+        );
     }
 
     #[test]
@@ -423,7 +481,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert!(!cache.is_fresh(long_ago));
         cache.set_watch_up();
-        assert!(cache.is_fresh(long_ago), "a connected watch keeps everything fresh");
+        assert!(
+            cache.is_fresh(long_ago),
+            "a connected watch keeps everything fresh"
+        );
         cache.set_watch_down();
         assert!(cache.is_fresh(long_ago), "the stream was alive just now");
         std::thread::sleep(Duration::from_millis(250));

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use loopback_proto::orgcore::v1 as pb;
@@ -21,9 +21,6 @@ use crate::config::Config;
 use crate::error::{AuthorityError, ConnectError};
 use crate::model::{ActionClass, Authorization, OrganizationPolicy, is_canonical_org};
 
-/// `kind` of a feed message telling watchers to drop what they cached.
-pub const RESYNC_KIND: &str = "resync";
-
 /// Adds `authorization: Bearer <service token>` to every call; the token
 /// can be replaced while calls are in flight.
 #[derive(Clone)]
@@ -31,7 +28,11 @@ struct BearerToken(Arc<RwLock<MetadataValue<Ascii>>>);
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let value = self.0.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let value = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         request.metadata_mut().insert("authorization", value);
         Ok(request)
     }
@@ -42,7 +43,9 @@ fn bearer(token: &str) -> Result<MetadataValue<Ascii>, ConnectError> {
     if token.is_empty() {
         return Err(ConnectError::Token);
     }
-    let mut value: MetadataValue<Ascii> = format!("Bearer {token}").parse().map_err(|_| ConnectError::Token)?;
+    let mut value: MetadataValue<Ascii> = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| ConnectError::Token)?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -69,6 +72,8 @@ pub struct Stats {
     pub cached_decisions: usize,
     /// Whether the watch stream is connected now.
     pub watch_connected: bool,
+    /// The last feed revision the watch stream delivered (0 before any).
+    pub watched_revision: i64,
 }
 
 #[derive(Default)]
@@ -78,6 +83,7 @@ struct Counters {
     watch_changes: AtomicU64,
     stale_answers: AtomicU64,
     fail_closed: AtomicU64,
+    watched_revision: AtomicI64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -141,12 +147,6 @@ fn unreachable(code: Code) -> bool {
         code,
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
     )
-}
-
-/// The feed's signal that the watcher's revision is gone (compacted): drop
-/// everything and start over.
-fn needs_resync(status: &Status) -> bool {
-    matches!(status.code(), Code::OutOfRange | Code::FailedPrecondition)
 }
 
 fn principal_to_pb(principal: &Principal) -> tpb::Principal {
@@ -229,9 +229,15 @@ impl AuthorityClient {
             class,
         };
         let cacheable = is_canonical_org(organization);
-        let cached = if cacheable { shared.cache.decision(key) } else { None };
+        let cached = if cacheable {
+            shared.cache.decision(key)
+        } else {
+            None
+        };
         let stale = match cached {
-            Some((authorization, confirmed_at)) if shared.cache.is_fresh(confirmed_at) => return Ok(authorization),
+            Some((authorization, confirmed_at)) if shared.cache.is_fresh(confirmed_at) => {
+                return Ok(authorization);
+            }
             Some((authorization, _)) if class == ActionClass::Read => Some(authorization),
             _ => None,
         };
@@ -239,7 +245,11 @@ impl AuthorityClient {
             return shared.without_authority(stale, "org-core was unreachable moments ago");
         }
         // A stale read has its answer already: one quick try, no retries.
-        let attempts = if stale.is_some() { 1 } else { shared.config.retry.attempts };
+        let attempts = if stale.is_some() {
+            1
+        } else {
+            shared.config.retry.attempts
+        };
         let epoch = shared.cache.epoch(organization);
         let request = pb::AuthorizeRequest {
             principal: Some(principal_to_pb(principal)),
@@ -248,15 +258,20 @@ impl AuthorityClient {
             action_class: class.to_pb().into(),
         };
         let response = shared
-            .call(organization, attempts, request, |mut rpc, request| async move {
-                rpc.authorize(request).await
-            })
+            .call(
+                organization,
+                attempts,
+                request,
+                |mut rpc, request| async move { rpc.authorize(request).await },
+            )
             .await;
         match response {
             Ok(response) => {
                 let authorization = Authorization::from_pb(response).ok_or_else(|| {
                     bump(&shared.counters.fail_closed);
-                    AuthorityError::Unavailable("org-core answered a decision this client does not know".into())
+                    AuthorityError::Unavailable(
+                        "org-core answered a decision this client does not know".into(),
+                    )
                 })?;
                 if cacheable {
                     shared.cache.store_decision(epoch, key, &authorization);
@@ -291,7 +306,10 @@ impl AuthorityClient {
     /// revision). Fresh cached policies answer without an RPC; when org-core
     /// cannot be reached and the cached one is stale, this fails closed,
     /// since policies gate limits on writes.
-    pub async fn policy(&self, organization: &str) -> Result<Arc<OrganizationPolicy>, AuthorityError> {
+    pub async fn policy(
+        &self,
+        organization: &str,
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityError> {
         let shared = &self.inner.shared;
         let cacheable = is_canonical_org(organization);
         if cacheable
@@ -317,9 +335,9 @@ impl AuthorityClient {
             .await;
         match response {
             Ok(response) => {
-                let policy = response
-                    .policy
-                    .ok_or_else(|| AuthorityError::Unavailable("org-core answered without a policy".into()))?;
+                let policy = response.policy.ok_or_else(|| {
+                    AuthorityError::Unavailable("org-core answered without a policy".into())
+                })?;
                 let policy = Arc::new(OrganizationPolicy::from_pb(policy));
                 if cacheable {
                     shared.cache.store_policy(epoch, &policy);
@@ -334,7 +352,11 @@ impl AuthorityClient {
     /// The cached policy of `organization`, however old, without asking
     /// org-core (`None` if none is cached).
     pub fn cached_policy(&self, organization: &str) -> Option<Arc<OrganizationPolicy>> {
-        self.inner.shared.cache.policy(organization).map(|(policy, _)| policy)
+        self.inner
+            .shared
+            .cache
+            .policy(organization)
+            .map(|(policy, _)| policy)
     }
 
     /// Whether the watch stream is connected now.
@@ -354,6 +376,7 @@ impl AuthorityClient {
             fail_closed: counters.fail_closed.load(Ordering::Relaxed),
             cached_decisions: shared.cache.decision_count(),
             watch_connected: shared.cache.watch_connected(),
+            watched_revision: counters.watched_revision.load(Ordering::Relaxed),
         }
     }
 
@@ -361,7 +384,13 @@ impl AuthorityClient {
     /// watch stream keeps the token it was opened with until it reconnects.
     pub fn set_service_token(&self, token: &str) -> Result<(), ConnectError> {
         let value = bearer(token)?;
-        *self.inner.shared.token.0.write().unwrap_or_else(PoisonError::into_inner) = value;
+        *self
+            .inner
+            .shared
+            .token
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = value;
         Ok(())
     }
 }
@@ -384,7 +413,13 @@ impl Shared {
 
     /// One idempotent unary call: a deadline per attempt, up to `attempts`
     /// attempts with jittered exponential backoff between them.
-    async fn call<M, T, F, Fut>(&self, organization: &str, attempts: u32, message: M, rpc: F) -> Result<T, AuthorityError>
+    async fn call<M, T, F, Fut>(
+        &self,
+        organization: &str,
+        attempts: u32,
+        message: M,
+        rpc: F,
+    ) -> Result<T, AuthorityError>
     where
         M: Clone,
         F: Fn(Rpc, Request<M>) -> Fut,
@@ -397,9 +432,12 @@ impl Shared {
             bump(&self.counters.rpcs);
             let mut request = Request::new(message.clone());
             request.set_timeout(deadline);
-            let outcome = match tokio::time::timeout(deadline, rpc(self.rpc.clone(), request)).await {
+            let outcome = match tokio::time::timeout(deadline, rpc(self.rpc.clone(), request)).await
+            {
                 Ok(outcome) => outcome.map(Response::into_inner),
-                Err(_) => Err(Status::deadline_exceeded(format!("org-core did not answer within {deadline:?}"))),
+                Err(_) => Err(Status::deadline_exceeded(format!(
+                    "org-core did not answer within {deadline:?}"
+                ))),
             };
             match outcome {
                 Ok(value) => {
@@ -420,12 +458,22 @@ impl Shared {
         }
     }
 
-    async fn open_watch(&self, from_revision: i64) -> Result<tonic::Streaming<pb::WatchOrganizationPoliciesResponse>, Status> {
+    async fn open_watch(
+        &self,
+        from_revision: i64,
+    ) -> Result<tonic::Streaming<pb::WatchOrganizationPoliciesResponse>, Status> {
         let mut rpc = self.rpc.clone();
         let request = Request::new(pb::WatchOrganizationPoliciesRequest { from_revision });
-        match tokio::time::timeout(self.config.deadline, rpc.watch_organization_policies(request)).await {
+        match tokio::time::timeout(
+            self.config.deadline,
+            rpc.watch_organization_policies(request),
+        )
+        .await
+        {
             Ok(opened) => opened.map(Response::into_inner),
-            Err(_) => Err(Status::deadline_exceeded("opening the watch stream timed out")),
+            Err(_) => Err(Status::deadline_exceeded(
+                "opening the watch stream timed out",
+            )),
         }
     }
 }
@@ -434,9 +482,12 @@ impl Shared {
 /// change drops the organization's cached decisions and replaces its
 /// policy. After a disconnect it reconnects with backoff and resumes after
 /// the last revision it saw, so nothing that happened meanwhile is missed.
+/// When the feed no longer has that revision (compacted, or another feed
+/// altogether) it answers `resync`: everything cached is dropped and the
+/// watch continues from the feed's current revision.
 async fn watch(shared: Arc<Shared>) {
-    // TODO(feed): start at the feed's head once it offers one; until then a
-    // new client replays the retained feed, which only invalidates entries.
+    // 0 = every retained change: a new client replays the retained feed
+    // (which only invalidates; a compacted feed answers with a resync).
     let mut revision = 0_i64;
     let mut failures = 0_u32;
     loop {
@@ -448,47 +499,47 @@ async fn watch(shared: Arc<Shared>) {
                 tracing::debug!(from_revision = revision, "watching organization policies");
                 loop {
                     match stream.message().await {
+                        Ok(Some(change)) if change.resync => {
+                            tracing::warn!(
+                                from_revision = revision,
+                                now = change.revision,
+                                "the policy feed no longer has our revision: dropping the cache"
+                            );
+                            shared.cache.clear();
+                            revision = change.revision;
+                        }
                         Ok(Some(change)) => {
                             bump(&shared.counters.watch_changes);
                             revision = revision.max(change.revision);
-                            if change.kind == RESYNC_KIND {
-                                shared.cache.clear();
-                            } else {
-                                let policy = change.policy.map(OrganizationPolicy::from_pb);
-                                shared.cache.apply_change(&change.organization, policy);
-                            }
+                            let policy = change.policy.map(OrganizationPolicy::from_pb);
+                            shared.cache.apply_change(
+                                &change.organization,
+                                change.revision,
+                                policy,
+                            );
                         }
                         Ok(None) => {
                             tracing::info!(revision, "org-core ended the policy watch stream");
                             break;
                         }
                         Err(status) => {
-                            if needs_resync(&status) {
-                                tracing::warn!(revision, "policy feed asks for a resync: dropping the cache");
-                                shared.cache.clear();
-                                revision = 0;
-                            } else {
-                                tracing::info!(revision, code = ?status.code(), "policy watch stream broke");
-                            }
+                            tracing::info!(revision, code = ?status.code(), "the policy watch stream broke");
                             break;
                         }
                     }
+                    shared
+                        .counters
+                        .watched_revision
+                        .store(revision, Ordering::Relaxed);
                 }
                 shared.cache.set_watch_down();
             }
+            Err(status) if unreachable(status.code()) => {
+                shared.cache.note_unreachable(shared.config.probe_interval);
+                tracing::debug!(code = ?status.code(), "cannot reach org-core to watch policies");
+            }
             Err(status) => {
-                if needs_resync(&status) {
-                    tracing::warn!(revision, "policy feed asks for a resync: dropping the cache");
-                    shared.cache.clear();
-                    revision = 0;
-                } else {
-                    if unreachable(status.code()) {
-                        shared.cache.note_unreachable(shared.config.probe_interval);
-                        tracing::debug!(code = ?status.code(), "cannot reach org-core to watch policies");
-                    } else {
-                        tracing::warn!(code = ?status.code(), message = status.message(), "org-core refused the policy watch");
-                    }
-                }
+                tracing::warn!(code = ?status.code(), message = status.message(), "org-core refused the policy watch");
             }
         }
         failures = failures.saturating_add(1);

@@ -274,7 +274,12 @@ impl Authorization {
     /// PERMISSION_DENIED naming `permission`, or FAILED_PRECONDITION /
     /// ENTITY_STATUS with organization, verification_status, state and
     /// `action` (the refused method, e.g. `CreateZone`) metadata otherwise.
-    pub fn require(&self, organization: &str, permission: &str, action: &str) -> Result<Arc<OrganizationPolicy>, Status> {
+    pub fn require(
+        &self,
+        organization: &str,
+        permission: &str,
+        action: &str,
+    ) -> Result<Arc<OrganizationPolicy>, Status> {
         match &self.decision {
             Decision::Allow => self.policy.clone().ok_or_else(|| {
                 tracing::error!(organization, "org-core allowed without a policy");
@@ -313,7 +318,9 @@ impl Authorization {
         };
         Some(Self {
             decision,
-            policy: response.policy.map(|p| Arc::new(OrganizationPolicy::from_pb(p))),
+            policy: response
+                .policy
+                .map(|p| Arc::new(OrganizationPolicy::from_pb(p))),
         })
     }
 }
@@ -340,11 +347,21 @@ mod tests {
 
     #[test]
     fn only_canonical_org_names_are_cacheable() {
-        assert!(is_canonical_org("organizations/01890a5d-ac96-774b-bcce-b302099a8057"));
-        assert!(!is_canonical_org("organizations/01890A5D-AC96-774B-BCCE-B302099A8057"));
-        assert!(!is_canonical_org("organizations/01890a5dac96774bbcceb302099a8057"));
-        assert!(!is_canonical_org("projects/01890a5d-ac96-774b-bcce-b302099a8057"));
-        assert!(!is_canonical_org("organizations/01890a5d-ac96-774b-bcce-b302099a80570"));
+        assert!(is_canonical_org(
+            "organizations/01890a5d-ac96-774b-bcce-b302099a8057"
+        ));
+        assert!(!is_canonical_org(
+            "organizations/01890A5D-AC96-774B-BCCE-B302099A8057"
+        ));
+        assert!(!is_canonical_org(
+            "organizations/01890a5dac96774bbcceb302099a8057"
+        ));
+        assert!(!is_canonical_org(
+            "projects/01890a5d-ac96-774b-bcce-b302099a8057"
+        ));
+        assert!(!is_canonical_org(
+            "organizations/01890a5d-ac96-774b-bcce-b302099a80570"
+        ));
     }
 
     #[test]
