@@ -149,6 +149,12 @@ impl Loopbackd {
 
     /// Waits until the server stops (after the shutdown token is cancelled).
     pub async fn wait(self) -> anyhow::Result<()> {
+        let org_core = self.org_core.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            org_core.shutdown();
+        });
         self.task.await.context("server task")??;
         Ok(())
     }
@@ -156,6 +162,8 @@ impl Loopbackd {
     /// Stops the server and waits for it.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        // Long-lived watch streams end too, so the drain does not wait on them.
+        self.org_core.shutdown();
         self.wait().await
     }
 }

@@ -23,6 +23,8 @@ struct Inner {
     /// Bumped after every commit that appended to the change feed, so
     /// in-process watchers wake at once.
     changes: watch::Sender<u64>,
+    /// Cancelled when the server stops, ending watch streams.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for OrgCore {
@@ -85,6 +87,7 @@ impl OrgCore {
                 db,
                 settings,
                 changes,
+                shutdown: tokio_util::sync::CancellationToken::new(),
             }),
         }
     }
@@ -102,6 +105,16 @@ impl OrgCore {
     /// Wakes in-process watchers after a commit that appended changes.
     pub fn notify_changes(&self) {
         self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Ends every open watch stream (the server is stopping).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Cancelled when [`Self::shutdown`] is called.
+    pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
+        self.inner.shutdown.clone()
     }
 
     /// A receiver that changes whenever [`Self::notify_changes`] is called.

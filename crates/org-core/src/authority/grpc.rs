@@ -197,6 +197,7 @@ async fn pump_changes(
     tx: &mpsc::Sender<Result<pb::WatchOrganizationPoliciesResponse, Status>>,
 ) -> Result<(), Status> {
     let mut wake = core.subscribe_changes();
+    let stop = core.shutdown_token();
     let compacted = changes::compacted_through(core.db()).await?;
     let latest = changes::latest(core.db()).await?;
     if revision < compacted || revision > latest {
@@ -236,6 +237,7 @@ async fn pump_changes(
                 _ = wake.changed() => {}
                 () = tokio::time::sleep(POLL_INTERVAL) => {}
                 () = tx.closed() => return Ok(()),
+                () = stop.cancelled() => return Ok(()),
             }
         }
     }
