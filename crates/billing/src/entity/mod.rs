@@ -1,4 +1,7 @@
 //! sea-orm entities of billing's tables.
 
+pub mod invoice;
+pub mod invoice_counter;
+pub mod invoice_line;
 pub mod payment_method;
 pub mod usage_event;

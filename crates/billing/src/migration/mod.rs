@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_initial;
+mod m20261130_000002_invoices;
 
 /// Applies billing's migrations in order.
 pub struct Migrator;
@@ -10,7 +11,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261130_000001_initial::Migration)]
+        vec![
+            Box::new(m20261130_000001_initial::Migration),
+            Box::new(m20261130_000002_invoices::Migration),
+        ]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
