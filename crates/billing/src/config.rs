@@ -70,6 +70,12 @@ pub struct PriceBook {
 }
 
 impl PriceBook {
+    /// Price of one unit of `meter` in minor units (0 for a meter the book
+    /// no longer lists).
+    pub fn unit_price(&self, meter: &str) -> i64 {
+        self.prices.get(meter).copied().unwrap_or(0)
+    }
+
     /// Tax on `subtotal` minor units, rounded half up to the minor unit.
     pub fn tax(&self, subtotal: i64) -> i64 {
         let t = i128::from(subtotal) * i128::from(self.tax_rate_bps);

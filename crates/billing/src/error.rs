@@ -2,7 +2,11 @@
 
 use loopback_runtime::errors::{self, FieldViolations};
 use sea_orm::DbErr;
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+/// ErrorInfo reason of a refused invoice status change.
+pub const INVALID_INVOICE_TRANSITION: &str = "INVALID_INVOICE_TRANSITION";
 
 /// Result alias for billing.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -33,6 +37,18 @@ pub enum Error {
         /// Human explanation.
         message: String,
     },
+    /// The invoice's status does not allow the verb.
+    #[error("{invoice} is {from}: cannot {action} it (to {to})")]
+    InvalidInvoiceTransition {
+        /// The invoice's resource name.
+        invoice: String,
+        /// Its status.
+        from: &'static str,
+        /// The status the verb leads to.
+        to: &'static str,
+        /// The verb.
+        action: &'static str,
+    },
     /// A refusal decided by the authority (already a Status).
     #[error("{0}")]
     Authority(Status),
@@ -61,8 +77,38 @@ impl From<Error> for Status {
         match err {
             Error::InvalidArgument(v) => errors::invalid_argument(&v),
             Error::NotFound(name) => errors::not_found(&name),
-            Error::CapabilityDisabled { flag, message } => errors::capability_disabled(flag, message),
-            Error::FailedPrecondition { reason, message } => errors::failed_precondition(reason, message),
+            Error::CapabilityDisabled { flag, message } => {
+                errors::capability_disabled(flag, message)
+            }
+            Error::FailedPrecondition { reason, message } => {
+                errors::failed_precondition(reason, message)
+            }
+            Error::InvalidInvoiceTransition {
+                invoice,
+                from,
+                to,
+                action,
+            } => {
+                let message = format!("{invoice} is {from}: cannot {action} it (to {to})");
+                let metadata: std::collections::HashMap<String, String> = [
+                    ("invoice", invoice),
+                    ("from", from.into()),
+                    ("to", to.into()),
+                    ("action", action.into()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    message,
+                    ErrorDetails::with_error_info(
+                        INVALID_INVOICE_TRANSITION,
+                        errors::DOMAIN,
+                        metadata,
+                    ),
+                )
+            }
             Error::Authority(status) => status,
             Error::Db(e) => {
                 tracing::error!(error = %e, "database error");

@@ -1,6 +1,6 @@
 //! billing: payment methods (card tokens, SEPA mandates with sealed IBANs),
-//! metered usage from platform services, the price book, and cost
-//! summaries. Every call is authorized by org-core through the authority
+//! metered usage from platform services, the price book, cost summaries and
+//! invoices. Every call is authorized by org-core through the authority
 //! client (`loopback-org-core-client`); billing never re-implements the
 //! status policy.
 //!
@@ -8,14 +8,14 @@
 //! adapter (`grpc.rs`) and the domain operations (`mod.rs`, methods on
 //! [`Billing`]) over sea-orm entities.
 //!
-//! Not built yet (issue 5): invoices and their status machine, exports,
-//! spending limits and alerts.
+//! Not built yet (issue 5): spending limits and alerts.
 
 pub mod config;
 pub mod costs;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod invoices;
 pub mod migration;
 pub mod payment_methods;
 pub mod usage;
@@ -37,6 +37,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.billing.v1.PaymentMethodService",
     "loopback.billing.v1.UsageService",
     "loopback.billing.v1.CostService",
+    "loopback.billing.v1.InvoiceService",
 ];
 
 /// billing's state. Cheap to clone.
@@ -54,13 +55,20 @@ struct Inner {
 
 impl std::fmt::Debug for Billing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Billing").field("settings", &self.inner.settings).finish()
+        f.debug_struct("Billing")
+            .field("settings", &self.inner.settings)
+            .finish()
     }
 }
 
 impl Billing {
     /// Runs billing's migrations and builds the service.
-    pub async fn open(db: DatabaseConnection, settings: Settings, keyring: Keyring, authority: AuthorityClient) -> Result<Self, sea_orm::DbErr> {
+    pub async fn open(
+        db: DatabaseConnection,
+        settings: Settings,
+        keyring: Keyring,
+        authority: AuthorityClient,
+    ) -> Result<Self, sea_orm::DbErr> {
         migrate(&db).await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -95,18 +103,30 @@ impl Billing {
     /// Adds every billing gRPC service, behind `auth`, to `routes`.
     pub fn add_routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
         routes
-            .add_service(pb::payment_method_service_server::PaymentMethodServiceServer::with_interceptor(
-                payment_methods::grpc::PaymentMethodGrpc(self.clone()),
-                auth.clone(),
-            ))
-            .add_service(pb::usage_service_server::UsageServiceServer::with_interceptor(
-                usage::grpc::UsageGrpc(self.clone()),
-                auth.clone(),
-            ))
-            .add_service(pb::cost_service_server::CostServiceServer::with_interceptor(
-                costs::grpc::CostGrpc(self.clone()),
-                auth.clone(),
-            ));
+            .add_service(
+                pb::payment_method_service_server::PaymentMethodServiceServer::with_interceptor(
+                    payment_methods::grpc::PaymentMethodGrpc(self.clone()),
+                    auth.clone(),
+                ),
+            )
+            .add_service(
+                pb::usage_service_server::UsageServiceServer::with_interceptor(
+                    usage::grpc::UsageGrpc(self.clone()),
+                    auth.clone(),
+                ),
+            )
+            .add_service(
+                pb::cost_service_server::CostServiceServer::with_interceptor(
+                    costs::grpc::CostGrpc(self.clone()),
+                    auth.clone(),
+                ),
+            )
+            .add_service(
+                pb::invoice_service_server::InvoiceServiceServer::with_interceptor(
+                    invoices::grpc::InvoiceGrpc(self.clone()),
+                    auth.clone(),
+                ),
+            );
     }
 }
 

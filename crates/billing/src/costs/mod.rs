@@ -7,7 +7,7 @@ pub mod grpc;
 use std::collections::BTreeMap;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::Billing;
@@ -47,6 +47,18 @@ pub struct CostSummary {
 impl Billing {
     /// The priced usage of `org` in `period`, per project and meter.
     pub async fn priced_usage(&self, org: Uuid, period: &str) -> Result<Vec<CostLine>> {
+        self.priced_usage_on(self.db(), org, period).await
+    }
+
+    /// [`Self::priced_usage`] read through `conn` (e.g. inside the
+    /// transaction that finalizes an invoice). Lines are sorted by project
+    /// then meter.
+    pub async fn priced_usage_on(
+        &self,
+        conn: &impl ConnectionTrait,
+        org: Uuid,
+        period: &str,
+    ) -> Result<Vec<CostLine>> {
         let rows: Vec<(String, String, i64)> = usage_event::Entity::find()
             .select_only()
             .column(usage_event::Column::ProjectId)
@@ -58,12 +70,13 @@ impl Billing {
             .group_by(usage_event::Column::ProjectId)
             .group_by(usage_event::Column::Meter)
             .into_tuple()
-            .all(self.db())
+            .all(conn)
             .await?;
-        let prices = &self.settings().price_book.prices;
-        rows.into_iter()
+        let book = &self.settings().price_book;
+        let mut lines = rows
+            .into_iter()
             .map(|(project, meter, quantity)| {
-                let price = prices.get(&meter).copied().unwrap_or(0);
+                let price = book.unit_price(&meter);
                 let amount = quantity
                     .checked_mul(price)
                     .ok_or_else(|| Error::Corrupt(format!("cost of {meter} overflows")))?;
@@ -74,7 +87,9 @@ impl Billing {
                     amount,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        lines.sort_by(|a, b| (&a.project, &a.meter).cmp(&(&b.project, &b.meter)));
+        Ok(lines)
     }
 
     /// Cost of a period, grouped as asked.

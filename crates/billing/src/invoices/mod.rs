@@ -1,0 +1,497 @@
+//! Invoices: one per organization and billing period, priced from usage ×
+//! the price book by [`Billing::priced_usage_on`] (the very numbers a cost
+//! summary shows), with a status machine and per-organization gap-free
+//! numbers.
+//!
+//! Concurrency: every transaction that changes an invoice starts with
+//! [`store::lock`] (an UPDATE of the organization's counter row: a row lock
+//! on PostgreSQL, the write lock on SQLite), so invoice writes of one
+//! organization run one at a time and a number, once taken, is always
+//! committed with its invoice. Usage for a period whose invoice is no longer
+//! a draft is billed in the next period that still has a draft (see
+//! [`Billing::record_usage`]); on PostgreSQL an advisory lock, taken shared
+//! by usage ingestion and exclusive by invoice writes, keeps an event from
+//! slipping into a period while its invoice is being finalized.
+
+pub mod export;
+pub mod grpc;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use loopback_runtime::pagination::PageRequest;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use uuid::Uuid;
+
+use crate::Billing;
+use crate::costs::CostLine;
+use crate::error::{Error, Result};
+
+/// Where an invoice is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// Follows the usage until finalized.
+    Draft,
+    /// Finalized and numbered; immutable.
+    Open,
+    /// Paid.
+    Paid,
+    /// Cancelled.
+    Void,
+    /// Will not be paid.
+    Uncollectible,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 5] = [
+        Self::Draft,
+        Self::Open,
+        Self::Paid,
+        Self::Void,
+        Self::Uncollectible,
+    ];
+
+    /// The stored (and error metadata) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Open => "open",
+            Self::Paid => "paid",
+            Self::Void => "void",
+            Self::Uncollectible => "uncollectible",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The status `action` leads to from this one, if it is allowed.
+    pub fn after(self, action: Action) -> Option<Status> {
+        match (self, action) {
+            (Self::Draft, Action::Generate) => Some(Self::Draft),
+            (Self::Draft, Action::Finalize) => Some(Self::Open),
+            (Self::Draft | Self::Open, Action::Void) => Some(Self::Void),
+            (Self::Open, Action::MarkPaid) => Some(Self::Paid),
+            (Self::Open, Action::MarkUncollectible) => Some(Self::Uncollectible),
+            _ => None,
+        }
+    }
+
+    /// The verbs this status allows.
+    pub fn allowed_actions(self) -> Vec<Action> {
+        Action::ALL
+            .into_iter()
+            .filter(|a| self.after(*a).is_some())
+            .collect()
+    }
+}
+
+/// A verb on an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Refresh the draft from the usage.
+    Generate,
+    /// Draft → open, numbered.
+    Finalize,
+    /// Open → paid.
+    MarkPaid,
+    /// Draft or open → void.
+    Void,
+    /// Open → uncollectible.
+    MarkUncollectible,
+}
+
+impl Action {
+    /// Every verb.
+    pub const ALL: [Action; 5] = [
+        Self::Generate,
+        Self::Finalize,
+        Self::Void,
+        Self::MarkPaid,
+        Self::MarkUncollectible,
+    ];
+
+    /// The name in `allowed_actions` and error metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generate => "generate",
+            Self::Finalize => "finalize",
+            Self::MarkPaid => "mark_paid",
+            Self::Void => "void",
+            Self::MarkUncollectible => "mark_uncollectible",
+        }
+    }
+
+    /// The status the verb leads to.
+    pub fn target(self) -> Status {
+        match self {
+            Self::Generate => Status::Draft,
+            Self::Finalize => Status::Open,
+            Self::MarkPaid => Status::Paid,
+            Self::Void => Status::Void,
+            Self::MarkUncollectible => Status::Uncollectible,
+        }
+    }
+}
+
+/// What a line is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// Usage of a meter by a project (or the organization).
+    Usage,
+    /// Tax on the subtotal.
+    Tax,
+}
+
+impl LineKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::Tax => "tax",
+        }
+    }
+}
+
+/// One invoice line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceLine {
+    /// What it is for.
+    pub kind: LineKind,
+    /// Project id, empty for organization-level usage and tax.
+    pub project: String,
+    /// Meter, empty for tax.
+    pub meter: String,
+    /// For people.
+    pub description: String,
+    /// Quantity (0 for tax).
+    pub quantity: i64,
+    /// Unit price in minor units (0 for tax).
+    pub unit_price: i64,
+    /// Amount in minor units.
+    pub amount: i64,
+}
+
+/// An invoice with its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    /// Id (UUIDv7).
+    pub id: Uuid,
+    /// Organization.
+    pub organization: Uuid,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// Status.
+    pub status: Status,
+    /// Number, once finalized.
+    pub number: Option<String>,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Usage lines (by project, then meter), then the tax line.
+    pub lines: Vec<InvoiceLine>,
+    /// Sum of the usage lines.
+    pub subtotal: i64,
+    /// Tax.
+    pub tax: i64,
+    /// Tax rate in basis points.
+    pub tax_rate_bps: u32,
+    /// Subtotal plus tax.
+    pub total: i64,
+    /// Created.
+    pub create_time: DateTime<Utc>,
+    /// Last changed.
+    pub update_time: DateTime<Utc>,
+    /// Finalized.
+    pub finalize_time: Option<DateTime<Utc>>,
+    /// Marked paid.
+    pub paid_time: Option<DateTime<Utc>>,
+    /// Voided.
+    pub void_time: Option<DateTime<Utc>>,
+    /// Marked uncollectible.
+    pub uncollectible_time: Option<DateTime<Utc>>,
+}
+
+impl Invoice {
+    /// `organizations/{org}/invoices/{id}`.
+    pub fn name(&self) -> String {
+        invoice_name(self.organization, self.id)
+    }
+}
+
+/// `organizations/{org}/invoices/{id}`.
+pub fn invoice_name(org: Uuid, id: Uuid) -> String {
+    format!("organizations/{org}/invoices/{id}")
+}
+
+/// The number of the `n`th invoice of an organization.
+pub fn invoice_number(n: i64) -> String {
+    format!("INV-{n:06}")
+}
+
+/// List filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this period.
+    pub period: Option<String>,
+}
+
+/// Priced lines and totals, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    /// Usage lines then the tax line.
+    pub lines: Vec<InvoiceLine>,
+    /// Sum of the usage lines.
+    pub subtotal: i64,
+    /// Tax.
+    pub tax: i64,
+    /// Tax rate.
+    pub tax_rate_bps: u32,
+    /// Subtotal plus tax.
+    pub total: i64,
+    /// Currency.
+    pub currency: String,
+}
+
+/// The period after `period` (`YYYY-MM`).
+pub fn next_period(period: &str) -> Option<String> {
+    let (y, m) = period.split_once('-')?;
+    let (y, m): (u32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    Some(if m >= 12 {
+        format!("{:04}-01", y + 1)
+    } else {
+        format!("{y:04}-{:02}", m + 1)
+    })
+}
+
+/// `1900` → `19`, `1950` → `19.5`, `725` → `7.25`.
+pub fn percent(bps: u32) -> String {
+    let whole = bps / 100;
+    match bps % 100 {
+        0 => whole.to_string(),
+        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+        f => format!("{whole}.{f:02}"),
+    }
+}
+
+fn transition_error(invoice: &Invoice, action: Action) -> Error {
+    Error::InvalidInvoiceTransition {
+        invoice: invoice.name(),
+        from: invoice.status.as_str(),
+        to: action.target().as_str(),
+        action: action.as_str(),
+    }
+}
+
+impl Billing {
+    /// Prices usage lines (as [`Billing::priced_usage_on`] returns them)
+    /// into invoice lines plus the tax line.
+    fn price(&self, usage: Vec<CostLine>) -> Result<Priced> {
+        let book = &self.settings().price_book;
+        let mut subtotal: i64 = 0;
+        let mut lines = Vec::with_capacity(usage.len() + 1);
+        for l in usage {
+            subtotal = subtotal
+                .checked_add(l.amount)
+                .ok_or_else(|| Error::Corrupt("invoice subtotal overflows".into()))?;
+            let description = if l.project.is_empty() {
+                format!("{} (organization)", l.meter)
+            } else {
+                l.meter.clone()
+            };
+            lines.push(InvoiceLine {
+                kind: LineKind::Usage,
+                unit_price: book.unit_price(&l.meter),
+                project: l.project,
+                meter: l.meter,
+                description,
+                quantity: l.quantity,
+                amount: l.amount,
+            });
+        }
+        let tax = book.tax(subtotal);
+        lines.push(InvoiceLine {
+            kind: LineKind::Tax,
+            project: String::new(),
+            meter: String::new(),
+            description: format!("Tax {} %", percent(book.tax_rate_bps)),
+            quantity: 0,
+            unit_price: 0,
+            amount: tax,
+        });
+        Ok(Priced {
+            lines,
+            subtotal,
+            tax,
+            tax_rate_bps: book.tax_rate_bps,
+            total: subtotal
+                .checked_add(tax)
+                .ok_or_else(|| Error::Corrupt("invoice total overflows".into()))?,
+            currency: book.currency.clone(),
+        })
+    }
+
+    async fn priced_on(
+        &self,
+        conn: &impl ConnectionTrait,
+        org: Uuid,
+        period: &str,
+    ) -> Result<Priced> {
+        let usage = self.priced_usage_on(conn, org, period).await?;
+        self.price(usage)
+    }
+
+    /// Creates the draft invoice of `period`, or refreshes the existing
+    /// draft. Refused once the period's invoice is no longer a draft.
+    pub async fn generate_invoice(&self, org: Uuid, period: &str) -> Result<Invoice> {
+        let txn = self.db().begin().await?;
+        store::lock(&txn, org).await?;
+        let existing = store::find_by_period(&txn, org, period).await?;
+        if let Some(inv) = &existing
+            && inv.status.after(Action::Generate).is_none()
+        {
+            return Err(transition_error(inv, Action::Generate));
+        }
+        let priced = self.priced_on(&txn, org, period).await?;
+        let now = Utc::now();
+        let id = match existing {
+            Some(inv) => {
+                store::reprice(&txn, inv.id, &priced, now).await?;
+                inv.id
+            }
+            None => {
+                let id = Uuid::now_v7();
+                store::insert_draft(&txn, id, org, period, &priced, now).await?;
+                id
+            }
+        };
+        let invoice = store::find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::Corrupt("invoice vanished inside its transaction".into()))?;
+        txn.commit().await?;
+        Ok(invoice)
+    }
+
+    /// One invoice.
+    pub async fn get_invoice(&self, org: Uuid, id: Uuid) -> Result<Invoice> {
+        store::find(self.db(), org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(invoice_name(org, id)))
+    }
+
+    /// A page of invoices in creation order.
+    pub async fn list_invoices(
+        &self,
+        org: Uuid,
+        filter: &ListFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<Invoice>, String)> {
+        let rows = store::list(
+            self.db(),
+            org,
+            filter,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
+        .await?;
+        Ok(page.finish(rows, |i| i.id.to_string()))
+    }
+
+    /// Applies a status verb (finalize, mark paid, void, mark
+    /// uncollectible). Finalizing reprices the lines one last time and takes
+    /// the organization's next invoice number, in the same transaction.
+    pub async fn transition_invoice(&self, org: Uuid, id: Uuid, action: Action) -> Result<Invoice> {
+        let txn = self.db().begin().await?;
+        store::lock(&txn, org).await?;
+        let invoice = store::find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(invoice_name(org, id)))?;
+        let Some(to) = invoice
+            .status
+            .after(action)
+            .filter(|_| action != Action::Generate)
+        else {
+            return Err(transition_error(&invoice, action));
+        };
+        let now = Utc::now();
+        let number = if action == Action::Finalize {
+            let priced = self.priced_on(&txn, org, &invoice.period).await?;
+            store::reprice(&txn, id, &priced, now).await?;
+            Some(invoice_number(store::take_number(&txn, org).await?))
+        } else {
+            None
+        };
+        if !store::set_status(&txn, id, invoice.status, to, number, now).await? {
+            // Cannot happen under the lock; refuse rather than guess.
+            return Err(transition_error(&invoice, action));
+        }
+        let updated = store::find(&txn, org, id)
+            .await?
+            .ok_or_else(|| Error::Corrupt("invoice vanished inside its transaction".into()))?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// The period usage of `period` is billed in: `period` itself, or the
+    /// first later one whose invoice is still a draft (or not generated).
+    pub async fn billing_period(
+        &self,
+        conn: &impl ConnectionTrait,
+        org: Uuid,
+        period: &str,
+    ) -> Result<String> {
+        let closed = store::closed_periods_from(conn, org, period).await?;
+        let mut p = period.to_string();
+        while closed.contains(&p) {
+            p = next_period(&p).ok_or_else(|| Error::Corrupt(format!("bad period {p:?}")))?;
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_machine() {
+        use Status::{Draft, Open, Paid, Uncollectible};
+        let legal: Vec<(Status, Action, Status)> = Status::ALL
+            .into_iter()
+            .flat_map(|s| {
+                Action::ALL
+                    .into_iter()
+                    .filter_map(move |a| s.after(a).map(|t| (s, a, t)))
+            })
+            .collect();
+        assert_eq!(
+            legal,
+            [
+                (Draft, Action::Generate, Draft),
+                (Draft, Action::Finalize, Open),
+                (Draft, Action::Void, Status::Void),
+                (Open, Action::Void, Status::Void),
+                (Open, Action::MarkPaid, Paid),
+                (Open, Action::MarkUncollectible, Uncollectible),
+            ]
+        );
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert!(Paid.allowed_actions().is_empty());
+    }
+
+    #[test]
+    fn periods_and_percentages() {
+        assert_eq!(next_period("2026-12").as_deref(), Some("2027-01"));
+        assert_eq!(next_period("2026-01").as_deref(), Some("2026-02"));
+        assert_eq!(percent(1900), "19");
+        assert_eq!(percent(1950), "19.5");
+        assert_eq!(percent(725), "7.25");
+        assert_eq!(percent(5), "0.05");
+        assert_eq!(invoice_number(7), "INV-000007");
+    }
+}
