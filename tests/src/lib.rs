@@ -376,6 +376,33 @@ impl TestServer {
         )
     }
 
+    /// InvoiceService as `token`.
+    pub fn invoices(
+        &self,
+        token: &str,
+    ) -> loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient<Authed> {
+        loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient::new(
+            self.authed(Some(token)),
+        )
+    }
+
+    /// InvoiceService as `token` over a new connection of its own, so
+    /// concurrent callers do not share one HTTP/2 connection.
+    pub async fn invoices_own_connection(
+        &self,
+        token: &str,
+    ) -> loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient<Authed> {
+        let channel = Channel::from_shared(format!("http://{}", self.app.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let value = format!("Bearer {token}").parse().unwrap();
+        loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient::new(
+            InterceptedService::new(channel, Bearer(Some(value))),
+        )
+    }
+
     /// AuditService as `token`.
     pub fn audit(&self, token: &str) -> pb::audit_service_client::AuditServiceClient<Authed> {
         pb::audit_service_client::AuditServiceClient::new(self.authed(Some(token)))
