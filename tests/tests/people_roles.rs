@@ -415,6 +415,14 @@ const MATRIX: &[(&str, &str)] = &[
     ("UpdateRole", "orgcore.roles.update"),
     ("DeleteRole", "orgcore.roles.delete"),
     ("ListAuditEvents", "orgcore.audit.list"),
+    ("CreateAuthProvider", "orgcore.authProviders.create"),
+    ("GetAuthProvider", "orgcore.authProviders.get"),
+    ("ListAuthProviders", "orgcore.authProviders.list"),
+    ("UpdateAuthProvider", "orgcore.authProviders.update"),
+    ("DeleteAuthProvider", "orgcore.authProviders.delete"),
+    ("CreateLimitIncreaseRequest", "orgcore.limitRequests.create"),
+    ("ListLimitIncreaseRequests", "orgcore.limitRequests.list"),
+    ("GetOrganizationUsage", "orgcore.organizations.get"),
 ];
 
 struct Fixture {
@@ -423,6 +431,7 @@ struct Fixture {
     target_member: String,
     invite: String,
     role: String,
+    provider: String,
 }
 
 async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Result<(), Status> {
@@ -662,7 +671,93 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             })
             .await
             .map(|_| ()),
+        "CreateAuthProvider" => server
+            .auth_providers(token)
+            .create_auth_provider(pb::CreateAuthProviderRequest {
+                parent: org,
+                auth_provider: Some(oidc_provider()),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "GetAuthProvider" => server
+            .auth_providers(token)
+            .get_auth_provider(pb::GetAuthProviderRequest {
+                name: f.provider.clone(),
+            })
+            .await
+            .map(|_| ()),
+        "ListAuthProviders" => server
+            .auth_providers(token)
+            .list_auth_providers(pb::ListAuthProvidersRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "UpdateAuthProvider" => server
+            .auth_providers(token)
+            .update_auth_provider(pb::UpdateAuthProviderRequest {
+                auth_provider: Some(pb::AuthProvider {
+                    name: f.provider.clone(),
+                    enabled: true,
+                    ..Default::default()
+                }),
+                update_mask: mask(&["enabled"]),
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
+        "DeleteAuthProvider" => server
+            .auth_providers(token)
+            .delete_auth_provider(pb::DeleteAuthProviderRequest {
+                name: f.provider.clone(),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "CreateLimitIncreaseRequest" => server
+            .limit_requests(token)
+            .create_limit_increase_request(pb::CreateLimitIncreaseRequestRequest {
+                parent: org,
+                limit_increase_request: Some(pb::LimitIncreaseRequest {
+                    limit: "max_projects".into(),
+                    requested_value: 100,
+                    justification: "growth".into(),
+                    ..Default::default()
+                }),
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
+        "ListLimitIncreaseRequests" => server
+            .limit_requests(token)
+            .list_limit_increase_requests(pb::ListLimitIncreaseRequestsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "GetOrganizationUsage" => server
+            .quotas(token)
+            .get_organization_usage(pb::GetOrganizationUsageRequest { organization: org })
+            .await
+            .map(|_| ()),
         other => panic!("no call for {other}"),
+    }
+}
+
+fn oidc_provider() -> pb::AuthProvider {
+    pb::AuthProvider {
+        display_name: "SSO".into(),
+        config: Some(pb::auth_provider::Config::Oidc(pb::OidcConfig {
+            issuer_uri: "https://login.example.com".into(),
+            client_id: "client".into(),
+            ..Default::default()
+        })),
+        ..Default::default()
     }
 }
 
@@ -671,8 +766,24 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
     server
-        .set_capabilities(&org.name, &[], &[("custom_roles_allowed", true)])
+        .set_capabilities(
+            &org.name,
+            &[("max_auth_providers", 50)],
+            &[("custom_roles_allowed", true), ("sso_allowed", true)],
+        )
         .await;
+    let provider = server
+        .auth_providers(&owner)
+        .create_auth_provider(pb::CreateAuthProviderRequest {
+            parent: org.name.clone(),
+            auth_provider: Some(oidc_provider()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .auth_provider
+        .unwrap();
     let project = server
         .projects(&owner)
         .create_project(pb::CreateProjectRequest {
@@ -729,6 +840,7 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
         target_member: target.name,
         invite: invite.name,
         role: role.name,
+        provider: provider.name,
     };
 
     // The published catalog: each built-in role's permissions.

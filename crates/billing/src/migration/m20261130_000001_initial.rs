@@ -59,7 +59,9 @@ impl MigrationTrait for Migration {
                 .col(string_len_null(PaymentMethods::IbanMasked, 64))
                 .col(string_len_null(PaymentMethods::AccountHolder, 800))
                 .col(string_len_null(PaymentMethods::MandateReference, 35))
-                .col(timestamp_with_time_zone_null(PaymentMethods::MandateSignatureTime))
+                .col(timestamp_with_time_zone_null(
+                    PaymentMethods::MandateSignatureTime,
+                ))
                 .col(boolean(PaymentMethods::IsDefault))
                 .col(timestamp_with_time_zone(PaymentMethods::CreateTime))
                 .col(string_len_null(PaymentMethods::RequestId, 36))
@@ -88,7 +90,11 @@ impl MigrationTrait for Migration {
                 .col(string_len(UsageEvents::Period, 7))
                 .col(timestamp_with_time_zone(UsageEvents::RecordTime))
                 .col(string_len(UsageEvents::Reporter, 300))
-                .primary_key(Index::create().col(UsageEvents::OrganizationId).col(UsageEvents::IdempotencyKey))
+                .primary_key(
+                    Index::create()
+                        .col(UsageEvents::OrganizationId)
+                        .col(UsageEvents::IdempotencyKey),
+                )
                 .to_owned(),
         )
         .await?;
@@ -105,8 +111,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(UsageEvents::Table).to_owned()).await?;
-        m.drop_table(Table::drop().table(PaymentMethods::Table).to_owned()).await?;
+        m.drop_table(Table::drop().table(UsageEvents::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(PaymentMethods::Table).to_owned())
+            .await?;
         Ok(())
     }
 }
