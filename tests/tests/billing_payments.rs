@@ -438,7 +438,82 @@ async fn payment_methods_are_isolated_and_follow_the_status_policy(backend: Back
     server.stop().await;
 }
 
+async fn the_default_payment_method_stays_while_invoices_are_open(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let owner = server.account_token("owner@example.com");
+    let org = server.verified_org(&owner, "Acme").await;
+    let first = server
+        .payment_methods(&owner)
+        .create_payment_method(card(&org.name, "tok_first_card"))
+        .await
+        .unwrap()
+        .into_inner()
+        .payment_method
+        .unwrap();
+    let second = server
+        .payment_methods(&owner)
+        .create_payment_method(card(&org.name, "tok_second_card"))
+        .await
+        .unwrap()
+        .into_inner()
+        .payment_method
+        .unwrap();
+    assert!(first.is_default);
+    let period = loopback_billing::usage::period_of(chrono::Utc::now());
+    let draft = server
+        .invoices(&owner)
+        .generate_invoice(pb::GenerateInvoiceRequest {
+            parent: org.name.clone(),
+            period,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    let open = server
+        .invoices(&owner)
+        .finalize_invoice(pb::FinalizeInvoiceRequest { name: draft.name })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    assert_eq!(open.status(), pb::InvoiceStatus::Open);
+    let err = server
+        .payment_methods(&owner)
+        .delete_payment_method(pb::DeletePaymentMethodRequest {
+            name: first.name.clone(),
+            validate_only: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(
+        reason(&err).as_deref(),
+        Some("DEFAULT_PAYMENT_METHOD_IN_USE")
+    );
+    // Another default first, then the old one can go.
+    server
+        .payment_methods(&owner)
+        .set_default_payment_method(pb::SetDefaultPaymentMethodRequest {
+            name: second.name.clone(),
+        })
+        .await
+        .unwrap();
+    server
+        .payment_methods(&owner)
+        .delete_payment_method(pb::DeletePaymentMethodRequest {
+            name: first.name,
+            validate_only: false,
+        })
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
 backend_tests!(
+    the_default_payment_method_stays_while_invoices_are_open,
     sepa_ibans_are_validated_sealed_and_gated_by_their_flag,
     raw_card_numbers_are_refused_and_never_stored_or_logged,
     payment_methods_are_isolated_and_follow_the_status_policy,

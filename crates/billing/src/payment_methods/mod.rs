@@ -18,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::Billing;
-use crate::entity::payment_method;
+use crate::entity::{invoice, payment_method};
 use crate::error::{Error, Result};
 
 /// What a payment method is.
@@ -304,9 +304,9 @@ impl Billing {
         Ok(updated)
     }
 
-    /// Removes a payment method. If it was the default, the oldest remaining
-    /// one becomes the default. (Refusing to remove the default while
-    /// invoices are open arrives with invoices.)
+    /// Removes a payment method. The default cannot go while invoices are
+    /// open (set another default first); otherwise, if it was the default,
+    /// the oldest remaining one becomes the default.
     pub async fn delete_payment_method(
         &self,
         org: Uuid,
@@ -318,6 +318,22 @@ impl Billing {
             .find_payment_method(&txn, org, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("organizations/{org}/paymentMethods/{id}")))?;
+        if method.is_default {
+            let open = invoice::Entity::find()
+                .filter(invoice::Column::OrganizationId.eq(org.to_string()))
+                .filter(invoice::Column::Status.eq(crate::invoices::Status::Open.as_str()))
+                .count(&txn)
+                .await?;
+            if open > 0 {
+                return Err(Error::FailedPrecondition {
+                    reason: "DEFAULT_PAYMENT_METHOD_IN_USE",
+                    message: format!(
+                        "{} is the default payment method and {open} invoice(s) are open: set another default first",
+                        method.name()
+                    ),
+                });
+            }
+        }
         payment_method::Entity::delete_many()
             .filter(payment_method::Column::Id.eq(id.to_string()))
             .exec(&txn)
