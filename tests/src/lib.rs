@@ -366,6 +366,18 @@ impl TestServer {
         )
     }
 
+    /// SpendingLimitService as `token`.
+    pub fn spending(
+        &self,
+        token: &str,
+    ) -> loopback_proto::billing::v1::spending_limit_service_client::SpendingLimitServiceClient<
+        Authed,
+    > {
+        loopback_proto::billing::v1::spending_limit_service_client::SpendingLimitServiceClient::new(
+            self.authed(Some(token)),
+        )
+    }
+
     /// CostService as `token`.
     pub fn costs(
         &self,

@@ -8,7 +8,8 @@
 //! adapter (`grpc.rs`) and the domain operations (`mod.rs`, methods on
 //! [`Billing`]) over sea-orm entities.
 //!
-//! Not built yet (issue 5): spending limits and alerts.
+//! Spending alerts are recorded and logged; delivering them to notification
+//! channels waits for the integrations service.
 
 pub mod config;
 pub mod costs;
@@ -18,6 +19,7 @@ pub mod grpc;
 pub mod invoices;
 pub mod migration;
 pub mod payment_methods;
+pub mod spending;
 pub mod usage;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.billing.v1.UsageService",
     "loopback.billing.v1.CostService",
     "loopback.billing.v1.InvoiceService",
+    "loopback.billing.v1.SpendingLimitService",
 ];
 
 /// billing's state. Cheap to clone.
@@ -70,14 +73,34 @@ impl Billing {
         authority: AuthorityClient,
     ) -> Result<Self, sea_orm::DbErr> {
         migrate(&db).await?;
-        Ok(Self {
+        let billing = Self {
             inner: Arc::new(Inner {
                 db,
                 settings,
                 keyring,
                 authority,
             }),
-        })
+        };
+        billing.start_spending_sweep();
+        Ok(billing)
+    }
+
+    /// Re-evaluates hard spending limits every minute, so a new period
+    /// unblocks even without usage. Holds only a weak reference: the task
+    /// ends when the service is dropped.
+    fn start_spending_sweep(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Billing { inner }).sweep_spending().await {
+                    tracing::warn!(error = %e, "spending sweep failed");
+                }
+            }
+        });
     }
 
     /// The database.
@@ -124,6 +147,12 @@ impl Billing {
             .add_service(
                 pb::invoice_service_server::InvoiceServiceServer::with_interceptor(
                     invoices::grpc::InvoiceGrpc(self.clone()),
+                    auth.clone(),
+                ),
+            )
+            .add_service(
+                pb::spending_limit_service_server::SpendingLimitServiceServer::with_interceptor(
+                    spending::grpc::SpendingGrpc(self.clone()),
                     auth.clone(),
                 ),
             );

@@ -92,6 +92,7 @@ fn bump(counter: &AtomicU64) {
 
 struct Shared {
     rpc: Rpc,
+    channel: Channel,
     token: BearerToken,
     cache: Cache,
     config: Config,
@@ -191,9 +192,11 @@ impl AuthorityClient {
             .keep_alive_timeout(config.keepalive)
             .keep_alive_while_idle(true);
         let token = BearerToken(Arc::new(RwLock::new(bearer(&config.service_token)?)));
-        let rpc = AuthorityServiceClient::with_interceptor(endpoint.connect_lazy(), token.clone());
+        let channel = endpoint.connect_lazy();
+        let rpc = AuthorityServiceClient::with_interceptor(channel.clone(), token.clone());
         let shared = Arc::new(Shared {
             rpc,
+            channel,
             token,
             cache: Cache::new(config.staleness, config.max_cached_decisions),
             config,
@@ -300,6 +303,41 @@ impl AuthorityClient {
         self.authorize(principal, organization, permission, class)
             .await?
             .require(organization, permission, action)
+    }
+
+    /// Tells org-core that `organization`'s hard spending limit is reached
+    /// (or no longer is); while reached, CREATE actions are refused
+    /// everywhere with SPENDING_LIMIT_REACHED. Billing calls this. Retried
+    /// like a read: it is idempotent.
+    pub async fn set_spending_limit_reached(
+        &self,
+        organization: &str,
+        reached: bool,
+        reason: &str,
+    ) -> Result<bool, AuthorityError> {
+        use loopback_proto::orgcore::v1::quota_service_client::QuotaServiceClient;
+        let shared = &self.inner.shared;
+        let mut client =
+            QuotaServiceClient::with_interceptor(shared.channel.clone(), shared.token.clone());
+        let mut attempt = 0;
+        loop {
+            let mut request = tonic::Request::new(pb::SetSpendingLimitReachedRequest {
+                organization: organization.to_string(),
+                reached,
+                reason: reason.to_string(),
+            });
+            request.set_timeout(shared.config.deadline);
+            match client.set_spending_limit_reached(request).await {
+                Ok(response) => return Ok(response.into_inner().changed),
+                Err(status)
+                    if retryable(status.code()) && attempt + 1 < shared.config.retry.attempts =>
+                {
+                    tokio::time::sleep(shared.config.retry.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(status) => return Err(AuthorityError::from_status(status, organization)),
+            }
+        }
     }
 
     /// The organization's policy (status, state, limits, flags, features,

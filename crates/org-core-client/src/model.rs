@@ -235,6 +235,9 @@ pub enum Decision {
     /// The organization's status or state forbids the action class:
     /// FAILED_PRECONDITION / ENTITY_STATUS.
     DenyEntityStatus(Arc<str>),
+    /// A hard spending limit is reached and the action creates something:
+    /// RESOURCE_EXHAUSTED / SPENDING_LIMIT_REACHED.
+    DenySpendingLimit(Arc<str>),
 }
 
 impl Decision {
@@ -247,7 +250,10 @@ impl Decision {
     pub fn message(&self) -> &str {
         match self {
             Self::Allow => "",
-            Self::DenyNotFound(m) | Self::DenyPermission(m) | Self::DenyEntityStatus(m) => m,
+            Self::DenyNotFound(m)
+            | Self::DenyPermission(m)
+            | Self::DenyEntityStatus(m)
+            | Self::DenySpendingLimit(m) => m,
         }
     }
 }
@@ -287,6 +293,7 @@ impl Authorization {
             }),
             Decision::DenyNotFound(_) => Err(errors::not_found(organization)),
             Decision::DenyPermission(_) => Err(errors::permission_denied(permission)),
+            Decision::DenySpendingLimit(_) => Err(errors::spending_limit_reached(organization)),
             Decision::DenyEntityStatus(message) => {
                 let (status, state) = self
                     .policy
@@ -314,6 +321,7 @@ impl Authorization {
             pb::Decision::DenyNotFound => Decision::DenyNotFound(message()),
             pb::Decision::DenyPermission => Decision::DenyPermission(message()),
             pb::Decision::DenyEntityStatus => Decision::DenyEntityStatus(message()),
+            pb::Decision::DenySpendingLimit => Decision::DenySpendingLimit(message()),
             pb::Decision::Unspecified => return None,
         };
         Some(Self {

@@ -88,6 +88,9 @@ impl OrgAccess {
 /// Refuses with ENTITY_STATUS when the status table forbids `class`.
 pub fn check_status(org: &Organization, class: ActionClass, action: &str) -> Result<()> {
     if policy::allows(org.verification_status, org.state, class) {
+        if class == ActionClass::Create && spending_blocked(org) {
+            return Err(Error::SpendingLimitReached(org.name()));
+        }
         return Ok(());
     }
     Err(Error::EntityStatus {
@@ -97,6 +100,16 @@ pub fn check_status(org: &Organization, class: ActionClass, action: &str) -> Res
         action: action.into(),
         message: policy::refusal_message(org.verification_status, org.state, class, action),
     })
+}
+
+/// True while billing says a hard spending limit is reached: create
+/// actions are refused, existing resources keep running.
+pub fn spending_blocked(org: &Organization) -> bool {
+    org.capabilities
+        .flags
+        .get(policy::SPENDING_LIMIT_REACHED)
+        .copied()
+        .unwrap_or(false)
 }
 
 /// Whether deleted organizations may be returned.

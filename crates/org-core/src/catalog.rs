@@ -31,6 +31,8 @@ permissions! {
     BILLING_PAYMENT_METHODS_GET = "billing.paymentMethods.get" : "read a payment method";
     BILLING_PAYMENT_METHODS_LIST = "billing.paymentMethods.list" : "list payment methods";
     BILLING_PAYMENT_METHODS_UPDATE = "billing.paymentMethods.update" : "choose the default payment method";
+    BILLING_SPENDING_LIMITS_GET = "billing.spendingLimits.get" : "read the spending limit and status";
+    BILLING_SPENDING_LIMITS_UPDATE = "billing.spendingLimits.update" : "set the spending limit";
     AUDIT_LIST = "orgcore.audit.list" : "read the organization's audit log";
     AUTH_PROVIDERS_CREATE = "orgcore.authProviders.create" : "add login identity providers";
     AUTH_PROVIDERS_DELETE = "orgcore.authProviders.delete" : "remove login identity providers";

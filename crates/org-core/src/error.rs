@@ -48,6 +48,9 @@ pub enum Error {
         /// Current usage.
         usage: i64,
     },
+    /// A hard spending limit was reached: no create actions.
+    #[error("spending limit reached for {0}")]
+    SpendingLimitReached(String),
     /// A precondition other than the org status fails.
     #[error("{message}")]
     FailedPrecondition {
@@ -127,6 +130,9 @@ impl From<Error> for Status {
                 limit_value,
                 usage,
             } => errors::limit_reached(&organization, &limit, limit_value, usage),
+            Error::SpendingLimitReached(organization) => {
+                errors::spending_limit_reached(&organization)
+            }
             Error::FailedPrecondition { reason, message } => {
                 errors::failed_precondition(reason, message)
             }

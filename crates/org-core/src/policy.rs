@@ -191,7 +191,15 @@ pub const FLAGS: &[(&str, bool, &str)] = &[
     ),
     ("custom_roles_allowed", false, "custom roles"),
     ("sso_allowed", false, "authentication providers (SSO)"),
+    (
+        SPENDING_LIMIT_REACHED,
+        false,
+        "set by billing while a hard spending limit is reached: create actions are refused",
+    ),
 ];
+
+/// The flag billing raises while a hard spending limit is reached.
+pub const SPENDING_LIMIT_REACHED: &str = "spending_limit_reached";
 
 /// Deployment features that can be switched off as a whole.
 pub const FEATURES: &[&str] = &[

@@ -19,6 +19,8 @@ pub mod reason {
     pub const ENTITY_STATUS: &str = "ENTITY_STATUS";
     /// A capability limit is reached.
     pub const LIMIT_REACHED: &str = "LIMIT_REACHED";
+    /// A hard spending limit was reached this period.
+    pub const SPENDING_LIMIT_REACHED: &str = "SPENDING_LIMIT_REACHED";
     /// A limitation flag forbids the action.
     pub const CAPABILITY_DISABLED: &str = "CAPABILITY_DISABLED";
     /// The deployment has the feature off.
@@ -174,6 +176,20 @@ pub fn limit_reached(organization: &str, limit: &str, limit_value: i64, usage: i
             "limit {limit} reached ({usage} of {limit_value} in use): ask your operator for a higher limit or upgrade your plan"
         ),
         details,
+    )
+}
+
+/// RESOURCE_EXHAUSTED / SPENDING_LIMIT_REACHED: a hard spending limit was
+/// reached, so nothing new may be created until the next period or a raised
+/// limit.
+pub fn spending_limit_reached(organization: &str) -> Status {
+    with_info(
+        Code::ResourceExhausted,
+        format!(
+            "{organization} reached its hard spending limit for this period: nothing new can be created until the next period or a raised limit (existing resources keep running)"
+        ),
+        reason::SPENDING_LIMIT_REACHED,
+        metadata([("organization", organization.to_string())]),
     )
 }
 

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_initial;
 mod m20261130_000002_invoices;
+mod m20261130_000003_spending;
 
 /// Applies billing's migrations in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261130_000001_initial::Migration),
             Box::new(m20261130_000002_invoices::Migration),
+            Box::new(m20261130_000003_spending::Migration),
         ]
     }
 

@@ -117,7 +117,12 @@ impl UsageGrpc {
         if policy.state == loopback_org_core_client::State::Deleted {
             return Err(errors::not_found(&org));
         }
-        Ok(self.0.record_usage(reporter, e).await?)
+        let recorded = self.0.record_usage(reporter, e).await?;
+        if recorded && let Err(err) = self.0.evaluate_spending(e.organization).await {
+            // The event is recorded; the periodic sweep retries the evaluation.
+            tracing::warn!(organization = %e.organization, error = %err, "spending evaluation failed");
+        }
+        Ok(recorded)
     }
 }
 

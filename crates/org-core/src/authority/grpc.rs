@@ -121,6 +121,10 @@ impl pb::authority_service_server::AuthorityService for AuthorityGrpc {
                 format!("the caller lacks permission {permission}"),
             ),
             Decision::EntityStatus(message) => (pb::Decision::DenyEntityStatus, message),
+            Decision::SpendingLimit => (
+                pb::Decision::DenySpendingLimit,
+                format!("organizations/{org} reached its hard spending limit for this period"),
+            ),
         };
         Ok(Response::new(pb::AuthorizeResponse {
             decision: decision.into(),

@@ -38,6 +38,8 @@ pub enum Decision {
     PermissionDenied,
     /// The status table forbids the class.
     EntityStatus(String),
+    /// A hard spending limit is reached and the class is CREATE.
+    SpendingLimit,
 }
 
 impl OrgCore {
@@ -114,6 +116,9 @@ impl OrgCore {
                 permission,
             );
             return Ok((Decision::EntityStatus(message), Some(policy)));
+        }
+        if class == ActionClass::Create && crate::access::spending_blocked(org_ref) {
+            return Ok((Decision::SpendingLimit, Some(policy)));
         }
         Ok((Decision::Allow, Some(policy)))
     }

@@ -159,6 +159,30 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         Ok(Response::new(pb::ReportUsageResponse { accepted }))
     }
 
+    async fn set_spending_limit_reached(
+        &self,
+        request: Request<pb::SetSpendingLimitReachedRequest>,
+    ) -> Result<Response<pb::SetSpendingLimitReachedResponse>, Status> {
+        let caller = self.0.caller_of(&request).await?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let org = g::org_id(&mut v, "organization", &req.organization);
+        v.check("reason", validation::reason(&req.reason));
+        g::done(v)?;
+        let changed = self
+            .0
+            .set_spending_limit_reached(
+                &caller,
+                org.unwrap_or_default(),
+                req.reached,
+                req.reason.trim(),
+            )
+            .await?;
+        Ok(Response::new(pb::SetSpendingLimitReachedResponse {
+            changed,
+        }))
+    }
+
     async fn get_organization_usage(
         &self,
         request: Request<pb::GetOrganizationUsageRequest>,

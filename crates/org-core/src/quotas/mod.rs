@@ -373,11 +373,68 @@ impl OrgCore {
         Ok(out)
     }
 
+    /// Raises or clears the spending-limit flag billing owns; audited and on
+    /// the change feed so every service's cache learns it. Returns whether
+    /// anything changed.
+    pub async fn set_spending_limit_reached(
+        &self,
+        caller: &Caller,
+        org: Uuid,
+        reached: bool,
+        reason: &str,
+    ) -> Result<bool> {
+        require_service_or_operator(caller)?;
+        let txn = self.begin_locked(org).await?;
+        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
+        if crate::access::spending_blocked(&access.organization) == reached {
+            return Ok(false);
+        }
+        let flag = policy::SPENDING_LIMIT_REACHED;
+        org_store_set(&txn, org, flag, reached).await?;
+        let version = access.organization.version;
+        if !crate::organizations::store::save(
+            &txn,
+            org,
+            version,
+            crate::entity::organization::ActiveModel::default(),
+        )
+        .await?
+        {
+            return Err(Error::EtagMismatch(organization_name(org)));
+        }
+        crate::changes::append(&txn, org, crate::changes::kind::CAPABILITIES).await?;
+        audit::record(
+            &txn,
+            caller,
+            AuditRecord {
+                method: "SetSpendingLimitReached",
+                resource: organization_name(org),
+                organization: Some(org),
+                reason,
+                details: json!({ "reached": reached }),
+            },
+        )
+        .await?;
+        self.finish(txn, false).await?;
+        Ok(true)
+    }
+
     /// Deletes policy changes older than `retain` (keeping the newest) so
     /// the feed does not grow forever; watchers older than that resync.
     pub async fn compact_changes(&self, retain: chrono::Duration) -> Result<u64> {
         crate::changes::compact(self.db(), Utc::now() - retain).await
     }
+}
+
+/// Sets the flag override (reached) or removes it (default: not reached).
+async fn org_store_set(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    flag: &str,
+    reached: bool,
+) -> Result<()> {
+    let value = if reached { Some(true) } else { None };
+    crate::organizations::store::set_override(conn, org, flag, None, value).await
 }
 
 /// Audits a reservation change.
