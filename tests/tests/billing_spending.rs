@@ -306,6 +306,36 @@ async fn spending_limits_are_validated_and_isolated(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
+    // BLOCKED: the limit can still be read, not changed.
+    server
+        .set_status(
+            &org.name,
+            loopback_proto::r#type::v1::VerificationStatus::Blocked,
+        )
+        .await;
+    let mut refused = None;
+    for _ in 0..50 {
+        match server
+            .spending(&owner)
+            .set_spending_limit(limit(&org.name, 100, &[50], false))
+            .await
+        {
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let err = refused.expect("refused once the block reaches billing");
+    assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"));
+    server
+        .spending(&owner)
+        .get_spending_status(pb::GetSpendingStatusRequest {
+            organization: org.name.clone(),
+        })
+        .await
+        .unwrap();
     let err = server
         .spending(&server.account_token("stranger@example.com"))
         .get_spending_status(pb::GetSpendingStatusRequest {

@@ -169,6 +169,30 @@ async fn ten_thousand_events_with_retried_duplicates_cost_exactly_what_they_shou
         .into_inner();
     assert_eq!(flat.lines.len(), 1);
     assert_eq!(flat.subtotal.unwrap().amount_minor, subtotal);
+
+    // The generated and finalized invoice of the period says the same, to the cent.
+    let draft = server
+        .invoices(&owner)
+        .generate_invoice(pb::GenerateInvoiceRequest {
+            parent: org.name.clone(),
+            period: summary.period.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    let invoice = server
+        .invoices(&owner)
+        .finalize_invoice(pb::FinalizeInvoiceRequest { name: draft.name })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    assert_eq!(invoice.subtotal.unwrap().amount_minor, subtotal);
+    assert_eq!(invoice.tax.unwrap().amount_minor, tax);
+    assert_eq!(invoice.total.unwrap().amount_minor, subtotal + tax);
     server.stop().await;
 }
 
