@@ -14,6 +14,7 @@ pub mod pg;
 use std::path::PathBuf;
 
 use clap::Parser as _;
+use loopback_proto::billing::v1 as bpb;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use tonic::Status;
@@ -52,6 +53,18 @@ macro_rules! backend_tests {
                 }
             )+
         }
+    };
+}
+
+/// Typed clients of every service, each sending a bearer token.
+macro_rules! clients {
+    ($($(#[$doc:meta])* $name:ident: $client:ty;)+) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self, token: &str) -> $client {
+                <$client>::new(self.authed(Some(token)))
+            }
+        )+
     };
 }
 
@@ -113,6 +126,16 @@ impl TestServer {
             "--shutdown-grace-seconds=1".into(),
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
+        Self::launch(backend, database_url, args, data_dir).await
+    }
+
+    /// Starts loopbackd with `args` and connects to it.
+    async fn launch(
+        backend: Backend,
+        database_url: String,
+        args: Vec<String>,
+        data_dir: tempfile::TempDir,
+    ) -> Self {
         let app = loopbackd::Loopbackd::start(config_from_args(&args))
             .await
             .unwrap();
@@ -165,35 +188,7 @@ impl TestServer {
             "--shutdown-grace-seconds=1".into(),
         ];
         args.extend(flags);
-        let app = loopbackd::Loopbackd::start(config_from_args(&args))
-            .await
-            .unwrap();
-        let channel = Channel::from_shared(format!("http://{}", app.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        TestServer {
-            app,
-            backend: self.backend,
-            database_url: self.database_url.clone(),
-            args,
-            channel,
-            _data_dir: data_dir,
-        }
-    }
-
-    /// QuotaService as `token`.
-    pub fn quotas(&self, token: &str) -> pb::quota_service_client::QuotaServiceClient<Authed> {
-        pb::quota_service_client::QuotaServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// LimitRequestService as `token`.
-    pub fn limit_requests(
-        &self,
-        token: &str,
-    ) -> pb::limit_request_service_client::LimitRequestServiceClient<Authed> {
-        pb::limit_request_service_client::LimitRequestServiceClient::new(self.authed(Some(token)))
+        Self::launch(self.backend, self.database_url.clone(), args, data_dir).await
     }
 
     /// The configuration this server was started with (same data dir and
@@ -245,94 +240,59 @@ impl TestServer {
             .unwrap()
     }
 
-    /// A channel that sends `token` (or nothing, with `None`).
-    pub fn authed(&self, token: Option<&str>) -> Authed {
-        let value = token.map(|t| format!("Bearer {t}").parse().unwrap());
-        InterceptedService::new(self.channel.clone(), Bearer(value))
+    clients! {
+        /// OrganizationService as `token`.
+        orgs: pb::organization_service_client::OrganizationServiceClient<Authed>;
+        /// ProjectService as `token`.
+        projects: pb::project_service_client::ProjectServiceClient<Authed>;
+        /// OperatorService as `token`.
+        operator: pb::operator_service_client::OperatorServiceClient<Authed>;
+        /// AccountService as `token`.
+        accounts: pb::account_service_client::AccountServiceClient<Authed>;
+        /// AuthorityService as `token`.
+        authority: pb::authority_service_client::AuthorityServiceClient<Authed>;
+        /// MembershipService as `token`.
+        members: pb::membership_service_client::MembershipServiceClient<Authed>;
+        /// InviteService as `token`.
+        invites: pb::invite_service_client::InviteServiceClient<Authed>;
+        /// RoleService as `token`.
+        roles: pb::role_service_client::RoleServiceClient<Authed>;
+        /// AuthProviderService as `token`.
+        auth_providers: pb::auth_provider_service_client::AuthProviderServiceClient<Authed>;
+        /// AuditService as `token`.
+        audit: pb::audit_service_client::AuditServiceClient<Authed>;
+        /// QuotaService as `token`.
+        quotas: pb::quota_service_client::QuotaServiceClient<Authed>;
+        /// LimitRequestService as `token`.
+        limit_requests: pb::limit_request_service_client::LimitRequestServiceClient<Authed>;
+        /// PaymentMethodService as `token`.
+        payment_methods: bpb::payment_method_service_client::PaymentMethodServiceClient<Authed>;
+        /// UsageService as `token`.
+        usage: bpb::usage_service_client::UsageServiceClient<Authed>;
+        /// SpendingLimitService as `token`.
+        spending: bpb::spending_limit_service_client::SpendingLimitServiceClient<Authed>;
+        /// CostService as `token`.
+        costs: bpb::cost_service_client::CostServiceClient<Authed>;
+        /// InvoiceService as `token`.
+        invoices: bpb::invoice_service_client::InvoiceServiceClient<Authed>;
     }
 
-    /// ProjectService as `token` over a new connection of its own, so
+    /// A channel that sends `token` over a new connection of its own, so
     /// concurrent callers do not share one HTTP/2 connection.
-    pub async fn projects_own_connection(
-        &self,
-        token: &str,
-    ) -> pb::project_service_client::ProjectServiceClient<Authed> {
+    pub async fn own_connection(&self, token: &str) -> Authed {
         let channel = Channel::from_shared(format!("http://{}", self.app.addr))
             .unwrap()
             .connect()
             .await
             .unwrap();
         let value = format!("Bearer {token}").parse().unwrap();
-        pb::project_service_client::ProjectServiceClient::new(InterceptedService::new(
-            channel,
-            Bearer(Some(value)),
-        ))
+        InterceptedService::new(channel, Bearer(Some(value)))
     }
 
-    /// OrganizationService as `token`.
-    pub fn orgs(
-        &self,
-        token: &str,
-    ) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
-        pb::organization_service_client::OrganizationServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// ProjectService as `token`.
-    pub fn projects(
-        &self,
-        token: &str,
-    ) -> pb::project_service_client::ProjectServiceClient<Authed> {
-        pb::project_service_client::ProjectServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// OperatorService as `token`.
-    pub fn operator(
-        &self,
-        token: &str,
-    ) -> pb::operator_service_client::OperatorServiceClient<Authed> {
-        pb::operator_service_client::OperatorServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// AccountService as `token`.
-    pub fn accounts(
-        &self,
-        token: &str,
-    ) -> pb::account_service_client::AccountServiceClient<Authed> {
-        pb::account_service_client::AccountServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// AuthorityService as `token`.
-    pub fn authority(
-        &self,
-        token: &str,
-    ) -> pb::authority_service_client::AuthorityServiceClient<Authed> {
-        pb::authority_service_client::AuthorityServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// MembershipService as `token`.
-    pub fn members(
-        &self,
-        token: &str,
-    ) -> pb::membership_service_client::MembershipServiceClient<Authed> {
-        pb::membership_service_client::MembershipServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// InviteService as `token`.
-    pub fn invites(&self, token: &str) -> pb::invite_service_client::InviteServiceClient<Authed> {
-        pb::invite_service_client::InviteServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// RoleService as `token`.
-    pub fn roles(&self, token: &str) -> pb::role_service_client::RoleServiceClient<Authed> {
-        pb::role_service_client::RoleServiceClient::new(self.authed(Some(token)))
-    }
-
-    /// AuthProviderService as `token`.
-    pub fn auth_providers(
-        &self,
-        token: &str,
-    ) -> pb::auth_provider_service_client::AuthProviderServiceClient<Authed> {
-        pb::auth_provider_service_client::AuthProviderServiceClient::new(self.authed(Some(token)))
+    /// A channel that sends `token` (or nothing, with `None`).
+    pub fn authed(&self, token: Option<&str>) -> Authed {
+        let value = token.map(|t| format!("Bearer {t}").parse().unwrap());
+        InterceptedService::new(self.channel.clone(), Bearer(value))
     }
 
     /// billing's database URL.
@@ -342,82 +302,6 @@ impl TestServer {
             .find_map(|a| a.strip_prefix("--billing-database-url="))
             .unwrap_or_default()
             .to_string()
-    }
-
-    /// PaymentMethodService as `token`.
-    pub fn payment_methods(
-        &self,
-        token: &str,
-    ) -> loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient<
-        Authed,
-    > {
-        loopback_proto::billing::v1::payment_method_service_client::PaymentMethodServiceClient::new(
-            self.authed(Some(token)),
-        )
-    }
-
-    /// UsageService as `token`.
-    pub fn usage(
-        &self,
-        token: &str,
-    ) -> loopback_proto::billing::v1::usage_service_client::UsageServiceClient<Authed> {
-        loopback_proto::billing::v1::usage_service_client::UsageServiceClient::new(
-            self.authed(Some(token)),
-        )
-    }
-
-    /// SpendingLimitService as `token`.
-    pub fn spending(
-        &self,
-        token: &str,
-    ) -> loopback_proto::billing::v1::spending_limit_service_client::SpendingLimitServiceClient<
-        Authed,
-    > {
-        loopback_proto::billing::v1::spending_limit_service_client::SpendingLimitServiceClient::new(
-            self.authed(Some(token)),
-        )
-    }
-
-    /// CostService as `token`.
-    pub fn costs(
-        &self,
-        token: &str,
-    ) -> loopback_proto::billing::v1::cost_service_client::CostServiceClient<Authed> {
-        loopback_proto::billing::v1::cost_service_client::CostServiceClient::new(
-            self.authed(Some(token)),
-        )
-    }
-
-    /// InvoiceService as `token`.
-    pub fn invoices(
-        &self,
-        token: &str,
-    ) -> loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient<Authed> {
-        loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient::new(
-            self.authed(Some(token)),
-        )
-    }
-
-    /// InvoiceService as `token` over a new connection of its own, so
-    /// concurrent callers do not share one HTTP/2 connection.
-    pub async fn invoices_own_connection(
-        &self,
-        token: &str,
-    ) -> loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient<Authed> {
-        let channel = Channel::from_shared(format!("http://{}", self.app.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let value = format!("Bearer {token}").parse().unwrap();
-        loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient::new(
-            InterceptedService::new(channel, Bearer(Some(value))),
-        )
-    }
-
-    /// AuditService as `token`.
-    pub fn audit(&self, token: &str) -> pb::audit_service_client::AuditServiceClient<Authed> {
-        pb::audit_service_client::AuditServiceClient::new(self.authed(Some(token)))
     }
 
     /// Invites `email` into `org` with `roles` (as `admin_token`), accepts as

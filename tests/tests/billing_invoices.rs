@@ -618,7 +618,11 @@ async fn invoice_numbers_are_sequential_and_gap_free_under_concurrent_finalizes(
     }
     let mut clients = Vec::new();
     for _ in 0..drafts.len() * 2 {
-        clients.push(server.invoices_own_connection(&owner).await);
+        clients.push(
+            loopback_proto::billing::v1::invoice_service_client::InvoiceServiceClient::new(
+                server.own_connection(&owner).await,
+            ),
+        );
     }
     let calls = drafts
         .iter()

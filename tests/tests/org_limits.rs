@@ -64,7 +64,11 @@ async fn fifty_concurrent_creates_against_ten_yield_exactly_ten(backend: Backend
 
     let mut clients = Vec::new();
     for _ in 0..50 {
-        clients.push(server.projects_own_connection(&owner).await);
+        clients.push(
+            loopback_proto::orgcore::v1::project_service_client::ProjectServiceClient::new(
+                server.own_connection(&owner).await,
+            ),
+        );
     }
     // Start all 50 at once from separate connections.
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));

@@ -70,6 +70,12 @@
 //! - Everything recovers by itself: the watch task keeps reconnecting, and
 //!   the next call after org-core returns succeeds.
 
+/// The capability flag org-core raises while an organization's hard spending
+/// limit is reached (billing sets it through
+/// [`AuthorityClient::set_spending_limit_reached`]); org-core then refuses
+/// every CREATE action with SPENDING_LIMIT_REACHED.
+pub const SPENDING_LIMIT_REACHED_FLAG: &str = "spending_limit_reached";
+
 mod cache;
 mod client;
 mod config;

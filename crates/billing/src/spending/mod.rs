@@ -17,9 +17,6 @@ use crate::entity::{spending_alert, spending_limit};
 use crate::error::{Error, Result};
 use crate::usage::period_of;
 
-/// The org-core flag billing raises while a hard limit is reached.
-pub const REACHED_FLAG: &str = "spending_limit_reached";
-
 /// An organization's spending limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendingLimit {
@@ -162,7 +159,7 @@ impl Billing {
         let flagged = self
             .authority()
             .cached_policy(&organization)
-            .map(|p| p.flag(REACHED_FLAG));
+            .map(|p| p.flag(loopback_org_core_client::SPENDING_LIMIT_REACHED_FLAG));
         if flagged != Some(reached) {
             let reason = format!(
                 "period {period}: spend {spend} of limit {} {} (hard: {})",
