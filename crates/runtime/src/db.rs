@@ -4,7 +4,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{ConnectOptions, Database, SqlErr};
+
+/// A pool of connections to a service's database, and its error and
+/// transaction types: what a service's wiring (`lib.rs`, `error.rs`) names,
+/// so that only its stores, entities and migrations depend on sea-orm.
+pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 /// The SQLite URL of `file` inside `data_dir`, creating the directory.
 pub fn sqlite_url(data_dir: &Path, file: &str) -> std::io::Result<String> {
@@ -45,3 +50,18 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+/// Hides a password in a database URL for logs and messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A connection or an open transaction, as domain code passes it to its
+/// store without depending on sea-orm itself.
+pub trait Conn: sea_orm::ConnectionTrait {}
+impl<T: sea_orm::ConnectionTrait> Conn for T {}

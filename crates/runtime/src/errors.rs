@@ -39,6 +39,39 @@ pub mod reason {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 }
 
+/// Most violations one INVALID_ARGUMENT lists; the rest are counted. Error
+/// details travel in HTTP/2 trailers, which gRPC clients cap (grpc-core at
+/// 8 KiB by default): a bigger answer reaches them as RESOURCE_EXHAUSTED
+/// instead of the INVALID_ARGUMENT it is.
+pub const MAX_VIOLATIONS: usize = 10;
+/// Longest field path kept, in characters.
+pub const MAX_FIELD_CHARS: usize = 80;
+/// Longest description kept, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 160;
+/// Longest prefix of an offending value [`quote`] repeats, in characters.
+pub const MAX_QUOTE_CHARS: usize = 40;
+
+/// A caller's value as a message may repeat it: debug-quoted, at most
+/// [`MAX_QUOTE_CHARS`] characters of it, and its length when cut.
+pub fn quote(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= MAX_QUOTE_CHARS {
+        format!("{value:?}")
+    } else {
+        let prefix: String = value.chars().take(MAX_QUOTE_CHARS).collect();
+        format!("{prefix:?}… ({count} characters)")
+    }
+}
+
+fn truncate(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 /// One bad field: its path in the request (e.g. `organization.display_name`)
 /// and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +82,14 @@ pub struct FieldViolation {
     pub description: String,
 }
 
-/// Collects every bad field of a request so one INVALID_ARGUMENT names them all.
+/// Collects every bad field of a request so one INVALID_ARGUMENT names them
+/// all: the first [`MAX_VIOLATIONS`] in full (paths and descriptions cut to
+/// a bounded length), the rest counted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldViolations(pub Vec<FieldViolation>);
+pub struct FieldViolations {
+    listed: Vec<FieldViolation>,
+    omitted: usize,
+}
 
 impl FieldViolations {
     /// An empty collection.
@@ -61,9 +99,13 @@ impl FieldViolations {
 
     /// Records that `field` is bad because of `description`.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation {
-            field: field.into(),
-            description: description.into(),
+        if self.listed.len() >= MAX_VIOLATIONS {
+            self.omitted += 1;
+            return;
+        }
+        self.listed.push(FieldViolation {
+            field: truncate(field.into(), MAX_FIELD_CHARS),
+            description: truncate(description.into(), MAX_DESCRIPTION_CHARS),
         });
     }
 
@@ -74,9 +116,27 @@ impl FieldViolations {
         }
     }
 
+    /// Adds every violation of `other`.
+    pub fn extend(&mut self, other: FieldViolations) {
+        for v in other.listed {
+            self.add(v.field, v.description);
+        }
+        self.omitted += other.omitted;
+    }
+
     /// True when no field is bad.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.listed.is_empty() && self.omitted == 0
+    }
+
+    /// The violations listed in full.
+    pub fn violations(&self) -> &[FieldViolation] {
+        &self.listed
+    }
+
+    /// How many violations were counted but not listed.
+    pub fn omitted(&self) -> usize {
+        self.omitted
     }
 
     /// `Ok(())` when no field is bad, the violations otherwise.
@@ -84,13 +144,21 @@ impl FieldViolations {
         if self.is_empty() { Ok(()) } else { Err(self) }
     }
 
-    /// A one-line summary for the human-readable message.
+    /// A one-line summary for the human-readable message: the first few
+    /// violations and how many more there are.
     pub fn summary(&self) -> String {
-        self.0
+        const IN_MESSAGE: usize = 3;
+        let mut parts: Vec<String> = self
+            .listed
             .iter()
+            .take(IN_MESSAGE)
             .map(|v| format!("{}: {}", v.field, v.description))
-            .collect::<Vec<_>>()
-            .join("; ")
+            .collect();
+        let more = self.listed.len().saturating_sub(IN_MESSAGE) + self.omitted;
+        if more > 0 {
+            parts.push(format!("and {more} more bad field(s)"));
+        }
+        parts.join("; ")
     }
 
     /// A single violation.
@@ -123,8 +191,17 @@ fn with_info(code: Code, message: String, reason: &str, meta: HashMap<String, St
 pub fn invalid_argument(violations: &FieldViolations) -> Status {
     let mut details =
         ErrorDetails::with_error_info(reason::INVALID_ARGUMENT, DOMAIN, HashMap::new());
-    for v in &violations.0 {
+    for v in violations.violations() {
         details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    }
+    if violations.omitted() > 0 {
+        details.add_bad_request_violation(
+            "",
+            format!(
+                "{} more bad field(s) not listed: fix these and retry",
+                violations.omitted()
+            ),
+        );
     }
     Status::with_error_details(
         Code::InvalidArgument,
@@ -203,19 +280,36 @@ pub fn capability_disabled(flag: &str, message: String) -> Status {
     )
 }
 
-/// FAILED_PRECONDITION / FEATURE_DISABLED: the deployment has the feature off.
-pub fn feature_disabled(feature: &str) -> Status {
+/// FAILED_PRECONDITION / FEATURE_DISABLED: the deployment has the feature
+/// off, or (with `plan`) the organization's plan does not include it.
+pub fn feature_disabled(feature: &str, plan: Option<&str>) -> Status {
+    let mut meta = metadata([("feature", feature.to_string())]);
+    let message = match plan {
+        None => format!("feature {feature} is not enabled in this deployment"),
+        Some(plan) => {
+            meta.insert("plan".into(), plan.to_string());
+            format!(
+                "feature {feature} is not included in the organization's plan {plan:?} (enterprise-only): upgrade the plan to use it"
+            )
+        }
+    };
     with_info(
         Code::FailedPrecondition,
-        format!("feature {feature} is not enabled in this deployment"),
+        message,
         reason::FEATURE_DISABLED,
-        metadata([("feature", feature.to_string())]),
+        meta,
     )
 }
 
-/// FAILED_PRECONDITION for a state-machine rule, with a reason of its own.
-pub fn failed_precondition(reason: &str, message: String) -> Status {
-    with_info(Code::FailedPrecondition, message, reason, HashMap::new())
+/// FAILED_PRECONDITION for a state-machine rule, with a reason of its own
+/// and metadata saying what the rule saw.
+pub fn failed_precondition(
+    reason: &str,
+    message: String,
+    meta: impl IntoIterator<Item = (&'static str, String)>,
+) -> Status {
+    let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    with_info(Code::FailedPrecondition, message, reason, meta)
 }
 
 /// NOT_FOUND that never reveals whether the resource exists elsewhere.
@@ -293,6 +387,183 @@ pub fn internal() -> Status {
     Status::new(Code::Internal, "internal error")
 }
 
+/// Why a service refuses a request: every row of the DESIGN.md §3 error
+/// table as data, with no gRPC in it. Service errors carry one
+/// (`#[from] Refusal`) and turn it into a `Status` through the one
+/// conversion below, so every service answers alike.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Bad input; names every bad field.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(FieldViolations),
+    /// Missing, deleted, or another tenant's (never say which).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The caller is a member but lacks the permission.
+    #[error("permission {0} denied")]
+    PermissionDenied(String),
+    /// The caller lacks a permission, for a reason of its own (granting
+    /// what one does not hold, an invite for another email, ...).
+    #[error("{message}")]
+    PermissionDeniedBecause {
+        /// The permission involved (may be empty).
+        permission: String,
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Human explanation.
+        message: String,
+    },
+    /// Only a certain kind of principal may call this.
+    #[error("only {0} principals may call this")]
+    PrincipalKind(&'static str),
+    /// The organization's status or state forbids the action.
+    #[error("{message}")]
+    EntityStatus {
+        /// `organizations/{id}`.
+        organization: String,
+        /// Verification status (`IN_SETUP`, ...).
+        verification_status: String,
+        /// Lifecycle state (`ACTIVE`, ...).
+        state: String,
+        /// The refused method, e.g. `CreateProject`.
+        action: String,
+        /// Human explanation.
+        message: String,
+    },
+    /// A capability limit is reached.
+    #[error("limit {limit} reached")]
+    LimitReached {
+        /// `organizations/{id}`.
+        organization: String,
+        /// The limit key.
+        limit: String,
+        /// Its value.
+        limit_value: i64,
+        /// Current usage.
+        usage: i64,
+    },
+    /// A hard spending limit was reached: nothing new may be created.
+    #[error("spending limit reached for {0}")]
+    SpendingLimitReached(String),
+    /// A limitation flag forbids the action.
+    #[error("{message}")]
+    CapabilityDisabled {
+        /// The flag.
+        flag: String,
+        /// Human explanation.
+        message: String,
+    },
+    /// The deployment has the feature off, or the plan lacks it.
+    #[error("feature {feature} disabled")]
+    FeatureDisabled {
+        /// The feature.
+        feature: String,
+        /// The organization's plan, when the plan is what lacks it.
+        plan: Option<String>,
+    },
+    /// A precondition other than the organization's status fails.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Human explanation.
+        message: String,
+        /// ErrorInfo metadata.
+        metadata: Vec<(&'static str, String)>,
+    },
+    /// The resource already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The etag does not match (or the row changed meanwhile).
+    #[error("etag mismatch on {0}")]
+    EtagMismatch(String),
+    /// The authority cannot be reached and nothing fresh is cached.
+    #[error("authority unavailable: {0}")]
+    AuthorityUnavailable(String),
+}
+
+impl Refusal {
+    /// INVALID_ARGUMENT with one bad field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(FieldViolations::single(field, description))
+    }
+
+    /// FAILED_PRECONDITION with a reason of its own and no metadata.
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::FailedPrecondition {
+            reason,
+            message: message.into(),
+            metadata: Vec::new(),
+        }
+    }
+}
+
+impl From<FieldViolations> for Refusal {
+    fn from(v: FieldViolations) -> Self {
+        Self::InvalidArgument(v)
+    }
+}
+
+impl From<Refusal> for Status {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidArgument(v) => invalid_argument(&v),
+            Refusal::NotFound(name) => not_found(&name),
+            Refusal::PermissionDenied(p) => permission_denied(&p),
+            Refusal::PermissionDeniedBecause {
+                permission,
+                reason,
+                message,
+            } => permission_denied_because(&permission, reason, message),
+            Refusal::PrincipalKind(kind) => principal_kind_denied(kind),
+            Refusal::EntityStatus {
+                organization,
+                verification_status,
+                state,
+                action,
+                message,
+            } => entity_status(
+                &organization,
+                &verification_status,
+                &state,
+                &action,
+                message,
+            ),
+            Refusal::LimitReached {
+                organization,
+                limit,
+                limit_value,
+                usage,
+            } => limit_reached(&organization, &limit, limit_value, usage),
+            Refusal::SpendingLimitReached(organization) => spending_limit_reached(&organization),
+            Refusal::CapabilityDisabled { flag, message } => capability_disabled(&flag, message),
+            Refusal::FeatureDisabled { feature, plan } => {
+                feature_disabled(&feature, plan.as_deref())
+            }
+            Refusal::FailedPrecondition {
+                reason,
+                message,
+                metadata,
+            } => failed_precondition(reason, message, metadata),
+            Refusal::AlreadyExists(message) => already_exists(message),
+            Refusal::EtagMismatch(name) => etag_mismatch(&name),
+            Refusal::AuthorityUnavailable(cause) => {
+                tracing::warn!(%cause, "failing closed: the authority is unavailable");
+                authority_unavailable(
+                    "the authority (org-core) cannot be reached and no fresh policy is cached: retry shortly".into(),
+                )
+            }
+        }
+    }
+}
+
+/// INTERNAL for a failure the caller cannot fix, logged here with its
+/// cause (the caller sees no detail).
+pub fn internal_from(what: &str, cause: &dyn std::fmt::Display) -> Status {
+    tracing::error!(error = %cause, "{what}");
+    internal()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +584,32 @@ mod tests {
             .map(|f| f.field.as_str())
             .collect();
         assert_eq!(fields, ["organization.display_name", "request_id"]);
+    }
+
+    #[test]
+    fn violations_and_quotes_stay_small_whatever_the_input() {
+        let huge = "x".repeat(100_000);
+        let mut v = FieldViolations::new();
+        for i in 0..10_000 {
+            v.add(
+                format!("limits[{huge}{i}]"),
+                format!("unknown limit {huge}"),
+            );
+        }
+        let status = invalid_argument(&v);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().len() < 1_000, "{}", status.message().len());
+        let bad = status.get_details_bad_request().expect("bad request");
+        assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS + 1);
+        assert!(
+            bad.field_violations[MAX_VIOLATIONS]
+                .description
+                .starts_with("9990 more")
+        );
+        assert!(status.details().len() < 4_096, "{}", status.details().len());
+        let q = quote(&huge);
+        assert!(q.len() < 80 && q.ends_with("(100000 characters)"), "{q}");
+        assert_eq!(quote("short"), "\"short\"");
     }
 
     #[test]

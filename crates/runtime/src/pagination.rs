@@ -27,6 +27,26 @@ pub enum PageError {
     Token,
 }
 
+/// One page of a list: the items and the token of the next page (empty on
+/// the last page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Token for the next page; empty on the last page.
+    pub next_page_token: String,
+}
+
+impl<T> Page<T> {
+    /// The same page with every item mapped (e.g. to its wire form).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_page_token: self.next_page_token,
+        }
+    }
+}
+
 /// A validated page request: how many items and after which key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
@@ -108,6 +128,15 @@ impl PageRequest {
             (rows, token)
         } else {
             (rows, String::new())
+        }
+    }
+
+    /// Cuts `rows` (fetched with [`Self::fetch_limit`]) to a [`Page`].
+    pub fn page<T>(&self, rows: Vec<T>, key: impl Fn(&T) -> String) -> Page<T> {
+        let (items, next_page_token) = self.finish(rows, key);
+        Page {
+            items,
+            next_page_token,
         }
     }
 

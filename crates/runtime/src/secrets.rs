@@ -533,6 +533,95 @@ fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// A column of sealed secrets a service declares, so rotation (`rotate-secrets`)
+/// re-seals every secret of every service without knowing their tables.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedColumn {
+    /// The table.
+    pub table: &'static str,
+    /// Its primary-key column (text).
+    pub id_column: &'static str,
+    /// The column holding the sealing key's id.
+    pub key_id_column: &'static str,
+    /// The column holding [`Sealed::ciphertext_b64`] (NULL when no secret).
+    pub ciphertext_column: &'static str,
+    /// The associated data of the secret in the row with this id.
+    pub aad: fn(&str) -> String,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Secrets re-sealed under the newest key.
+    pub resealed: u64,
+    /// Secrets already under the newest key.
+    pub current: u64,
+}
+
+impl std::ops::AddAssign for Rotation {
+    fn add_assign(&mut self, other: Self) {
+        self.resealed += other.resealed;
+        self.current += other.current;
+    }
+}
+
+/// Re-seals every secret in `columns` that is not under the keyring's
+/// newest key. Opens each before writing anything for it, so a secret no
+/// configured key opens stops the rotation with an error rather than being
+/// lost; each row is updated only if it still holds what was read.
+pub async fn rotate_columns(
+    db: &sea_orm::DatabaseConnection,
+    keyring: &Keyring,
+    columns: &[SealedColumn],
+) -> Result<Rotation, RotationError> {
+    use sea_orm::ConnectionTrait as _;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+    let mut done = Rotation::default();
+    for c in columns {
+        let select = Query::select()
+            .columns([c.id_column, c.key_id_column, c.ciphertext_column].map(Alias::new))
+            .from(Alias::new(c.table))
+            .and_where(Expr::col(Alias::new(c.ciphertext_column)).is_not_null())
+            .to_owned();
+        for row in db.query_all(&select).await? {
+            let id: String = row.try_get("", c.id_column)?;
+            let key_id: String = row.try_get("", c.key_id_column)?;
+            let ciphertext: String = row.try_get("", c.ciphertext_column)?;
+            let at = || format!("{}.{} of {id}", c.table, c.ciphertext_column);
+            let sealed = Sealed::from_stored(&key_id, &ciphertext)
+                .map_err(|e| RotationError::Secret(at(), e))?;
+            if !keyring.needs_rotation(&sealed) {
+                done.current += 1;
+                continue;
+            }
+            let resealed = keyring
+                .reseal(&sealed, (c.aad)(&id).as_bytes())
+                .map_err(|e| RotationError::Secret(at(), e))?;
+            let update = Query::update()
+                .table(Alias::new(c.table))
+                .value(Alias::new(c.key_id_column), resealed.key_id.clone())
+                .value(Alias::new(c.ciphertext_column), resealed.ciphertext_b64())
+                .and_where(Expr::col(Alias::new(c.id_column)).eq(id.clone()))
+                .and_where(Expr::col(Alias::new(c.ciphertext_column)).eq(ciphertext))
+                .to_owned();
+            db.execute(&update).await?;
+            done.resealed += 1;
+        }
+    }
+    Ok(done)
+}
+
+/// Why a rotation stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// A stored secret cannot be opened by any configured key.
+    #[error("{0}: {1}")]
+    Secret(String, SecretsError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 
 use uuid::Uuid;
 
+use crate::errors::quote;
+
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
 /// Longest description, in characters.
@@ -66,12 +68,14 @@ pub fn labels<'a>(
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !key_ok {
             return Err(format!(
-                "key {key:?} must be 1 to 63 characters of lowercase letters, digits, '_' and '-', starting with a letter"
+                "key {} must be 1 to 63 characters of lowercase letters, digits, '_' and '-', starting with a letter",
+                quote(key)
             ));
         }
         if value.len() > 63 || value.chars().any(|c| c.is_control()) {
             return Err(format!(
-                "value of {key:?} must be at most 63 characters with no control characters"
+                "value of {} must be at most 63 characters with no control characters",
+                quote(key)
             ));
         }
     }
@@ -92,11 +96,11 @@ fn take_segment<'a>(name: &'a str, collection: &str) -> Result<(Uuid, &'a str), 
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let uuid =
-        Uuid::parse_str(id).map_err(|_| format!("{collection} id {id:?} is not a valid id"))?;
+    let uuid = Uuid::parse_str(id)
+        .map_err(|_| format!("{collection} id {} is not a valid id", quote(id)))?;
     // Only the canonical hyphenated lower-case form names a resource.
     if uuid.hyphenated().to_string() != id {
-        return Err(format!("{collection} id {id:?} is not a valid id"));
+        return Err(format!("{collection} id {} is not a valid id", quote(id)));
     }
     Ok((uuid, rest))
 }
