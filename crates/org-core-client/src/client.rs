@@ -10,6 +10,8 @@ use loopback_proto::orgcore::v1 as pb;
 use loopback_proto::orgcore::v1::authority_service_client::AuthorityServiceClient;
 use loopback_proto::r#type::v1 as tpb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
+use loopback_runtime::authz::{Callers, Rpc, State};
+use loopback_runtime::service::AuthorityLink;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -18,13 +20,13 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::cache::{Cache, DecisionKey};
 use crate::config::Config;
-use crate::error::{AuthorityError, ConnectError};
+use crate::error::{AuthorityDenied, AuthorityError, ConnectError};
 use crate::model::{ActionClass, Authorization, OrganizationPolicy, is_canonical_org};
 
 /// Adds `authorization: Bearer <service token>` to every call; the token
 /// can be replaced while calls are in flight.
 #[derive(Clone)]
-struct BearerToken(Arc<RwLock<MetadataValue<Ascii>>>);
+pub(crate) struct BearerToken(Arc<RwLock<MetadataValue<Ascii>>>);
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -50,7 +52,7 @@ fn bearer(token: &str) -> Result<MetadataValue<Ascii>, ConnectError> {
     Ok(value)
 }
 
-type Rpc = AuthorityServiceClient<InterceptedService<Channel, BearerToken>>;
+type AuthorityRpc = AuthorityServiceClient<InterceptedService<Channel, BearerToken>>;
 
 /// Counters of what the client did, for metrics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,7 +93,7 @@ fn bump(counter: &AtomicU64) {
 }
 
 struct Shared {
-    rpc: Rpc,
+    rpc: AuthorityRpc,
     channel: Channel,
     token: BearerToken,
     cache: Cache,
@@ -150,7 +152,8 @@ fn unreachable(code: Code) -> bool {
     )
 }
 
-fn principal_to_pb(principal: &Principal) -> tpb::Principal {
+/// A principal on the wire.
+pub(crate) fn principal_to_pb(principal: &Principal) -> tpb::Principal {
     let kind = match principal.kind {
         PrincipalKind::Account => tpb::PrincipalKind::Account,
         PrincipalKind::Service => tpb::PrincipalKind::Service,
@@ -286,12 +289,12 @@ impl AuthorityClient {
         }
     }
 
-    /// [`AuthorityClient::authorize`], turned into what a gRPC handler
-    /// returns: the policy when allowed, otherwise NOT_FOUND,
-    /// PERMISSION_DENIED (with `permission`), FAILED_PRECONDITION /
-    /// ENTITY_STATUS (with organization, verification_status, state and
-    /// `action` — the refused method, e.g. `CreateZone`), or UNAVAILABLE /
-    /// AUTHORITY_UNAVAILABLE, per DESIGN.md §3.
+    /// [`AuthorityClient::authorize`], turned into the policy when allowed
+    /// and a typed [`AuthorityDenied`] otherwise: NOT_FOUND,
+    /// PERMISSION_DENIED (naming `permission`), ENTITY_STATUS (with the
+    /// organization's status and state and `action`, the refused method,
+    /// e.g. `CreateZone`), SPENDING_LIMIT_REACHED or AUTHORITY_UNAVAILABLE,
+    /// per DESIGN.md §3.
     pub async fn require(
         &self,
         principal: &Principal,
@@ -299,10 +302,64 @@ impl AuthorityClient {
         permission: &str,
         class: ActionClass,
         action: &str,
-    ) -> Result<Arc<OrganizationPolicy>, Status> {
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
         self.authorize(principal, organization, permission, class)
             .await?
             .require(organization, permission, action)
+    }
+
+    /// Authorizes one row of a service's RPC table for `organization`
+    /// (`organizations/{id}`): the caller (a permission in the organization
+    /// with the status table's verdict on the action class, or the kind of
+    /// principal the method is for), then the method's deployment feature
+    /// (FEATURE_DISABLED when off). Every domain method of a service starts
+    /// with this; it returns the organization's policy.
+    pub async fn authorize_rpc(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        organization: &str,
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
+        let policy = match rpc.callers {
+            Callers::Permission(permission) => {
+                self.require(principal, organization, permission, rpc.class, rpc.method)
+                    .await?
+            }
+            callers => {
+                let required = match callers {
+                    Callers::Services if principal.kind == PrincipalKind::Account => {
+                        Some("service")
+                    }
+                    Callers::Operators if principal.kind != PrincipalKind::Operator => {
+                        Some("operator")
+                    }
+                    Callers::Accounts if principal.kind != PrincipalKind::Account => {
+                        Some("account")
+                    }
+                    _ => None,
+                };
+                if let Some(required) = required {
+                    return Err(AuthorityDenied::PrincipalKind { required });
+                }
+                // No permission to check, but the organization must exist.
+                let policy = self.policy(organization).await?;
+                if policy.state == State::Deleted {
+                    return Err(AuthorityDenied::NotFound {
+                        organization: organization.to_string(),
+                    });
+                }
+                policy
+            }
+        };
+        if let Some(feature) = rpc.feature
+            && !policy.feature_enabled(feature)
+        {
+            return Err(AuthorityDenied::FeatureDisabled {
+                feature: feature.to_string(),
+                plan: None,
+            });
+        }
+        Ok(policy)
     }
 
     /// Tells org-core that `organization`'s hard spending limit is reached
@@ -373,10 +430,15 @@ impl AuthorityClient {
             .await;
         match response {
             Ok(response) => {
-                let policy = response.policy.ok_or_else(|| {
-                    AuthorityError::Unavailable("org-core answered without a policy".into())
-                })?;
-                let policy = Arc::new(OrganizationPolicy::from_pb(policy));
+                let policy = response
+                    .policy
+                    .and_then(OrganizationPolicy::from_pb)
+                    .ok_or_else(|| {
+                        AuthorityError::Unavailable(
+                            "org-core answered without a policy this client understands".into(),
+                        )
+                    })?;
+                let policy = Arc::new(policy);
                 if cacheable {
                     shared.cache.store_policy(epoch, &policy);
                 }
@@ -395,6 +457,27 @@ impl AuthorityClient {
             .cache
             .policy(organization)
             .map(|(policy, _)| policy)
+    }
+
+    /// The channel to org-core, its token and the deadline, for the other
+    /// org-core services this crate calls (quota, audit).
+    pub(crate) fn raw_channel(&self) -> (Channel, BearerToken, std::time::Duration) {
+        let shared = &self.inner.shared;
+        (
+            shared.channel.clone(),
+            shared.token.clone(),
+            shared.config.deadline,
+        )
+    }
+
+    /// A client for the org-core `link` names (URL and service token), with
+    /// the default cache and retry settings.
+    pub fn from_link(link: &AuthorityLink) -> Result<Self, ConnectError> {
+        let mut config = Config::new(&link.url, &link.service_token);
+        if let Some(staleness) = link.staleness {
+            config.staleness = staleness;
+        }
+        Self::connect(config)
     }
 
     /// Whether the watch stream is connected now.
@@ -460,7 +543,7 @@ impl Shared {
     ) -> Result<T, AuthorityError>
     where
         M: Clone,
-        F: Fn(Rpc, Request<M>) -> Fut,
+        F: Fn(AuthorityRpc, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
         let deadline = self.config.deadline;
@@ -549,7 +632,8 @@ async fn watch(shared: Arc<Shared>) {
                         Ok(Some(change)) => {
                             bump(&shared.counters.watch_changes);
                             revision = revision.max(change.revision);
-                            let policy = change.policy.map(OrganizationPolicy::from_pb);
+                            // A policy this client cannot read only invalidates.
+                            let policy = change.policy.and_then(OrganizationPolicy::from_pb);
                             shared.cache.apply_change(
                                 &change.organization,
                                 change.revision,

@@ -6,15 +6,20 @@
 //! re-implement the table.
 //!
 //! ```no_run
-//! # async fn handler(principal: loopback_runtime::auth::Principal) -> Result<(), tonic::Status> {
-//! use loopback_org_core_client::{ActionClass, AuthorityClient, Config};
+//! # async fn create_zone(principal: loopback_runtime::auth::Principal) -> Result<(), loopback_org_core_client::AuthorityDenied> {
+//! use loopback_org_core_client::{ActionClass, AuthorityClient, Config, Rpc};
+//! use loopback_runtime::authz::perm;
+//!
+//! // A row of the service's RPC table (usually declared with `rpc_table!`).
+//! const CREATE_ZONE: Rpc = Rpc::new("CreateZone", perm("dns.zones.create"), ActionClass::Create);
 //!
 //! let authority = AuthorityClient::connect(Config::new("http://org-core:50051", "<service token>"))
 //!     .expect("valid settings");
-//! // In a CreateZone handler: NOT_FOUND, PERMISSION_DENIED, ENTITY_STATUS or
-//! // AUTHORITY_UNAVAILABLE come back as the Status to return.
+//! // In the domain's CreateZone: NOT_FOUND, PERMISSION_DENIED, ENTITY_STATUS,
+//! // FEATURE_DISABLED or AUTHORITY_UNAVAILABLE come back as a typed
+//! // `AuthorityDenied`, which the service's error takes with `#[from]`.
 //! let policy = authority
-//!     .require(&principal, "organizations/0190...", "dns.zones.create", ActionClass::Create, "CreateZone")
+//!     .authorize_rpc(&principal, &CREATE_ZONE, "organizations/0190...")
 //!     .await?;
 //! let max_zones = policy.limit("max_dns_zones");
 //! # let _ = max_zones; Ok(()) }
@@ -76,16 +81,20 @@
 /// every CREATE action with SPENDING_LIMIT_REACHED.
 pub const SPENDING_LIMIT_REACHED_FLAG: &str = "spending_limit_reached";
 
+mod args;
+mod audit;
 mod cache;
 mod client;
 mod config;
 mod error;
 mod model;
 
+pub use args::AuthorityArgs;
 pub use client::{AuthorityClient, Stats};
 pub use config::{Config, RetryPolicy};
-pub use error::{AuthorityError, ConnectError};
+pub use error::{AuthorityDenied, AuthorityError, ConnectError};
 pub use loopback_runtime::auth::{Principal, PrincipalKind};
+pub use loopback_runtime::authz::Rpc;
 pub use model::{
     ActionClass, Authorization, Decision, OrganizationPolicy, State, VerificationStatus,
 };

@@ -1,163 +1,12 @@
 //! The client's domain types: what callers see instead of prost messages.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use loopback_proto::orgcore::v1 as pb;
-use loopback_proto::r#type::v1 as tpb;
-use loopback_runtime::errors;
-use tonic::Status;
+pub use loopback_runtime::authz::{ActionClass, State, VerificationStatus};
 
-/// The class of an action, which org-core's status policy table judges
-/// (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ActionClass {
-    /// Reading anything. Answered from cache however old while org-core is
-    /// unreachable.
-    Read,
-    /// Organization profile, people, roles, auth providers, payment methods,
-    /// domains.
-    Setup,
-    /// Creating new projects and infrastructure.
-    Create,
-    /// Changing or deleting existing projects and infrastructure.
-    Operate,
-}
-
-impl ActionClass {
-    /// Every class, in table order.
-    pub const ALL: [ActionClass; 4] = [Self::Read, Self::Setup, Self::Create, Self::Operate];
-
-    /// Lower-case name, as org-core spells it in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Setup => "setup",
-            Self::Create => "create",
-            Self::Operate => "operate",
-        }
-    }
-
-    /// True for every class but [`ActionClass::Read`]: these fail closed
-    /// once the cache is stale and org-core cannot be reached.
-    pub fn is_write(self) -> bool {
-        self != Self::Read
-    }
-
-    pub(crate) fn to_pb(self) -> tpb::ActionClass {
-        match self {
-            Self::Read => tpb::ActionClass::Read,
-            Self::Setup => tpb::ActionClass::Setup,
-            Self::Create => tpb::ActionClass::Create,
-            Self::Operate => tpb::ActionClass::Operate,
-        }
-    }
-
-    fn from_pb(value: i32) -> Option<Self> {
-        match tpb::ActionClass::try_from(value).ok()? {
-            tpb::ActionClass::Read => Some(Self::Read),
-            tpb::ActionClass::Setup => Some(Self::Setup),
-            tpb::ActionClass::Create => Some(Self::Create),
-            tpb::ActionClass::Operate => Some(Self::Operate),
-            tpb::ActionClass::Unspecified => None,
-        }
-    }
-}
-
-impl fmt::Display for ActionClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Verification (business) status of an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VerificationStatus {
-    /// Not set, or a value this client does not know yet.
-    Unspecified,
-    /// Onboarding incomplete.
-    InSetup,
-    /// Normal operations.
-    Verified,
-    /// Under manual review.
-    Pending,
-    /// Waiting for capacity.
-    Waitlist,
-    /// Blocked by an operator.
-    Blocked,
-}
-
-impl VerificationStatus {
-    /// The spelling org-core uses in error metadata (`IN_SETUP`, `BLOCKED`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unspecified => "UNSPECIFIED",
-            Self::InSetup => "IN_SETUP",
-            Self::Verified => "VERIFIED",
-            Self::Pending => "PENDING",
-            Self::Waitlist => "WAITLIST",
-            Self::Blocked => "BLOCKED",
-        }
-    }
-
-    fn from_pb(value: i32) -> Self {
-        match tpb::VerificationStatus::try_from(value) {
-            Ok(tpb::VerificationStatus::InSetup) => Self::InSetup,
-            Ok(tpb::VerificationStatus::Verified) => Self::Verified,
-            Ok(tpb::VerificationStatus::Pending) => Self::Pending,
-            Ok(tpb::VerificationStatus::Waitlist) => Self::Waitlist,
-            Ok(tpb::VerificationStatus::Blocked) => Self::Blocked,
-            Ok(tpb::VerificationStatus::Unspecified) | Err(_) => Self::Unspecified,
-        }
-    }
-}
-
-impl fmt::Display for VerificationStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Lifecycle state of an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Not set, or a value this client does not know yet.
-    Unspecified,
-    /// In normal use.
-    Active,
-    /// Suspended by an operator: read only.
-    Inactive,
-    /// Soft-deleted.
-    Deleted,
-}
-
-impl State {
-    /// The spelling org-core uses in error metadata (`ACTIVE`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unspecified => "UNSPECIFIED",
-            Self::Active => "ACTIVE",
-            Self::Inactive => "INACTIVE",
-            Self::Deleted => "DELETED",
-        }
-    }
-
-    fn from_pb(value: i32) -> Self {
-        match tpb::State::try_from(value) {
-            Ok(tpb::State::Active) => Self::Active,
-            Ok(tpb::State::Inactive) => Self::Inactive,
-            Ok(tpb::State::Deleted) => Self::Deleted,
-            Ok(tpb::State::Unspecified) | Err(_) => Self::Unspecified,
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::error::AuthorityDenied;
 
 /// Everything a service needs to know about an organization to enforce the
 /// status policy and limits, as org-core published it.
@@ -202,11 +51,13 @@ impl OrganizationPolicy {
         self.features.iter().any(|f| f == feature)
     }
 
-    pub(crate) fn from_pb(p: pb::OrganizationPolicy) -> Self {
+    /// Converts org-core's message; `None` when it holds a status or state
+    /// this client does not know (callers fail closed).
+    pub(crate) fn from_pb(p: pb::OrganizationPolicy) -> Option<Self> {
         let capabilities = p.capabilities.unwrap_or_default();
-        Self {
-            verification_status: VerificationStatus::from_pb(p.verification_status),
-            state: State::from_pb(p.state),
+        Some(Self {
+            verification_status: VerificationStatus::from_pb(p.verification_status)?,
+            state: State::from_pb(p.state)?,
             limits: capabilities.limits.into_iter().collect(),
             flags: capabilities.flags.into_iter().collect(),
             features: p.features,
@@ -217,7 +68,7 @@ impl OrganizationPolicy {
                 .collect(),
             revision: p.revision,
             organization: p.organization,
-        }
+        })
     }
 }
 
@@ -275,40 +126,37 @@ impl Authorization {
         self.decision.is_allow()
     }
 
-    /// Turns the decision into what a gRPC handler returns (DESIGN.md §3):
-    /// the policy when allowed; NOT_FOUND (revealing nothing),
-    /// PERMISSION_DENIED naming `permission`, or FAILED_PRECONDITION /
-    /// ENTITY_STATUS with organization, verification_status, state and
-    /// `action` (the refused method, e.g. `CreateZone`) metadata otherwise.
+    /// The policy when allowed; otherwise the typed denial (DESIGN.md §3):
+    /// NOT_FOUND (revealing nothing), PERMISSION_DENIED naming
+    /// `permission`, ENTITY_STATUS with the organization's status and state
+    /// and `action` (the refused method, e.g. `CreateZone`), or
+    /// SPENDING_LIMIT_REACHED.
     pub fn require(
         &self,
         organization: &str,
         permission: &str,
         action: &str,
-    ) -> Result<Arc<OrganizationPolicy>, Status> {
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
         match &self.decision {
             Decision::Allow => self.policy.clone().ok_or_else(|| {
-                tracing::error!(organization, "org-core allowed without a policy");
-                errors::internal()
+                AuthorityDenied::Unavailable("org-core allowed without a policy".into())
             }),
-            Decision::DenyNotFound(_) => Err(errors::not_found(organization)),
-            Decision::DenyPermission(_) => Err(errors::permission_denied(permission)),
-            Decision::DenySpendingLimit(_) => Err(errors::spending_limit_reached(organization)),
-            Decision::DenyEntityStatus(message) => {
-                let (status, state) = self
-                    .policy
-                    .as_deref()
-                    .map_or((VerificationStatus::Unspecified, State::Unspecified), |p| {
-                        (p.verification_status, p.state)
-                    });
-                Err(errors::entity_status(
-                    organization,
-                    status.as_str(),
-                    state.as_str(),
-                    action,
-                    message.to_string(),
-                ))
-            }
+            Decision::DenyNotFound(_) => Err(AuthorityDenied::NotFound {
+                organization: organization.to_string(),
+            }),
+            Decision::DenyPermission(_) => Err(AuthorityDenied::PermissionDenied {
+                permission: permission.to_string(),
+            }),
+            Decision::DenySpendingLimit(_) => Err(AuthorityDenied::SpendingLimitReached {
+                organization: organization.to_string(),
+            }),
+            Decision::DenyEntityStatus(message) => Err(AuthorityDenied::EntityStatus {
+                organization: organization.to_string(),
+                verification_status: self.policy.as_deref().map(|p| p.verification_status),
+                state: self.policy.as_deref().map(|p| p.state),
+                action: action.to_string(),
+                message: message.to_string(),
+            }),
         }
     }
 
@@ -326,9 +174,10 @@ impl Authorization {
         };
         Some(Self {
             decision,
-            policy: response
-                .policy
-                .map(|p| Arc::new(OrganizationPolicy::from_pb(p))),
+            policy: match response.policy {
+                Some(p) => Some(Arc::new(OrganizationPolicy::from_pb(p)?)),
+                None => None,
+            },
         })
     }
 }
@@ -388,9 +237,10 @@ mod tests {
                 revision: 7,
             })),
         };
-        let status = auth
-            .require("organizations/x", "dns.zones.create", "CreateZone")
-            .expect_err("denied");
+        let status = tonic::Status::from(
+            auth.require("organizations/x", "dns.zones.create", "CreateZone")
+                .expect_err("denied"),
+        );
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         let info = status.get_details_error_info().expect("error info");
         assert_eq!(info.reason, "ENTITY_STATUS");
