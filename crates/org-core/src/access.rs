@@ -1,21 +1,23 @@
-//! Who may do what in which organization: caller resolution, membership and
-//! permission lookup, and the status policy check, in that order (NOT_FOUND,
-//! then PERMISSION_DENIED, then ENTITY_STATUS).
+//! Who may do what in which organization: caller resolution, then for each
+//! RPC its row of [`crate::rpcs`] — the kind of caller it is for, NOT_FOUND
+//! for what the caller may not see, the permission, and the status table, in
+//! that order (NOT_FOUND, then PERMISSION_DENIED, then ENTITY_STATUS).
 
 use std::collections::BTreeSet;
 
 use chrono::Utc;
 use loopback_runtime::auth::{Principal, PrincipalKind};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use loopback_runtime::authz::{Callers, Rpc};
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::Refusal;
 use uuid::Uuid;
 
 use crate::catalog::{self, Permission};
-use crate::entity::membership_role;
 use crate::error::{Error, Result};
 use crate::model::{Account, Caller, Organization};
 use crate::policy::{self, ActionClass, LifecycleState};
 use crate::service::OrgCore;
-use crate::{accounts, organizations};
+use crate::{memberships, roles};
 
 /// The permissions a caller holds in one organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +76,7 @@ impl OrgAccess {
     /// Requires `permission` and that the status table allows `class`.
     pub fn require(&self, permission: Permission, class: ActionClass, action: &str) -> Result<()> {
         if !self.permissions.has(permission) {
-            return Err(Error::PermissionDenied(permission));
+            return Err(Error::permission_denied(permission));
         }
         // Who may see a deleted organization was decided when it was loaded
         // (operators only); reading it is then allowed.
@@ -89,17 +91,18 @@ impl OrgAccess {
 pub fn check_status(org: &Organization, class: ActionClass, action: &str) -> Result<()> {
     if policy::allows(org.verification_status, org.state, class) {
         if class == ActionClass::Create && spending_blocked(org) {
-            return Err(Error::SpendingLimitReached(org.name()));
+            return Err(Refusal::SpendingLimitReached(org.name()).into());
         }
         return Ok(());
     }
-    Err(Error::EntityStatus {
+    Err(Refusal::EntityStatus {
         organization: org.name(),
         verification_status: org.verification_status.as_str().into(),
         state: org.state.as_str().into(),
         action: action.into(),
         message: policy::refusal_message(org.verification_status, org.state, class, action),
-    })
+    }
+    .into())
 }
 
 /// True while billing says a hard spending limit is reached: create
@@ -127,25 +130,73 @@ impl OrgCore {
     /// Resolves the principal of a call, creating an account on first use.
     pub async fn caller(&self, principal: &Principal) -> Result<Caller> {
         Ok(match principal.kind {
-            PrincipalKind::Account => {
-                Caller::Account(accounts::store::ensure(self.db(), principal).await?)
-            }
+            PrincipalKind::Account => Caller::Account(self.ensure_account(principal).await?),
             PrincipalKind::Service => Caller::Service(principal.clone()),
             PrincipalKind::Operator => Caller::Operator(principal.clone()),
         })
+    }
+
+    /// The caller of `rpc`, checked against the kind of principal it is
+    /// for: the first step of every org-core domain method.
+    pub async fn caller_of(&self, principal: &Principal, rpc: &Rpc) -> Result<Caller> {
+        let caller = self.caller(principal).await?;
+        check_caller(&caller, rpc)?;
+        Ok(caller)
+    }
+
+    /// Authorizes `rpc` for `caller` in `org`: NOT_FOUND when the caller
+    /// may not see it (missing, deleted per `deleted`, not a member), then
+    /// the row's permission and the status table's verdict on its class.
+    /// Returns the organization with the caller's permissions in it.
+    pub async fn authorize(
+        &self,
+        conn: &impl Conn,
+        caller: &Caller,
+        rpc: &Rpc,
+        org: Uuid,
+        deleted: Deleted,
+    ) -> Result<OrgAccess> {
+        check_caller(caller, rpc)?;
+        let access = self.org_access(conn, caller, org, deleted).await?;
+        if let Some(permission) = rpc.permission() {
+            access.require(permission, rpc.class, rpc.method)?;
+        }
+        Ok(access)
+    }
+
+    /// Authorizes `rpc` on an organization that may be deleted (Undelete):
+    /// NOT_FOUND and the permission as [`OrgCore::authorize`] checks them,
+    /// but the status is left to the caller, which judges the organization
+    /// as it would be once restored.
+    pub async fn authorize_deleted(
+        &self,
+        conn: &impl Conn,
+        caller: &Caller,
+        rpc: &Rpc,
+        org: Uuid,
+    ) -> Result<OrgAccess> {
+        check_caller(caller, rpc)?;
+        let access = self.org_access(conn, caller, org, Deleted::Show).await?;
+        if let Some(permission) = rpc.permission()
+            && !access.permissions.has(permission)
+        {
+            return Err(Error::permission_denied(permission));
+        }
+        Ok(access)
     }
 
     /// Loads `org_id` as `caller` may see it: NOT_FOUND for missing,
     /// deleted (per `deleted`) or not-a-member.
     pub async fn org_access(
         &self,
-        conn: &impl ConnectionTrait,
+        conn: &impl Conn,
         caller: &Caller,
         org_id: Uuid,
         deleted: Deleted,
     ) -> Result<OrgAccess> {
-        let not_found = || Error::NotFound(crate::model::organization_name(org_id));
-        let organization = organizations::store::load(conn, self.settings(), org_id)
+        let not_found = || Error::not_found(crate::model::organization_name(org_id));
+        let organization = self
+            .load_organization(conn, org_id)
             .await?
             .ok_or_else(not_found)?;
         if organization.state == LifecycleState::Deleted {
@@ -172,7 +223,7 @@ impl OrgCore {
 /// The caller's permissions in `org_id`, or `None` when the caller is an
 /// account that is not a member.
 pub async fn permissions_of(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     caller: &Caller,
     org_id: Uuid,
 ) -> Result<Option<Permissions>> {
@@ -183,25 +234,38 @@ pub async fn permissions_of(
     }
 }
 
-/// An account's permissions in an organization, `None` if not a member.
+/// An account's permissions in an organization, `None` if not a member:
+/// the union of its roles' permissions.
 pub async fn account_permissions(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     account: &Account,
     org_id: Uuid,
 ) -> Result<Option<Permissions>> {
-    let roles = membership_role::Entity::find()
-        .filter(membership_role::Column::OrganizationId.eq(org_id.to_string()))
-        .filter(membership_role::Column::AccountId.eq(account.id.to_string()))
-        .all(conn)
-        .await?;
-    if roles.is_empty() {
+    let role_ids = memberships::role_ids(conn, org_id, account.id).await?;
+    if role_ids.is_empty() {
         return Ok(None);
     }
     let mut set = BTreeSet::new();
-    for role in &roles {
-        set.extend(crate::roles::store::role_permissions(conn, org_id, &role.role).await?);
+    for role in &role_ids {
+        set.extend(roles::permissions_of(conn, org_id, role).await?);
     }
     Ok(Some(Permissions::Set(set)))
+}
+
+/// Refuses a caller of the wrong kind for `rpc` (operators may call
+/// everything a service may).
+pub fn check_caller(caller: &Caller, rpc: &Rpc) -> Result<()> {
+    match (rpc.callers, caller) {
+        (Callers::Operators, Caller::Operator(_)) => Ok(()),
+        (Callers::Operators, _) => Err(Error::principal_kind("operator")),
+        (Callers::Services, Caller::Service(_) | Caller::Operator(_)) => Ok(()),
+        (Callers::Services, Caller::Account(_)) => {
+            Err(Error::principal_kind("service or operator"))
+        }
+        (Callers::Accounts, Caller::Account(_)) => Ok(()),
+        (Callers::Accounts, _) => Err(Error::principal_kind("account")),
+        (Callers::Permission(_) | Callers::Anyone, _) => Ok(()),
+    }
 }
 
 /// Requires the caller to be an operator.
@@ -209,14 +273,6 @@ pub fn require_operator(caller: &Caller) -> Result<()> {
     if caller.is_operator() {
         Ok(())
     } else {
-        Err(Error::PrincipalKind("operator"))
-    }
-}
-
-/// Requires the caller to be a service or an operator.
-pub fn require_service_or_operator(caller: &Caller) -> Result<()> {
-    match caller {
-        Caller::Service(_) | Caller::Operator(_) => Ok(()),
-        Caller::Account(_) => Err(Error::PrincipalKind("service or operator")),
+        Err(Error::principal_kind("operator"))
     }
 }

@@ -1,74 +1,11 @@
-//! Conversions between domain values and their wire (prost) forms that more
-//! than one adapter needs.
+//! Wire conversions more than one adapter needs (prost types only; no
+//! storage, no rules).
 
 use loopback_proto::r#type::v1 as tpb;
+use loopback_runtime::auth::{Principal, PrincipalKind};
+use loopback_runtime::fields::Fields;
 
-use crate::policy::{ActionClass, Capabilities, LifecycleState, VerificationStatus};
-
-pub use loopback_runtime::fields::{etag, opt_timestamp, timestamp};
-
-/// Wire verification status.
-pub fn status_to_pb(s: VerificationStatus) -> tpb::VerificationStatus {
-    match s {
-        VerificationStatus::InSetup => tpb::VerificationStatus::InSetup,
-        VerificationStatus::Verified => tpb::VerificationStatus::Verified,
-        VerificationStatus::Pending => tpb::VerificationStatus::Pending,
-        VerificationStatus::Waitlist => tpb::VerificationStatus::Waitlist,
-        VerificationStatus::Blocked => tpb::VerificationStatus::Blocked,
-    }
-}
-
-/// Domain verification status; `None` for UNSPECIFIED or unknown numbers.
-pub fn status_from_pb(v: i32) -> Option<VerificationStatus> {
-    match tpb::VerificationStatus::try_from(v).ok()? {
-        tpb::VerificationStatus::Unspecified => None,
-        tpb::VerificationStatus::InSetup => Some(VerificationStatus::InSetup),
-        tpb::VerificationStatus::Verified => Some(VerificationStatus::Verified),
-        tpb::VerificationStatus::Pending => Some(VerificationStatus::Pending),
-        tpb::VerificationStatus::Waitlist => Some(VerificationStatus::Waitlist),
-        tpb::VerificationStatus::Blocked => Some(VerificationStatus::Blocked),
-    }
-}
-
-/// Wire state.
-pub fn state_to_pb(s: LifecycleState) -> tpb::State {
-    match s {
-        LifecycleState::Active => tpb::State::Active,
-        LifecycleState::Inactive => tpb::State::Inactive,
-        LifecycleState::Deleted => tpb::State::Deleted,
-    }
-}
-
-/// Domain state; `None` for UNSPECIFIED or unknown numbers.
-pub fn state_from_pb(v: i32) -> Option<LifecycleState> {
-    match tpb::State::try_from(v).ok()? {
-        tpb::State::Unspecified => None,
-        tpb::State::Active => Some(LifecycleState::Active),
-        tpb::State::Inactive => Some(LifecycleState::Inactive),
-        tpb::State::Deleted => Some(LifecycleState::Deleted),
-    }
-}
-
-/// Wire action class.
-pub fn class_to_pb(c: ActionClass) -> tpb::ActionClass {
-    match c {
-        ActionClass::Read => tpb::ActionClass::Read,
-        ActionClass::Setup => tpb::ActionClass::Setup,
-        ActionClass::Create => tpb::ActionClass::Create,
-        ActionClass::Operate => tpb::ActionClass::Operate,
-    }
-}
-
-/// Domain action class; `None` for UNSPECIFIED or unknown numbers.
-pub fn class_from_pb(v: i32) -> Option<ActionClass> {
-    match tpb::ActionClass::try_from(v).ok()? {
-        tpb::ActionClass::Unspecified => None,
-        tpb::ActionClass::Read => Some(ActionClass::Read),
-        tpb::ActionClass::Setup => Some(ActionClass::Setup),
-        tpb::ActionClass::Create => Some(ActionClass::Create),
-        tpb::ActionClass::Operate => Some(ActionClass::Operate),
-    }
-}
+use crate::policy::{Capabilities, LifecycleState, VerificationStatus};
 
 /// Wire capabilities.
 pub fn capabilities_to_pb(c: &Capabilities) -> tpb::Capabilities {
@@ -76,4 +13,64 @@ pub fn capabilities_to_pb(c: &Capabilities) -> tpb::Capabilities {
         limits: c.limits.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         flags: c.flags.iter().map(|(k, v)| (k.clone(), *v)).collect(),
     }
+}
+
+/// An optional verification status filter: `None` inside for UNSPECIFIED.
+pub fn optional_status(
+    f: &mut Fields,
+    field: &str,
+    value: i32,
+) -> Option<Option<VerificationStatus>> {
+    if value == 0 {
+        return Some(None);
+    }
+    let status = VerificationStatus::from_pb(value).ok_or("unknown verification status");
+    f.take(field, status).map(Some)
+}
+
+/// An optional lifecycle state filter: `None` inside for UNSPECIFIED.
+pub fn optional_state(f: &mut Fields, field: &str, value: i32) -> Option<Option<LifecycleState>> {
+    if value == 0 {
+        return Some(None);
+    }
+    f.take(field, LifecycleState::from_pb(value).ok_or("unknown state"))
+        .map(Some)
+}
+
+/// A principal named in a request (the subject of an access question, the
+/// actor of an audit record), under `field`.
+pub fn principal_from_pb(
+    f: &mut Fields,
+    field: &str,
+    p: Option<tpb::Principal>,
+) -> Option<Principal> {
+    let p = f.required(field, p)?;
+    let kind = match tpb::PrincipalKind::try_from(p.kind) {
+        Ok(tpb::PrincipalKind::Account) => PrincipalKind::Account,
+        Ok(tpb::PrincipalKind::Service) => PrincipalKind::Service,
+        Ok(tpb::PrincipalKind::Operator) => PrincipalKind::Operator,
+        _ => {
+            f.add(
+                format!("{field}.kind"),
+                "must be ACCOUNT, SERVICE or OPERATOR",
+            );
+            return None;
+        }
+    };
+    if p.subject.trim().is_empty() {
+        f.add(format!("{field}.subject"), "is required");
+        return None;
+    }
+    Some(Principal {
+        kind,
+        subject: p.subject,
+        email: (!p.email.is_empty()).then_some(p.email),
+        name: None,
+    })
+}
+
+/// The `reason` of an audited change: required, bounded, trimmed.
+pub fn reason(f: &mut Fields, value: &str) -> Option<String> {
+    let checked = loopback_runtime::validation::reason(value).map(|()| value.trim().to_string());
+    f.take("reason", checked)
 }

@@ -6,11 +6,13 @@
 //! from the one status policy table in [`policy`].
 //!
 //! Layout: one module per resource family (`organizations`, `projects`,
-//! `operator`, `accounts`, `authority`), each with a gRPC adapter
-//! (`grpc.rs`, the only code that sees prost types), the domain operations
-//! (`mod.rs`, methods on [`OrgCore`]) and, where it has tables, a store
-//! (`store.rs`, the only code that sees sea-orm entities besides shared
-//! helpers).
+//! `memberships`, ...), each in three layers: the gRPC adapter (`grpc.rs`:
+//! `Input::try_from(request)`, one domain call, `to_pb` — the only code that
+//! sees prost types), the domain (`mod.rs`: methods on [`OrgCore`] taking
+//! `(principal, input)`, authorizing their row of [`rpcs`] first, writing
+//! through the kit's transaction helper) and the store (`store.rs`: the
+//! only code besides `entity/` and `migration/` that touches sea-orm). A
+//! module reaches another through its domain API, never its store.
 
 pub mod access;
 pub mod accounts;
@@ -23,7 +25,6 @@ pub mod config;
 pub mod convert;
 pub mod entity;
 pub mod error;
-pub mod grpc;
 pub mod invites;
 pub mod limit_requests;
 pub mod memberships;
@@ -31,14 +32,19 @@ pub mod migration;
 pub mod model;
 pub mod operator;
 pub mod organizations;
+pub mod paging;
 pub mod policy;
 pub mod projects;
 pub mod quotas;
 pub mod roles;
+pub mod rpcs;
 pub mod service;
 
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::auth::Authenticator;
+use loopback_runtime::db::{DatabaseConnection, DbErr};
+use loopback_runtime::secrets::SealedColumn;
+use loopback_runtime::service::{BoxError, Context, NoLink, Service};
 use tonic::service::RoutesBuilder;
 
 pub use config::{OrgCoreArgs, Settings};
@@ -61,81 +67,129 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.orgcore.v1.LimitRequestService",
 ];
 
-impl OrgCore {
-    /// Adds every org-core gRPC service, behind `auth`, to `routes`.
-    pub fn add_routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
-        routes
-            .add_service(
-                pb::organization_service_server::OrganizationServiceServer::with_interceptor(
-                    organizations::grpc::OrganizationGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::project_service_server::ProjectServiceServer::with_interceptor(
-                    projects::grpc::ProjectGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::operator_service_server::OperatorServiceServer::with_interceptor(
-                    operator::grpc::OperatorGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::account_service_server::AccountServiceServer::with_interceptor(
-                    accounts::grpc::AccountGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::authority_service_server::AuthorityServiceServer::with_interceptor(
-                    authority::grpc::AuthorityGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::membership_service_server::MembershipServiceServer::with_interceptor(
-                    memberships::grpc::MembershipGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::invite_service_server::InviteServiceServer::with_interceptor(
-                    invites::grpc::InviteGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::role_service_server::RoleServiceServer::with_interceptor(
-                    roles::grpc::RoleGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::audit_service_server::AuditServiceServer::with_interceptor(
-                    audit::grpc::AuditGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::auth_provider_service_server::AuthProviderServiceServer::with_interceptor(
-                    auth_providers::grpc::AuthProviderGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::quota_service_server::QuotaServiceServer::with_interceptor(
-                    quotas::grpc::QuotaGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::limit_request_service_server::LimitRequestServiceServer::with_interceptor(
-                    limit_requests::grpc::LimitRequestGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            );
+/// Adds one gRPC service, behind the authenticator, to the routes.
+macro_rules! route {
+    ($routes:expr, $auth:expr, $server:ident :: $ty:ident, $adapter:expr) => {
+        $routes.add_service(pb::$server::$ty::with_interceptor($adapter, $auth.clone()))
+    };
+}
+
+impl Service for OrgCore {
+    const NAME: &'static str = "org-core";
+    const ABOUT: &'static str = "org-core: organizations, projects, people and access, and the authority every other service asks.";
+    const DEFAULT_PORT: u16 = 50051;
+    type Args = OrgCoreArgs;
+    type Link = NoLink;
+
+    fn database_url(args: &OrgCoreArgs) -> Option<&str> {
+        args.database_url.as_deref()
+    }
+
+    fn grpc_services() -> &'static [&'static str] {
+        SERVICE_NAMES
+    }
+
+    fn sealed_secrets() -> &'static [SealedColumn] {
+        &[SealedColumn {
+            table: "auth_providers",
+            id_column: "id",
+            key_id_column: "client_secret_key_id",
+            ciphertext_column: "client_secret_ciphertext",
+            aad: auth_providers::secret_aad,
+        }]
+    }
+
+    async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+        migration::migrate(db).await
+    }
+
+    async fn open(
+        ctx: &Context,
+        args: &OrgCoreArgs,
+        db: DatabaseConnection,
+    ) -> Result<Self, BoxError> {
+        let settings = args.settings(ctx.keyring.clone())?;
+        Ok(OrgCore::open(db, settings))
+    }
+
+    fn routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
+        use organizations::grpc::OrganizationGrpc;
+        route!(
+            routes,
+            auth,
+            organization_service_server::OrganizationServiceServer,
+            OrganizationGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            project_service_server::ProjectServiceServer,
+            projects::grpc::ProjectGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            operator_service_server::OperatorServiceServer,
+            operator::grpc::OperatorGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            account_service_server::AccountServiceServer,
+            accounts::grpc::AccountGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            authority_service_server::AuthorityServiceServer,
+            authority::grpc::AuthorityGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            membership_service_server::MembershipServiceServer,
+            memberships::grpc::MembershipGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            invite_service_server::InviteServiceServer,
+            invites::grpc::InviteGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            role_service_server::RoleServiceServer,
+            roles::grpc::RoleGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            audit_service_server::AuditServiceServer,
+            audit::grpc::AuditGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            auth_provider_service_server::AuthProviderServiceServer,
+            auth_providers::grpc::AuthProviderGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            quota_service_server::QuotaServiceServer,
+            quotas::grpc::QuotaGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            limit_request_service_server::LimitRequestServiceServer,
+            limit_requests::grpc::LimitRequestGrpc(self.clone())
+        );
+    }
+
+    fn stop(&self) {
+        // Long-lived watch streams end, so the drain does not wait on them.
+        self.shutdown();
     }
 }

@@ -4,96 +4,8 @@
 //! [`allows`]; no other service re-implements it.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
-/// Verification (business) status of an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VerificationStatus {
-    /// Onboarding incomplete.
-    InSetup,
-    /// Normal operations.
-    Verified,
-    /// Manual review.
-    Pending,
-    /// Waiting for capacity.
-    Waitlist,
-    /// Blocked by an operator.
-    Blocked,
-}
-
-/// Lifecycle state of an organization or project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LifecycleState {
-    /// In use.
-    Active,
-    /// Suspended: read only.
-    Inactive,
-    /// Soft-deleted: invisible except to operators and Undelete.
-    Deleted,
-}
-
-/// Class of an action, as judged by the status table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ActionClass {
-    /// Reading anything.
-    Read,
-    /// Org profile, people, roles, auth providers, payment methods, domains.
-    Setup,
-    /// New projects and infrastructure.
-    Create,
-    /// Changing or deleting existing projects and infrastructure.
-    Operate,
-}
-
-impl ActionClass {
-    /// Every class, in table order.
-    pub const ALL: [ActionClass; 4] = [Self::Read, Self::Setup, Self::Create, Self::Operate];
-
-    /// Lower-case name used in messages and error metadata.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Setup => "setup",
-            Self::Create => "create",
-            Self::Operate => "operate",
-        }
-    }
-}
-
-macro_rules! string_enum {
-    ($ty:ty { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            /// The stored (and wire, after the enum prefix) spelling.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($text => Ok(Self::$variant),)+ other => Err(format!("unknown value {other:?}")) }
-            }
-        }
-    };
-}
-
-string_enum!(VerificationStatus {
-    InSetup => "IN_SETUP",
-    Verified => "VERIFIED",
-    Pending => "PENDING",
-    Waitlist => "WAITLIST",
-    Blocked => "BLOCKED",
-});
-
-string_enum!(LifecycleState {
-    Active => "ACTIVE",
-    Inactive => "INACTIVE",
-    Deleted => "DELETED",
-});
+pub use loopback_runtime::authz::{ActionClass, LifecycleState, VerificationStatus};
 
 /// Whether the status table allows an action class: the one source of truth.
 ///
@@ -272,16 +184,6 @@ mod tests {
                 [ActionClass::Read]
             );
             assert!(allowed_classes(status, LifecycleState::Deleted).is_empty());
-        }
-    }
-
-    #[test]
-    fn strings_round_trip() {
-        for s in ["IN_SETUP", "VERIFIED", "PENDING", "WAITLIST", "BLOCKED"] {
-            assert_eq!(s.parse::<VerificationStatus>().map(|v| v.as_str()), Ok(s));
-        }
-        for s in ["ACTIVE", "INACTIVE", "DELETED"] {
-            assert_eq!(s.parse::<LifecycleState>().map(|v| v.as_str()), Ok(s));
         }
     }
 }

@@ -1,28 +1,30 @@
-//! [`OrgCore`]: the domain service shared by every gRPC adapter of org-core.
+//! [`OrgCore`]: the domain service shared by every gRPC adapter of org-core,
+//! and its place in the service kit.
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
-use sea_orm_migration::MigratorTrait as _;
+use loopback_runtime::db::DatabaseConnection;
+use loopback_runtime::tx::{Actor, WriteOptions, WriteTx, Writes};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::error::Result;
-use crate::migration::Migrator;
+use crate::model::Caller;
 
-/// org-core's state: its database, settings and the change-feed signal.
-/// Cheap to clone.
+/// The service name org-core's audit records carry.
+pub const SERVICE: &str = "org-core";
+
+/// org-core's state: its database and write path, settings, and the
+/// change-feed signal. Cheap to clone.
 #[derive(Clone)]
 pub struct OrgCore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    db: DatabaseConnection,
+    writes: Writes,
     settings: Settings,
-    /// Bumped after every commit that appended to the change feed, so
-    /// in-process watchers wake at once.
-    changes: watch::Sender<u64>,
     /// Cancelled when the server stops, ending watch streams.
     shutdown: tokio_util::sync::CancellationToken,
 }
@@ -36,65 +38,38 @@ impl std::fmt::Debug for OrgCore {
 }
 
 impl OrgCore {
-    /// Runs pending migrations, then builds the service.
-    pub async fn open(db: DatabaseConnection, settings: Settings) -> Result<Self> {
-        migrate(&db).await?;
+    /// Builds the service over an already-migrated database and, on
+    /// PostgreSQL, starts listening for other replicas' policy changes.
+    pub fn open(db: DatabaseConnection, settings: Settings) -> Self {
         let core = Self::new(db, settings);
         core.listen_for_other_replicas();
-        Ok(core)
+        core
     }
 
     /// On PostgreSQL, wakes this replica's watchers when any replica commits
     /// a policy change (LISTEN/NOTIFY; the table stays the truth and
     /// watchers still poll, so a lost notification only delays them).
     fn listen_for_other_replicas(&self) {
-        if self.db().get_database_backend() != sea_orm::DbBackend::Postgres {
-            return;
+        if let Some(pool) = crate::changes::postgres_pool(self.db()) {
+            let writes = self.inner.writes.clone();
+            tokio::spawn(crate::changes::listen(pool, move || writes.notify()));
         }
-        let pool = self.db().get_postgres_connection_pool().clone();
-        let changes = self.inner.changes.clone();
-        tokio::spawn(async move {
-            loop {
-                match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
-                    Ok(mut listener) => match listener.listen(crate::changes::NOTIFY_CHANNEL).await
-                    {
-                        // recv reconnects by itself; it errs only when the pool is closed.
-                        Ok(()) => {
-                            while listener.recv().await.is_ok() {
-                                changes.send_modify(|n| *n = n.wrapping_add(1));
-                            }
-                            if pool.is_closed() {
-                                return;
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
-                    },
-                    Err(_) if pool.is_closed() => return,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "policy change listener cannot connect; retrying")
-                    }
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        });
     }
 
     /// Builds the service over an already-migrated database.
     pub fn new(db: DatabaseConnection, settings: Settings) -> Self {
-        let (changes, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
-                db,
+                writes: Writes::new(db, SERVICE, crate::audit::AuditLog),
                 settings,
-                changes,
                 shutdown: tokio_util::sync::CancellationToken::new(),
             }),
         }
     }
 
-    /// The database.
+    /// The database (for reads; writes go through [`OrgCore::begin_write`]).
     pub fn db(&self) -> &DatabaseConnection {
-        &self.inner.db
+        self.inner.writes.db()
     }
 
     /// The settings.
@@ -102,9 +77,10 @@ impl OrgCore {
         &self.inner.settings
     }
 
-    /// Wakes in-process watchers after a commit that appended changes.
+    /// Wakes in-process watchers (after a commit that appended changes,
+    /// or when another replica's NOTIFY arrives).
     pub fn notify_changes(&self) {
-        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+        self.inner.writes.notify();
     }
 
     /// Ends every open watch stream (the server is stopping).
@@ -117,49 +93,31 @@ impl OrgCore {
         self.inner.shutdown.clone()
     }
 
-    /// A receiver that changes whenever [`Self::notify_changes`] is called.
+    /// A receiver that changes after every committed write.
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
-        self.inner.changes.subscribe()
-    }
-}
-
-impl OrgCore {
-    /// Opens a transaction.
-    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction> {
-        Ok(self.db().begin().await?)
+        self.inner.writes.subscribe()
     }
 
-    /// Opens a write transaction that first takes `org`'s row lock, so
-    /// every write to one organization runs one after another (a row lock
-    /// on PostgreSQL; on SQLite the first statement takes the write lock, so
-    /// no transaction has to upgrade a read lock and fail with BUSY).
-    /// NOT_FOUND when the organization does not exist.
-    pub(crate) async fn begin_locked(&self, org: uuid::Uuid) -> Result<DatabaseTransaction> {
-        let txn = self.begin().await?;
-        if !crate::organizations::store::lock(&txn, org).await? {
-            return Err(crate::error::Error::NotFound(
-                crate::model::organization_name(org),
-            ));
-        }
-        Ok(txn)
-    }
-
-    /// Ends a write transaction: with `validate_only` everything it did is
-    /// rolled back (so validate-only runs every real check and writes
-    /// nothing); otherwise it commits and wakes change-feed watchers.
-    pub(crate) async fn finish(&self, txn: DatabaseTransaction, validate_only: bool) -> Result<()> {
-        if validate_only {
-            txn.rollback().await?;
-        } else {
-            txn.commit().await?;
-            self.notify_changes();
-        }
-        Ok(())
+    /// Opens the write transaction of `rpc` on organization `org` (or, for
+    /// what has no organization yet, the caller's account): takes the
+    /// organization's lock and looks up the request id under it. Every
+    /// org-core write goes through here; see `loopback_runtime::tx`.
+    pub async fn begin_write(
+        &self,
+        org: Uuid,
+        rpc: &loopback_runtime::authz::Rpc,
+        caller: &Caller,
+        options: WriteOptions,
+    ) -> Result<WriteTx> {
+        Ok(self
+            .inner
+            .writes
+            .begin(org, rpc, Actor::Id(caller.audit_id()), options)
+            .await?)
     }
 }
 
 /// Applies org-core's pending migrations.
 pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    Migrator::up(db, None).await?;
-    Ok(())
+    Ok(crate::migration::migrate(db).await?)
 }

@@ -1,12 +1,13 @@
 //! gRPC adapter of `loopback.orgcore.v1.AccountService`.
 
 use loopback_proto::orgcore::v1 as pb;
-use loopback_runtime::auth;
+use loopback_runtime::errors::FieldViolations;
+use loopback_runtime::fields::timestamp;
+use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
 
-use crate::convert::timestamp;
-use crate::error::Error;
-use crate::model::{Account, Caller};
+use super::GetCurrentAccount;
+use crate::model::Account;
 use crate::service::OrgCore;
 
 /// Serves AccountService.
@@ -14,13 +15,20 @@ use crate::service::OrgCore;
 pub struct AccountGrpc(pub OrgCore);
 
 /// The wire form of an account.
-pub fn account_to_pb(a: &Account) -> pb::Account {
+pub fn account_to_pb(a: Account) -> pb::Account {
     pb::Account {
         name: format!("accounts/{}", a.id),
-        subject: a.subject.clone(),
-        email: a.email.clone(),
-        display_name: a.display_name.clone(),
+        subject: a.subject,
+        email: a.email,
+        display_name: a.display_name,
         create_time: Some(timestamp(a.create_time)),
+    }
+}
+
+impl TryFrom<pb::GetCurrentAccountRequest> for GetCurrentAccount {
+    type Error = FieldViolations;
+    fn try_from(_: pb::GetCurrentAccountRequest) -> Result<Self, FieldViolations> {
+        Ok(Self)
     }
 }
 
@@ -30,12 +38,11 @@ impl pb::account_service_server::AccountService for AccountGrpc {
         &self,
         request: Request<pb::GetCurrentAccountRequest>,
     ) -> Result<Response<pb::GetCurrentAccountResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        match self.0.caller(&principal).await? {
-            Caller::Account(account) => Ok(Response::new(pb::GetCurrentAccountResponse {
-                account: Some(account_to_pb(&account)),
-            })),
-            _ => Err(Error::PrincipalKind("account").into()),
-        }
+        unary(&self.0, request, OrgCore::get_current_account, |a| {
+            pb::GetCurrentAccountResponse {
+                account: Some(account_to_pb(a)),
+            }
+        })
+        .await
     }
 }

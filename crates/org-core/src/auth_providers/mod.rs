@@ -7,21 +7,20 @@ pub mod grpc;
 pub mod store;
 
 use chrono::{DateTime, Utc};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::{FieldViolations, Refusal};
+use loopback_runtime::pagination::{Page, PageRequest};
 use loopback_runtime::secrets::Keyring;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use loopback_runtime::tx::WriteOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::access::{Deleted, OrgAccess};
-use crate::audit::{self, AuditRecord};
-use crate::catalog;
-use crate::entity::auth_provider;
 use crate::error::{Error, Result};
-use crate::model::Caller;
 use crate::organizations::check_etag;
-use crate::policy::ActionClass;
+use crate::rpcs;
 use crate::service::OrgCore;
 
 /// The flag that allows authentication providers.
@@ -103,7 +102,7 @@ pub fn provider_name(org: Uuid, id: Uuid) -> String {
 }
 
 /// The associated data binding a sealed secret to its row and field.
-pub fn secret_aad(id: Uuid) -> String {
+pub fn secret_aad(id: &str) -> String {
     format!("authProviders/{id}/client_secret")
 }
 
@@ -140,14 +139,30 @@ impl ConfigChange {
     }
 }
 
-/// A create or update, already validated.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderInput {
+/// What an IdP URL that is neither https nor allowed http must be.
+pub const HTTPS_ONLY: &str = "must be an https URL (http only for loopback hosts in development)";
+
+/// What a new provider is made of, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthProvider {
+    /// Display name.
+    pub display_name: String,
+    /// Protocol settings.
+    pub config: ProviderConfig,
+    /// OIDC client secret, if given.
+    pub client_secret: Option<String>,
+    /// Allowed email domains.
+    pub allowed_email_domains: Vec<String>,
+    /// Whether logins are accepted.
+    pub enabled: bool,
+}
+
+/// Fields an update may change, already validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthProviderUpdate {
     /// Display name.
     pub display_name: Option<String>,
-    /// Protocol settings (create only).
-    pub config: Option<ProviderConfig>,
-    /// Changes to the protocol settings (update only).
+    /// Changes to the protocol settings.
     pub config_changes: Vec<ConfigChange>,
     /// New client secret (rotates it).
     pub client_secret: Option<String>,
@@ -157,188 +172,266 @@ pub struct ProviderInput {
     pub enabled: Option<bool>,
 }
 
-fn require_sso(access: &OrgAccess) -> Result<()> {
-    if access
-        .organization
-        .capabilities
-        .flags
-        .get(FLAG)
-        .copied()
-        .unwrap_or(false)
-    {
-        Ok(())
-    } else {
-        Err(Error::CapabilityDisabled {
-            flag: FLAG,
-            message: format!(
-                "single sign-on is not enabled for {}: ask your operator to enable {FLAG}",
-                access.organization.name()
-            ),
-        })
-    }
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/authProviders/{id}`, parsed.
+    pub struct AuthProviderName = "authProviders", id: Uuid;
 }
 
-fn seal(keyring: &Keyring, id: Uuid, secret: &str) -> Result<(String, String)> {
+/// CreateAuthProvider, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateAuthProvider {
+    /// The organization.
+    pub organization: Uuid,
+    /// The provider.
+    pub provider: NewAuthProvider,
+    /// Fields holding an http URL on a loopback host, which only a
+    /// development deployment accepts (the adapter cannot know which this is).
+    pub http_loopback_fields: Vec<String>,
+    /// `request_id` and `validate_only`.
+    pub write: WriteOptions,
+}
+
+/// ListAuthProviders, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListAuthProviders {
+    /// The organization.
+    pub organization: Uuid,
+    /// Size and position.
+    pub page: PageRequest,
+}
+
+/// UpdateAuthProvider, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateAuthProvider {
+    /// The provider.
+    pub name: AuthProviderName,
+    /// What changes.
+    pub update: AuthProviderUpdate,
+    /// See [`CreateAuthProvider::http_loopback_fields`].
+    pub http_loopback_fields: Vec<String>,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// DeleteAuthProvider, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteAuthProvider {
+    /// The provider.
+    pub name: AuthProviderName,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// A client secret sealed for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// The keyring key it is sealed under.
+    pub key_id: String,
+    /// The ciphertext, base64.
+    pub ciphertext: String,
+    /// When it was set.
+    pub time: DateTime<Utc>,
+}
+
+/// A provider's stored changes (what [`AuthProviderUpdate`] becomes once
+/// applied to the current settings and the secret is sealed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderChanges {
+    /// Display name.
+    pub display_name: Option<String>,
+    /// The whole new protocol settings.
+    pub config: Option<ProviderConfig>,
+    /// Allowed email domains.
+    pub allowed_email_domains: Option<Vec<String>>,
+    /// Enabled.
+    pub enabled: Option<bool>,
+    /// The new sealed client secret.
+    pub secret: Option<SealedSecret>,
+}
+
+fn require_sso(access: &OrgAccess) -> Result<()> {
+    let allowed = access.organization.capabilities.flags.get(FLAG).copied();
+    if allowed.unwrap_or(false) {
+        return Ok(());
+    }
+    Err(Refusal::CapabilityDisabled {
+        flag: FLAG.into(),
+        message: format!(
+            "single sign-on is not enabled for {}: ask your operator to enable {FLAG}",
+            access.organization.name()
+        ),
+    }
+    .into())
+}
+
+fn seal(keyring: &Keyring, id: Uuid, secret: &str) -> Result<SealedSecret> {
     let sealed = keyring
-        .seal_str(secret, &secret_aad(id))
+        .seal_str(secret, &secret_aad(&id.to_string()))
         .map_err(|e| Error::Corrupt(format!("sealing a client secret: {e}")))?;
-    Ok((sealed.key_id.clone(), sealed.ciphertext_b64()))
+    Ok(SealedSecret {
+        key_id: sealed.key_id.clone(),
+        ciphertext: sealed.ciphertext_b64(),
+        time: Utc::now(),
+    })
+}
+
+/// Number of providers of `org`.
+pub async fn count(conn: &impl Conn, org: Uuid) -> Result<i64> {
+    store::count(conn, org).await
 }
 
 impl OrgCore {
+    /// Refuses http URLs on loopback hosts unless this is a development
+    /// deployment that allows them.
+    fn check_http_loopback(&self, fields: &[String]) -> Result<()> {
+        if fields.is_empty() || self.settings().allow_http_loopback_idp {
+            return Ok(());
+        }
+        let mut v = FieldViolations::new();
+        for field in fields {
+            v.add(field.as_str(), HTTPS_ONLY);
+        }
+        Err(v.into())
+    }
+
+    /// A provider, NOT_FOUND when missing.
+    async fn provider_in(&self, conn: &impl Conn, name: AuthProviderName) -> Result<AuthProvider> {
+        store::find(conn, name.organization, name.id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))
+    }
+
     /// Creates a provider.
     pub async fn create_auth_provider(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        input: ProviderInput,
-        request_id: Option<String>,
-        validate_only: bool,
+        principal: &Principal,
+        input: CreateAuthProvider,
     ) -> Result<AuthProvider> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(
-            catalog::AUTH_PROVIDERS_CREATE,
-            ActionClass::Setup,
-            "CreateAuthProvider",
-        )?;
+        self.check_http_loopback(&input.http_loopback_fields)?;
+        let rpc = &rpcs::CREATE_AUTH_PROVIDER;
+        let org = input.organization;
+        let caller = self.caller(principal).await?;
+        let mut tx = self.begin_write(org, rpc, &caller, input.write).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
         require_sso(&access)?;
-        if let Some(rid) = &request_id
-            && let Some(existing) = store::find_by_request(&txn, org, rid).await?
-        {
-            return Ok(existing);
+        if let Some(id) = tx.replayed_id() {
+            let name = AuthProviderName {
+                organization: org,
+                id,
+            };
+            return self.provider_in(tx.conn(), name).await;
         }
-        let used = store::count(&txn, org).await?;
+        let used = store::count(tx.conn(), org).await?;
         let limit = access.organization.capabilities.limit(LIMIT);
         if used >= limit {
-            return Err(Error::LimitReached {
+            return Err(Refusal::LimitReached {
                 organization: access.organization.name(),
                 limit: LIMIT.into(),
                 limit_value: limit,
                 usage: used,
-            });
+            }
+            .into());
         }
-        let config = input
-            .config
-            .ok_or_else(|| Error::invalid("auth_provider.config", "set oidc or saml"))?;
+        let new = input.provider;
         let id = Uuid::now_v7();
         let now = Utc::now();
-        let (key_id, ciphertext, secret_time) = match &input.client_secret {
-            Some(secret) => {
-                let (k, c) = seal(&self.settings().keyring, id, secret)?;
-                (Some(k), Some(c), Some(now))
-            }
-            None => (None, None, None),
+        let secret = match &new.client_secret {
+            Some(secret) => Some(seal(&self.settings().keyring, id, secret)?),
+            None => None,
         };
-        auth_provider::Entity::insert(auth_provider::ActiveModel {
-            id: Set(id.to_string()),
-            organization_id: Set(org.to_string()),
-            display_name: Set(input.display_name.unwrap_or_default()),
-            kind: Set(config.kind().into()),
-            config: Set(serde_json::to_string(&config).map_err(|e| Error::Corrupt(e.to_string()))?),
-            allowed_email_domains: Set(serde_json::to_string(
-                &input.allowed_email_domains.unwrap_or_default(),
-            )
-            .map_err(|e| Error::Corrupt(e.to_string()))?),
-            enabled: Set(input.enabled.unwrap_or(false)),
-            client_secret_key_id: Set(key_id),
-            client_secret_ciphertext: Set(ciphertext),
-            client_secret_update_time: Set(secret_time),
-            create_time: Set(now),
-            update_time: Set(now),
-            version: Set(1),
-            request_id: Set(request_id),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "CreateAuthProvider",
-                resource: provider_name(org, id),
-                organization: Some(org),
-                reason: "",
-                // Never the secret: only whether one was set.
-                details: json!({ "kind": config.kind(), "client_secret_set": input.client_secret.is_some() }),
-            },
-        )
-        .await?;
-        let created = store::find(&txn, org, id).await?.ok_or_else(|| {
-            Error::Corrupt("auth provider vanished inside its transaction".into())
-        })?;
-        self.finish(txn, validate_only).await?;
+        let provider = AuthProvider {
+            id,
+            organization: org,
+            display_name: new.display_name,
+            config: new.config,
+            allowed_email_domains: new.allowed_email_domains,
+            enabled: new.enabled,
+            has_client_secret: secret.is_some(),
+            client_secret_update_time: secret.as_ref().map(|s| s.time),
+            create_time: now,
+            update_time: now,
+            version: 1,
+        };
+        store::insert(tx.conn(), &provider, secret.as_ref()).await?;
+        tx.created(id);
+        // Never the secret: only whether one was set.
+        tx.audit(
+            provider.name(),
+            json!({ "kind": provider.config.kind(), "client_secret_set": secret.is_some() }),
+        );
+        let name = AuthProviderName {
+            organization: org,
+            id,
+        };
+        let created = self.provider_in(tx.conn(), name).await?;
+        tx.commit().await?;
         Ok(created)
     }
 
     /// One provider.
     pub async fn get_auth_provider(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
+        principal: &Principal,
+        name: AuthProviderName,
     ) -> Result<AuthProvider> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+        let caller = self.caller(principal).await?;
+        let rpc = &rpcs::GET_AUTH_PROVIDER;
+        self.authorize(self.db(), &caller, rpc, name.organization, Deleted::Hide)
             .await?;
-        access.require(
-            catalog::AUTH_PROVIDERS_GET,
-            ActionClass::Read,
-            "GetAuthProvider",
-        )?;
-        store::find(self.db(), org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(provider_name(org, id)))
+        self.provider_in(self.db(), name).await
     }
 
     /// Lists providers.
     pub async fn list_auth_providers(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        page: loopback_runtime::pagination::PageRequest,
-    ) -> Result<(Vec<AuthProvider>, String)> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+        principal: &Principal,
+        input: ListAuthProviders,
+    ) -> Result<Page<AuthProvider>> {
+        let caller = self.caller(principal).await?;
+        let org = input.organization;
+        let rpc = &rpcs::LIST_AUTH_PROVIDERS;
+        self.authorize(self.db(), &caller, rpc, org, Deleted::Hide)
             .await?;
-        access.require(
-            catalog::AUTH_PROVIDERS_LIST,
-            ActionClass::Read,
-            "ListAuthProviders",
-        )?;
-        let rows = store::list(self.db(), org, &page).await?;
-        Ok(page.finish(rows, |p| p.id.to_string()))
+        let rows = store::list(self.db(), org, &input.page).await?;
+        Ok(input.page.page(rows, |p| p.id.to_string()))
     }
 
     /// Updates a provider; a new client secret rotates the stored one.
     pub async fn update_auth_provider(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        input: ProviderInput,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: UpdateAuthProvider,
     ) -> Result<AuthProvider> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(
-            catalog::AUTH_PROVIDERS_UPDATE,
-            ActionClass::Setup,
-            "UpdateAuthProvider",
-        )?;
+        self.check_http_loopback(&input.http_loopback_fields)?;
+        let rpc = &rpcs::UPDATE_AUTH_PROVIDER;
+        let name = input.name;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self
+            .begin_write(name.organization, rpc, &caller, options)
+            .await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
+            .await?;
         require_sso(&access)?;
-        let current = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(provider_name(org, id)))?;
-        check_etag(&current.name(), etag, current.version)?;
-        let mut changes = auth_provider::ActiveModel::default();
-        if let Some(v) = &input.display_name {
-            changes.display_name = Set(v.clone());
-        }
-        if !input.config_changes.is_empty() {
+        let current = self.provider_in(tx.conn(), name).await?;
+        check_etag(&current.name(), input.etag, current.version)?;
+        let update = input.update;
+        let mut changes = ProviderChanges {
+            display_name: update.display_name.clone(),
+            allowed_email_domains: update.allowed_email_domains,
+            enabled: update.enabled,
+            ..Default::default()
+        };
+        if !update.config_changes.is_empty() {
             let mut config = current.config.clone();
-            for change in input.config_changes.iter().cloned() {
+            for change in update.config_changes.iter().cloned() {
                 change.apply(&mut config).map_err(|e| {
                     Error::invalid("update_mask", format!("{e}: it has no such setting"))
                 })?;
@@ -355,100 +448,55 @@ impl OrgCore {
                     "set exactly one of metadata_uri and metadata_xml",
                 ));
             }
-            changes.config =
-                Set(serde_json::to_string(&config).map_err(|e| Error::Corrupt(e.to_string()))?);
+            changes.config = Some(config);
         }
-        if input.client_secret.is_some() && !matches!(current.config, ProviderConfig::Oidc { .. }) {
+        if update.client_secret.is_some() && !matches!(current.config, ProviderConfig::Oidc { .. })
+        {
             return Err(Error::invalid(
                 "update_mask",
                 "only OIDC providers have a client secret",
             ));
         }
-        if let Some(v) = &input.allowed_email_domains {
-            changes.allowed_email_domains =
-                Set(serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))?);
+        if let Some(secret) = &update.client_secret {
+            changes.secret = Some(seal(&self.settings().keyring, name.id, secret)?);
         }
-        if let Some(v) = input.enabled {
-            changes.enabled = Set(v);
+        if !store::update(tx.conn(), name.id, current.version, &changes).await? {
+            return Err(Error::etag_mismatch(current.name()));
         }
-        if let Some(secret) = &input.client_secret {
-            let (k, c) = seal(&self.settings().keyring, id, secret)?;
-            changes.client_secret_key_id = Set(Some(k));
-            changes.client_secret_ciphertext = Set(Some(c));
-            changes.client_secret_update_time = Set(Some(Utc::now()));
-        }
-        changes.version = Set(current.version + 1);
-        changes.update_time = Set(Utc::now());
-        let updated = auth_provider::Entity::update_many()
-            .set(changes)
-            .filter(auth_provider::Column::Id.eq(id.to_string()))
-            .filter(auth_provider::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::EtagMismatch(current.name()));
-        }
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UpdateAuthProvider",
-                resource: current.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({
-                    "display_name": input.display_name,
-                    "enabled": input.enabled,
-                    "config_changed": !input.config_changes.is_empty(),
-                    "client_secret_rotated": input.client_secret.is_some(),
-                }),
-            },
-        )
-        .await?;
-        let after = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(current.name()))?;
-        self.finish(txn, validate_only).await?;
+        tx.audit(
+            current.name(),
+            json!({
+                "display_name": update.display_name,
+                "enabled": update.enabled,
+                "config_changed": !update.config_changes.is_empty(),
+                "client_secret_rotated": update.client_secret.is_some(),
+            }),
+        );
+        let after = self.provider_in(tx.conn(), name).await?;
+        tx.commit().await?;
         Ok(after)
     }
 
     /// Deletes a provider.
     pub async fn delete_auth_provider(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: DeleteAuthProvider,
     ) -> Result<AuthProvider> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(
-            catalog::AUTH_PROVIDERS_DELETE,
-            ActionClass::Setup,
-            "DeleteAuthProvider",
-        )?;
-        let current = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(provider_name(org, id)))?;
-        check_etag(&current.name(), etag, current.version)?;
-        auth_provider::Entity::delete_many()
-            .filter(auth_provider::Column::Id.eq(id.to_string()))
-            .exec(&txn)
+        let rpc = &rpcs::DELETE_AUTH_PROVIDER;
+        let name = input.name;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self
+            .begin_write(name.organization, rpc, &caller, options)
             .await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "DeleteAuthProvider",
-                resource: current.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({ "kind": current.config.kind() }),
-            },
-        )
-        .await?;
-        self.finish(txn, validate_only).await?;
+        self.authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
+            .await?;
+        let current = self.provider_in(tx.conn(), name).await?;
+        check_etag(&current.name(), input.etag, current.version)?;
+        store::delete(tx.conn(), name.id).await?;
+        tx.audit(current.name(), json!({ "kind": current.config.kind() }));
+        tx.commit().await?;
         Ok(current)
     }
 

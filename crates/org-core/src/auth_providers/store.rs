@@ -1,5 +1,8 @@
-//! Authentication provider storage, and re-sealing secrets under the newest key.
+//! Authentication provider storage. Client secrets are stored sealed; the
+//! service kit's `rotate-secrets` re-seals them (see `OrgCore`'s sealed
+//! columns in `lib.rs`).
 
+use chrono::Utc;
 use loopback_runtime::pagination::PageRequest;
 use loopback_runtime::secrets::{Keyring, Sealed};
 use sea_orm::ActiveValue::Set;
@@ -8,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{AuthProvider, ProviderConfig, secret_aad};
+use super::{AuthProvider, ProviderChanges, ProviderConfig, SealedSecret, secret_aad};
 use crate::entity::auth_provider;
 use crate::error::{Error, Result};
 use crate::model::parse_stored_uuid;
@@ -47,19 +50,82 @@ pub async fn find(
         .transpose()
 }
 
-/// The provider created in `org` with `request_id`.
-pub async fn find_by_request(
+fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+/// Inserts a new provider, with its sealed client secret if any.
+pub async fn insert(
     conn: &impl ConnectionTrait,
-    org: Uuid,
-    request_id: &str,
-) -> Result<Option<AuthProvider>> {
-    auth_provider::Entity::find()
-        .filter(auth_provider::Column::OrganizationId.eq(org.to_string()))
-        .filter(auth_provider::Column::RequestId.eq(request_id))
-        .one(conn)
-        .await?
-        .map(to_domain)
-        .transpose()
+    p: &AuthProvider,
+    secret: Option<&SealedSecret>,
+) -> Result<()> {
+    auth_provider::Entity::insert(auth_provider::ActiveModel {
+        id: Set(p.id.to_string()),
+        organization_id: Set(p.organization.to_string()),
+        display_name: Set(p.display_name.clone()),
+        kind: Set(p.config.kind().into()),
+        config: Set(json(&p.config)?),
+        allowed_email_domains: Set(json(&p.allowed_email_domains)?),
+        enabled: Set(p.enabled),
+        client_secret_key_id: Set(secret.map(|s| s.key_id.clone())),
+        client_secret_ciphertext: Set(secret.map(|s| s.ciphertext.clone())),
+        client_secret_update_time: Set(secret.map(|s| s.time)),
+        create_time: Set(p.create_time),
+        update_time: Set(p.update_time),
+        version: Set(p.version),
+        // Retries are recognised by the service kit's request ids now.
+        request_id: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes `changes` if the provider is still at `expected_version`.
+/// Returns false on a concurrent change.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    changes: &ProviderChanges,
+) -> Result<bool> {
+    let mut row = auth_provider::ActiveModel::default();
+    if let Some(v) = &changes.display_name {
+        row.display_name = Set(v.clone());
+    }
+    if let Some(config) = &changes.config {
+        row.config = Set(json(config)?);
+    }
+    if let Some(v) = &changes.allowed_email_domains {
+        row.allowed_email_domains = Set(json(v)?);
+    }
+    if let Some(v) = changes.enabled {
+        row.enabled = Set(v);
+    }
+    if let Some(secret) = &changes.secret {
+        row.client_secret_key_id = Set(Some(secret.key_id.clone()));
+        row.client_secret_ciphertext = Set(Some(secret.ciphertext.clone()));
+        row.client_secret_update_time = Set(Some(secret.time));
+    }
+    row.version = Set(expected_version + 1);
+    row.update_time = Set(Utc::now());
+    let updated = auth_provider::Entity::update_many()
+        .set(row)
+        .filter(auth_provider::Column::Id.eq(id.to_string()))
+        .filter(auth_provider::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Deletes a provider.
+pub async fn delete(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    auth_provider::Entity::delete_many()
+        .filter(auth_provider::Column::Id.eq(id.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Number of providers of `org`.
@@ -118,42 +184,7 @@ pub async fn client_secret(
         return Ok(None);
     };
     keyring
-        .open_str(&sealed, &secret_aad(id))
+        .open_str(&sealed, &secret_aad(&id.to_string()))
         .map(Some)
         .map_err(|e| Error::Corrupt(format!("auth provider {id} secret: {e}")))
-}
-
-/// Re-seals every client secret not under the keyring's newest key.
-/// Returns (re-sealed, already current). Fails without writing a row it
-/// cannot open.
-pub async fn rotate_secrets(conn: &impl ConnectionTrait, keyring: &Keyring) -> Result<(u64, u64)> {
-    let rows = auth_provider::Entity::find()
-        .filter(auth_provider::Column::ClientSecretCiphertext.is_not_null())
-        .all(conn)
-        .await?;
-    let (mut rotated, mut current) = (0, 0);
-    for m in rows {
-        let Some(sealed) = sealed_of(&m)? else {
-            continue;
-        };
-        if !keyring.needs_rotation(&sealed) {
-            current += 1;
-            continue;
-        }
-        let id = parse_stored_uuid(&m.id)?;
-        let resealed = keyring
-            .reseal(&sealed, secret_aad(id).as_bytes())
-            .map_err(|e| Error::Corrupt(format!("auth provider {id} secret: {e}")))?;
-        auth_provider::Entity::update_many()
-            .set(auth_provider::ActiveModel {
-                client_secret_key_id: Set(Some(resealed.key_id.clone())),
-                client_secret_ciphertext: Set(Some(resealed.ciphertext_b64())),
-                ..Default::default()
-            })
-            .filter(auth_provider::Column::Id.eq(m.id.clone()))
-            .exec(conn)
-            .await?;
-        rotated += 1;
-    }
-    Ok((rotated, current))
 }

@@ -1,18 +1,29 @@
 //! The authority: access decisions and organization policies for the other
-//! services, answered from the one status table in [`crate::policy`].
+//! services, answered from the one status table in [`crate::policy`], and
+//! the stream of policy changes their caches follow.
 
 pub mod grpc;
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use loopback_runtime::auth::{Principal, PrincipalKind};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use crate::access::{Permissions, account_permissions, require_service_or_operator};
-use crate::catalog::Permission;
+use crate::access::{Permissions, account_permissions, spending_blocked};
+use crate::catalog::{self, Permission};
 use crate::error::{Error, Result};
-use crate::model::{Caller, Organization};
+use crate::model::{Organization, organization_name};
 use crate::policy::{self, ActionClass, LifecycleState};
 use crate::service::OrgCore;
-use crate::{accounts, changes, organizations};
+use crate::{accounts, changes, rpcs};
+
+/// How often a watcher polls the feed for changes made by other replicas.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Changes read per query while catching up.
+const BATCH: u64 = 500;
 
 /// An organization's policy as the authority publishes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +38,22 @@ pub struct OrganizationPolicy {
     pub revision: i64,
 }
 
-/// The outcome of [`OrgCore::authorize`].
+/// Authorize, validated: may `subject` do a `class` action needing
+/// `permission` in `organization`?
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessQuestion {
+    /// Who would act.
+    pub subject: Principal,
+    /// Where.
+    pub organization: Uuid,
+    /// The permission the action needs.
+    pub permission: Permission,
+    /// The action's class.
+    pub class: ActionClass,
+}
+
+/// The verdict of [`OrgCore::decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Allowed.
     Allow,
@@ -37,17 +62,80 @@ pub enum Decision {
     /// A member without the permission.
     PermissionDenied,
     /// The status table forbids the class.
-    EntityStatus(String),
+    EntityStatus,
     /// A hard spending limit is reached and the class is CREATE.
     SpendingLimit,
 }
 
+/// The authority's answer to an [`AccessQuestion`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessAnswer {
+    /// The verdict.
+    pub decision: Decision,
+    /// Why, for a refusal (empty when allowed).
+    pub message: String,
+    /// The organization's policy, unless it was not found.
+    pub policy: Option<OrganizationPolicy>,
+}
+
+/// GetOrganizationPolicy, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetOrganizationPolicy {
+    /// The organization.
+    pub organization: Uuid,
+}
+
+/// ListFeatures (it has no fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListFeatures;
+
+/// A deployment feature and whether it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    /// Its name.
+    pub name: String,
+    /// Whether this deployment has it on.
+    pub enabled: bool,
+}
+
+/// WatchOrganizationPolicies, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchOrganizationPolicies {
+    /// Stream changes after this revision.
+    pub from_revision: i64,
+}
+
+/// What a policy watcher receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyEvent {
+    /// The watcher's position is gone (compacted) or from another feed:
+    /// reload everything; the stream continues from `revision`.
+    Resync {
+        /// The feed's latest revision.
+        revision: i64,
+    },
+    /// One organization's policy changed.
+    Change {
+        /// The change's revision.
+        revision: i64,
+        /// The organization.
+        organization: Uuid,
+        /// What changed (see [`changes::kind`]).
+        kind: String,
+        /// Its policy now (`None` once it no longer exists).
+        policy: Option<Box<OrganizationPolicy>>,
+        /// When it changed.
+        change_time: DateTime<Utc>,
+    },
+}
+
+/// The stream WatchOrganizationPolicies answers with.
+pub type PolicyEvents = ReceiverStream<Result<PolicyEvent>>;
+
 impl OrgCore {
     /// The policy of `org`, or `None` if it does not exist.
     pub async fn policy(&self, org: Uuid) -> Result<Option<OrganizationPolicy>> {
-        let Some(organization) =
-            organizations::store::load(self.db(), self.settings(), org).await?
-        else {
+        let Some(organization) = self.load_organization(self.db(), org).await? else {
             return Ok(None);
         };
         let revision = changes::latest_for(self.db(), org).await?;
@@ -65,61 +153,161 @@ impl OrgCore {
     /// GetOrganizationPolicy: services and operators only.
     pub async fn get_organization_policy(
         &self,
-        caller: &Caller,
-        org: Uuid,
+        principal: &Principal,
+        input: GetOrganizationPolicy,
     ) -> Result<OrganizationPolicy> {
-        require_service_or_operator(caller)?;
+        self.caller_of(principal, &rpcs::GET_ORGANIZATION_POLICY)
+            .await?;
+        let org = input.organization;
         self.policy(org)
             .await?
-            .ok_or_else(|| Error::NotFound(crate::model::organization_name(org)))
+            .ok_or_else(|| Error::not_found(organization_name(org)))
     }
 
-    /// Decides whether `subject` may perform a `class` action needing
-    /// `permission` in `org`; services and operators only.
-    pub async fn authorize(
+    /// Decides whether the question's subject may act; services and
+    /// operators only.
+    pub async fn decide(
         &self,
-        caller: &Caller,
-        subject: &Principal,
-        org: Uuid,
-        permission: Permission,
-        class: ActionClass,
-    ) -> Result<(Decision, Option<OrganizationPolicy>)> {
-        require_service_or_operator(caller)?;
+        principal: &Principal,
+        input: AccessQuestion,
+    ) -> Result<AccessAnswer> {
+        self.caller_of(principal, &rpcs::AUTHORIZE).await?;
+        let org = input.organization;
+        let answer = |decision, message: String, policy| AccessAnswer {
+            decision,
+            message,
+            policy,
+        };
+        let not_found = || {
+            answer(
+                Decision::NotFound,
+                format!("{} not found", organization_name(org)),
+                None,
+            )
+        };
         let Some(policy) = self.policy(org).await? else {
-            return Ok((Decision::NotFound, None));
+            return Ok(not_found());
         };
         if policy.organization.state == LifecycleState::Deleted {
-            return Ok((Decision::NotFound, None));
+            return Ok(not_found());
         }
+        let subject = &input.subject;
         let permissions = match subject.kind {
             PrincipalKind::Operator => Some(Permissions::All),
-            PrincipalKind::Service => Some(Permissions::Set(crate::catalog::service_permissions())),
+            PrincipalKind::Service => Some(Permissions::Set(catalog::service_permissions())),
             PrincipalKind::Account => {
-                match accounts::store::find_by_subject(self.db(), &subject.subject).await? {
+                match accounts::find_by_subject(self.db(), &subject.subject).await? {
                     Some(account) => account_permissions(self.db(), &account, org).await?,
                     None => None,
                 }
             }
         };
         let Some(permissions) = permissions else {
-            return Ok((Decision::NotFound, None));
+            return Ok(not_found());
         };
+        let permission = input.permission;
         if !permissions.has(permission) {
-            return Ok((Decision::PermissionDenied, Some(policy)));
+            let message = format!("the caller lacks permission {permission}");
+            return Ok(answer(Decision::PermissionDenied, message, Some(policy)));
         }
-        let org_ref = &policy.organization;
-        if !policy::allows(org_ref.verification_status, org_ref.state, class) {
-            let message = policy::refusal_message(
-                org_ref.verification_status,
-                org_ref.state,
-                class,
-                permission,
+        let o = &policy.organization;
+        if !policy::allows(o.verification_status, o.state, input.class) {
+            let message =
+                policy::refusal_message(o.verification_status, o.state, input.class, permission);
+            return Ok(answer(Decision::EntityStatus, message, Some(policy)));
+        }
+        if input.class == ActionClass::Create && spending_blocked(o) {
+            let message = format!(
+                "{} reached its hard spending limit for this period",
+                organization_name(org)
             );
-            return Ok((Decision::EntityStatus(message), Some(policy)));
+            return Ok(answer(Decision::SpendingLimit, message, Some(policy)));
         }
-        if class == ActionClass::Create && crate::access::spending_blocked(org_ref) {
-            return Ok((Decision::SpendingLimit, Some(policy)));
+        Ok(answer(Decision::Allow, String::new(), Some(policy)))
+    }
+
+    /// Every known deployment feature, sorted by name.
+    pub async fn list_features(
+        &self,
+        principal: &Principal,
+        _input: ListFeatures,
+    ) -> Result<Vec<Feature>> {
+        self.caller_of(principal, &rpcs::LIST_FEATURES).await?;
+        let enabled = &self.settings().features;
+        let mut features: Vec<Feature> = policy::FEATURES
+            .iter()
+            .map(|f| Feature {
+                name: f.to_string(),
+                enabled: enabled.iter().any(|e| e == f),
+            })
+            .collect();
+        features.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(features)
+    }
+
+    /// Streams every policy change after `from_revision`, then waits for
+    /// more, until the watcher goes away or the server stops.
+    pub async fn watch_organization_policies(
+        &self,
+        principal: &Principal,
+        input: WatchOrganizationPolicies,
+    ) -> Result<PolicyEvents> {
+        self.caller_of(principal, &rpcs::WATCH_ORGANIZATION_POLICIES)
+            .await?;
+        let (tx, rx) = mpsc::channel(64);
+        let core = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = core.pump_changes(input.from_revision, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+
+    /// Sends every change after `revision` to `tx`, then waits for more,
+    /// until the watcher goes away.
+    async fn pump_changes(
+        &self,
+        mut revision: i64,
+        tx: &mpsc::Sender<Result<PolicyEvent>>,
+    ) -> Result<()> {
+        let mut wake = self.subscribe_changes();
+        let stop = self.shutdown_token();
+        let compacted = changes::compacted_through(self.db()).await?;
+        let latest = changes::latest(self.db()).await?;
+        if revision < compacted || revision > latest {
+            // The watcher's position is gone (compacted) or from another
+            // feed: tell it to reload everything, then continue from now.
+            let resync = PolicyEvent::Resync { revision: latest };
+            if tx.send(Ok(resync)).await.is_err() {
+                return Ok(());
+            }
+            revision = latest;
         }
-        Ok((Decision::Allow, Some(policy)))
+        loop {
+            let batch = changes::after(self.db(), revision, BATCH).await?;
+            let caught_up = (batch.len() as u64) < BATCH;
+            for change in batch {
+                let event = PolicyEvent::Change {
+                    revision: change.revision,
+                    organization: change.organization,
+                    policy: self.policy(change.organization).await?.map(Box::new),
+                    kind: change.kind,
+                    change_time: change.change_time,
+                };
+                if tx.send(Ok(event)).await.is_err() {
+                    return Ok(());
+                }
+                revision = change.revision;
+            }
+            if caught_up {
+                tokio::select! {
+                    _ = wake.changed() => {}
+                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    () = tx.closed() => return Ok(()),
+                    () = stop.cancelled() => return Ok(()),
+                }
+            }
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! gRPC adapter of `loopback.orgcore.v1.InviteService`.
 
+use chrono::Duration;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::validation;
+use loopback_runtime::fields::{Fields, timestamp};
+use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
 
-use super::store::{Invite, state};
+use super::{
+    AcceptInvite, CreateInvite, Invite, InviteName, ListInvites, ResendInvite, RevokeInvite, state,
+};
 use crate::catalog::roles;
-use crate::convert::timestamp;
-use crate::grpc as g;
 use crate::memberships::grpc::{member_to_pb, role_ids};
 use crate::service::OrgCore;
 
@@ -28,8 +30,7 @@ fn state_to_pb(s: &str) -> pb::invite::State {
 /// The wire form of an invite.
 pub fn invite_to_pb(i: Invite) -> pb::Invite {
     let allowed_actions = match i.state {
-        state::PENDING => vec!["revoke".to_string(), "resend".to_string()],
-        state::EXPIRED => vec!["revoke".to_string(), "resend".to_string()],
+        state::PENDING | state::EXPIRED => vec!["revoke".to_string(), "resend".to_string()],
         _ => Vec::new(),
     };
     pb::Invite {
@@ -43,20 +44,121 @@ pub fn invite_to_pb(i: Invite) -> pb::Invite {
         update_time: Some(timestamp(i.update_time)),
         accepted_by: i
             .accepted_by
-            .map(|a| format!("accounts/{a}"))
-            .unwrap_or_default(),
+            .map_or_else(String::new, |a| format!("accounts/{a}")),
         allowed_actions,
     }
 }
 
-fn ttl(v: &mut FieldViolations, field: &str, hours: i32) -> Option<chrono::Duration> {
-    match hours {
-        0 => None,
-        1..=720 => Some(chrono::Duration::hours(i64::from(hours))),
-        _ => {
-            v.add(field, "must be between 1 and 720 hours (0 for the default)");
-            None
-        }
+/// `ttl_hours`: 0 for the default, else 1 to 720.
+fn ttl(f: &mut Fields, hours: i32) -> Option<Option<Duration>> {
+    let ttl = match hours {
+        0 => Ok(None),
+        1..=720 => Ok(Some(Duration::hours(i64::from(hours)))),
+        _ => Err("must be between 1 and 720 hours (0 for the default)"),
+    };
+    f.take("ttl_hours", ttl)
+}
+
+/// An invite state filter: `None` inside for UNSPECIFIED.
+fn state_filter(f: &mut Fields, value: i32) -> Option<Option<&'static str>> {
+    let only = match pb::invite::State::try_from(value) {
+        Ok(pb::invite::State::Unspecified) => Ok(None),
+        Ok(pb::invite::State::Pending) => Ok(Some(state::PENDING)),
+        Ok(pb::invite::State::Accepted) => Ok(Some(state::ACCEPTED)),
+        Ok(pb::invite::State::Revoked) => Ok(Some(state::REVOKED)),
+        Ok(pb::invite::State::Expired) => Ok(Some(state::EXPIRED)),
+        Err(_) => Err("unknown invite state"),
+    };
+    f.take("state", only)
+}
+
+impl TryFrom<pb::CreateInviteRequest> for CreateInvite {
+    type Error = FieldViolations;
+    fn try_from(req: pb::CreateInviteRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let invite = f.message("invite", req.invite);
+        let email = f.email("invite.email", &invite.email);
+        let roles = if invite.roles.is_empty() {
+            Some(vec![roles::MEMBER.to_string()])
+        } else {
+            role_ids(&mut f, "invite.roles", &invite.roles)
+        };
+        let ttl = ttl(&mut f, req.ttl_hours);
+        let (organization, email, roles, ttl) = f.finish((organization, email, roles, ttl))?;
+        Ok(Self {
+            organization,
+            email,
+            roles,
+            ttl,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::ListInvitesRequest> for ListInvites {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListInvitesRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let state = state_filter(&mut f, req.state);
+        let query = format!("invites|{}|{}", req.parent, req.state);
+        let page = f.page(req.page_size, &req.page_token, &query);
+        let (organization, state, page) = f.finish((organization, state, page))?;
+        Ok(Self {
+            organization,
+            state,
+            page,
+        })
+    }
+}
+
+impl TryFrom<pb::GetInviteRequest> for InviteName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetInviteRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        f.finish(name)
+    }
+}
+
+impl TryFrom<pb::RevokeInviteRequest> for RevokeInvite {
+    type Error = FieldViolations;
+    fn try_from(req: pb::RevokeInviteRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        Ok(Self {
+            name: f.finish(name)?,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::ResendInviteRequest> for ResendInvite {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ResendInviteRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        let ttl = ttl(&mut f, req.ttl_hours);
+        let (name, ttl) = f.finish((name, ttl))?;
+        Ok(Self { name, ttl })
+    }
+}
+
+impl TryFrom<pb::AcceptInviteRequest> for AcceptInvite {
+    type Error = FieldViolations;
+    fn try_from(req: pb::AcceptInviteRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let token = req.invite_token;
+        let ok = !token.is_empty() && token.len() <= 200;
+        let token = f.take(
+            "invite_token",
+            ok.then_some(token)
+                .ok_or("is required (the token from the invitation)"),
+        );
+        Ok(Self {
+            token: f.finish(token)?,
+        })
     }
 }
 
@@ -66,151 +168,75 @@ impl pb::invite_service_server::InviteService for InviteGrpc {
         &self,
         request: Request<pb::CreateInviteRequest>,
     ) -> Result<Response<pb::CreateInviteResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        if req.invite.is_none() {
-            v.add("invite", "is required");
-        }
-        let invite = req.invite.unwrap_or_default();
-        let email = match validation::email(&invite.email) {
-            Ok(e) => e,
-            Err(e) => {
-                v.add("invite.email", e);
-                String::new()
+        unary(&self.0, request, OrgCore::create_invite, |issued| {
+            pb::CreateInviteResponse {
+                invite: Some(invite_to_pb(issued.invite)),
+                invite_token: issued.token,
             }
-        };
-        let roles = if invite.roles.is_empty() {
-            vec![roles::MEMBER.to_string()]
-        } else {
-            role_ids(&mut v, "invite.roles", &invite.roles)
-        };
-        let ttl = ttl(&mut v, "ttl_hours", req.ttl_hours);
-        g::done(v)?;
-        let (created, invite_token) = self
-            .0
-            .create_invite(
-                &caller,
-                org.unwrap_or_default(),
-                email,
-                roles,
-                ttl,
-                req.validate_only,
-            )
-            .await?;
-        Ok(Response::new(pb::CreateInviteResponse {
-            invite: Some(invite_to_pb(created)),
-            invite_token,
-        }))
+        })
+        .await
     }
 
     async fn list_invites(
         &self,
         request: Request<pb::ListInvitesRequest>,
     ) -> Result<Response<pb::ListInvitesResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let only = match pb::invite::State::try_from(req.state) {
-            Ok(pb::invite::State::Unspecified) => None,
-            Ok(pb::invite::State::Pending) => Some(state::PENDING),
-            Ok(pb::invite::State::Accepted) => Some(state::ACCEPTED),
-            Ok(pb::invite::State::Revoked) => Some(state::REVOKED),
-            Ok(pb::invite::State::Expired) => Some(state::EXPIRED),
-            Err(_) => {
-                v.add("state", "unknown invite state");
-                None
+        unary(&self.0, request, OrgCore::list_invites, |page| {
+            let page = page.map(invite_to_pb);
+            pb::ListInvitesResponse {
+                invites: page.items,
+                next_page_token: page.next_page_token,
             }
-        };
-        let page = g::page(
-            &mut v,
-            req.page_size,
-            &req.page_token,
-            &format!("invites|{}|{}", req.parent, req.state),
-        );
-        g::done(v)?;
-        let (Some(org), Some(page)) = (org, page) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let (invites, next_page_token) = self.0.list_invites(&caller, org, only, page).await?;
-        Ok(Response::new(pb::ListInvitesResponse {
-            invites: invites.into_iter().map(invite_to_pb).collect(),
-            next_page_token,
-        }))
+        })
+        .await
     }
 
     async fn get_invite(
         &self,
         request: Request<pb::GetInviteRequest>,
     ) -> Result<Response<pb::GetInviteResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "invites");
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        let invite = self.0.get_invite(&caller, org, id).await?;
-        Ok(Response::new(pb::GetInviteResponse {
-            invite: Some(invite_to_pb(invite)),
-        }))
+        unary(&self.0, request, OrgCore::get_invite, |i| {
+            pb::GetInviteResponse {
+                invite: Some(invite_to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn revoke_invite(
         &self,
         request: Request<pb::RevokeInviteRequest>,
     ) -> Result<Response<pb::RevokeInviteResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "invites");
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        let invite = self
-            .0
-            .revoke_invite(&caller, org, id, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::RevokeInviteResponse {
-            invite: Some(invite_to_pb(invite)),
-        }))
+        unary(&self.0, request, OrgCore::revoke_invite, |i| {
+            pb::RevokeInviteResponse {
+                invite: Some(invite_to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn resend_invite(
         &self,
         request: Request<pb::ResendInviteRequest>,
     ) -> Result<Response<pb::ResendInviteResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "invites");
-        let ttl = ttl(&mut v, "ttl_hours", req.ttl_hours);
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        let (invite, invite_token) = self.0.resend_invite(&caller, org, id, ttl).await?;
-        Ok(Response::new(pb::ResendInviteResponse {
-            invite: Some(invite_to_pb(invite)),
-            invite_token,
-        }))
+        unary(&self.0, request, OrgCore::resend_invite, |issued| {
+            pb::ResendInviteResponse {
+                invite: Some(invite_to_pb(issued.invite)),
+                invite_token: issued.token,
+            }
+        })
+        .await
     }
 
     async fn accept_invite(
         &self,
         request: Request<pb::AcceptInviteRequest>,
     ) -> Result<Response<pb::AcceptInviteResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        if req.invite_token.is_empty() || req.invite_token.len() > 200 {
-            let mut v = FieldViolations::new();
-            v.add(
-                "invite_token",
-                "is required (the token from the invitation)",
-            );
-            g::done(v)?;
-        }
-        let member = self.0.accept_invite(&caller, &req.invite_token).await?;
-        Ok(Response::new(pb::AcceptInviteResponse {
-            member: Some(member_to_pb(member)),
-        }))
+        unary(&self.0, request, OrgCore::accept_invite, |m| {
+            pb::AcceptInviteResponse {
+                member: Some(member_to_pb(m)),
+            }
+        })
+        .await
     }
 }

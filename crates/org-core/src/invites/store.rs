@@ -1,87 +1,22 @@
 //! Invite storage. Tokens are never stored: only their SHA-256.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
-use rand::RngCore as _;
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
+use super::{Invite, state};
 use crate::entity::invite;
 use crate::error::{Error, Result};
 use crate::model::parse_stored_uuid;
 
-/// Stored invite states (EXPIRED is also derived from the expire time).
-pub mod state {
-    /// Waiting.
-    pub const PENDING: &str = "PENDING";
-    /// Accepted.
-    pub const ACCEPTED: &str = "ACCEPTED";
-    /// Revoked.
-    pub const REVOKED: &str = "REVOKED";
-    /// Expired.
-    pub const EXPIRED: &str = "EXPIRED";
-}
-
-/// An invite as the domain sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invite {
-    /// Id.
-    pub id: Uuid,
-    /// Organization.
-    pub organization: Uuid,
-    /// Lower-cased email.
-    pub email: String,
-    /// Role ids.
-    pub roles: Vec<String>,
-    /// Effective state: PENDING past its expire time reads as EXPIRED.
-    pub state: &'static str,
-    /// Who invited (audit id).
-    pub inviter: String,
-    /// Creation time.
-    pub create_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
-    /// Token expiry.
-    pub expire_time: DateTime<Utc>,
-    /// Accepting account.
-    pub accepted_by: Option<Uuid>,
-    /// Version.
-    pub version: i64,
-}
-
-impl Invite {
-    /// `organizations/{org}/invites/{id}`.
-    pub fn name(&self) -> String {
-        format!("organizations/{}/invites/{}", self.organization, self.id)
-    }
-}
-
-/// A fresh random token and its hash.
-pub fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = format!("lbinv_{}", URL_SAFE_NO_PAD.encode(bytes));
-    let hash = hash_token(&token);
-    (token, hash)
-}
-
-/// The stored form of a token.
-pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Builds the domain invite from its row.
-pub fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
+fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
     let roles: Vec<String> = serde_json::from_str(&m.roles)
         .map_err(|e| Error::Corrupt(format!("invite {} roles: {e}", m.id)))?;
     let state = match m.state.as_str() {
@@ -109,6 +44,27 @@ pub fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
             .transpose()?,
         version: m.version,
     })
+}
+
+/// Inserts a new invite whose token hashes to `token_hash`.
+pub async fn insert(conn: &impl ConnectionTrait, i: &Invite, token_hash: &str) -> Result<()> {
+    invite::Entity::insert(invite::ActiveModel {
+        id: Set(i.id.to_string()),
+        organization_id: Set(i.organization.to_string()),
+        email: Set(i.email.clone()),
+        roles: Set(serde_json::to_string(&i.roles).unwrap_or_else(|_| "[]".into())),
+        state: Set(i.state.into()),
+        token_hash: Set(token_hash.to_string()),
+        inviter: Set(i.inviter.clone()),
+        create_time: Set(i.create_time),
+        update_time: Set(i.update_time),
+        expire_time: Set(i.expire_time),
+        accepted_by: Set(i.accepted_by.map(|a| a.to_string())),
+        version: Set(i.version),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
 }
 
 /// One invite of `org`.

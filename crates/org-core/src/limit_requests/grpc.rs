@@ -2,14 +2,14 @@
 
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::validation;
+use loopback_runtime::fields::{Fields, opt_timestamp, timestamp};
+use loopback_runtime::rpc::unary;
+use loopback_runtime::validation::MAX_DESCRIPTION_CHARS;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use super::{LimitRequest, state};
-use crate::access::require_operator;
-use crate::convert::{opt_timestamp, timestamp};
-use crate::grpc as g;
+use super::{CreateLimitRequest, DecideLimitRequest, LimitRequest, ListLimitRequests, state};
+use crate::convert::reason;
+use crate::paging::caller_page;
 use crate::policy;
 use crate::service::OrgCore;
 
@@ -38,29 +38,101 @@ fn to_pb(r: LimitRequest) -> pb::LimitIncreaseRequest {
     }
 }
 
-fn request_name(v: &mut FieldViolations, name: &str) -> Option<(Uuid, Uuid)> {
-    g::child_id(v, "name", name, "limitIncreaseRequests")
+/// A request state filter: `None` inside for UNSPECIFIED.
+fn state_filter(f: &mut Fields, value: i32) -> Option<Option<&'static str>> {
+    let only = match pb::limit_increase_request::State::try_from(value) {
+        Ok(pb::limit_increase_request::State::Unspecified) => Ok(None),
+        Ok(pb::limit_increase_request::State::Open) => Ok(Some(state::OPEN)),
+        Ok(pb::limit_increase_request::State::Approved) => Ok(Some(state::APPROVED)),
+        Ok(pb::limit_increase_request::State::Denied) => Ok(Some(state::DENIED)),
+        Err(_) => Err("unknown state"),
+    };
+    f.take("state", only)
 }
 
-impl LimitRequestGrpc {
-    async fn decide(
-        &self,
-        caller: crate::model::Caller,
-        name: &str,
-        reason: &str,
-        approve: bool,
-    ) -> Result<pb::LimitIncreaseRequest, Status> {
-        require_operator(&caller)?;
-        let mut v = FieldViolations::new();
-        let ids = request_name(&mut v, name);
-        v.check("reason", validation::reason(reason));
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        Ok(to_pb(
-            self.0
-                .decide_limit_request(&caller, org, id, approve, reason.trim())
-                .await?,
-        ))
+/// The request named and the operator's reason.
+fn decision(name: &str, reason_text: &str) -> Result<DecideLimitRequest, FieldViolations> {
+    let mut f = Fields::new();
+    let ids = f.child("name", name, "limitIncreaseRequests");
+    let reason = reason(&mut f, reason_text);
+    let ((organization, id), reason) = f.finish((ids, reason))?;
+    Ok(DecideLimitRequest {
+        organization,
+        id,
+        reason,
+    })
+}
+
+/// A justification: required, bounded, trimmed.
+fn justification(f: &mut Fields, value: &str) -> Option<String> {
+    let field = "limit_increase_request.justification";
+    if value.trim().is_empty() {
+        let required = "is required: say why the organization needs it";
+        return f.take(field, Err(required));
+    }
+    f.text(field, value, MAX_DESCRIPTION_CHARS)
+        .map(|j| j.trim().to_string())
+}
+
+impl TryFrom<pb::CreateLimitIncreaseRequestRequest> for CreateLimitRequest {
+    type Error = FieldViolations;
+    fn try_from(req: pb::CreateLimitIncreaseRequestRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let r = f.message("limit_increase_request", req.limit_increase_request);
+        let known = policy::is_limit(&r.limit);
+        let limit = f.take(
+            "limit_increase_request.limit",
+            known.then_some(r.limit).ok_or("unknown limit"),
+        );
+        let positive = r.requested_value > 0;
+        let requested_value = f.take(
+            "limit_increase_request.requested_value",
+            positive
+                .then_some(r.requested_value)
+                .ok_or("must be positive"),
+        );
+        let justification = justification(&mut f, &r.justification);
+        let (organization, limit, requested_value, justification) =
+            f.finish((organization, limit, requested_value, justification))?;
+        Ok(Self {
+            organization,
+            limit,
+            requested_value,
+            justification,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::ListLimitIncreaseRequestsRequest> for ListLimitRequests {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListLimitIncreaseRequestsRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.optional_organization("parent", &req.parent);
+        let state = state_filter(&mut f, req.state);
+        let query = format!("limitRequests|{}|{}", req.parent, req.state);
+        let page = caller_page(&mut f, req.page_size, &req.page_token, &query);
+        let (organization, state, page) = f.finish((organization, state, page))?;
+        Ok(Self {
+            organization,
+            state,
+            page,
+        })
+    }
+}
+
+impl TryFrom<pb::ApproveLimitIncreaseRequestRequest> for DecideLimitRequest {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ApproveLimitIncreaseRequestRequest) -> Result<Self, FieldViolations> {
+        decision(&req.name, &req.reason)
+    }
+}
+
+impl TryFrom<pb::DenyLimitIncreaseRequestRequest> for DecideLimitRequest {
+    type Error = FieldViolations;
+    fn try_from(req: pb::DenyLimitIncreaseRequestRequest) -> Result<Self, FieldViolations> {
+        decision(&req.name, &req.reason)
     }
 }
 
@@ -70,109 +142,49 @@ impl pb::limit_request_service_server::LimitRequestService for LimitRequestGrpc 
         &self,
         request: Request<pb::CreateLimitIncreaseRequestRequest>,
     ) -> Result<Response<pb::CreateLimitIncreaseRequestResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        if req.limit_increase_request.is_none() {
-            v.add("limit_increase_request", "is required");
-        }
-        let r = req.limit_increase_request.unwrap_or_default();
-        if !policy::is_limit(&r.limit) {
-            v.add("limit_increase_request.limit", "unknown limit");
-        }
-        if r.requested_value <= 0 {
-            v.add("limit_increase_request.requested_value", "must be positive");
-        }
-        if r.justification.trim().is_empty() {
-            v.add(
-                "limit_increase_request.justification",
-                "is required: say why the organization needs it",
-            );
-        } else {
-            v.check(
-                "limit_increase_request.justification",
-                validation::bounded_text(&r.justification, validation::MAX_DESCRIPTION_CHARS),
-            );
-        }
-        g::done(v)?;
-        let created = self
-            .0
-            .create_limit_request(
-                &caller,
-                org.unwrap_or_default(),
-                &r.limit,
-                r.requested_value,
-                r.justification.trim().to_string(),
-                req.validate_only,
-            )
-            .await?;
-        Ok(Response::new(pb::CreateLimitIncreaseRequestResponse {
-            limit_increase_request: Some(to_pb(created)),
-        }))
+        unary(&self.0, request, OrgCore::create_limit_request, |r| {
+            pb::CreateLimitIncreaseRequestResponse {
+                limit_increase_request: Some(to_pb(r)),
+            }
+        })
+        .await
     }
 
     async fn list_limit_increase_requests(
         &self,
         request: Request<pb::ListLimitIncreaseRequestsRequest>,
     ) -> Result<Response<pb::ListLimitIncreaseRequestsResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = if req.parent.is_empty() {
-            None
-        } else {
-            g::org_id(&mut v, "parent", &req.parent)
-        };
-        let only = match pb::limit_increase_request::State::try_from(req.state) {
-            Ok(pb::limit_increase_request::State::Unspecified) => None,
-            Ok(pb::limit_increase_request::State::Open) => Some(state::OPEN),
-            Ok(pb::limit_increase_request::State::Approved) => Some(state::APPROVED),
-            Ok(pb::limit_increase_request::State::Denied) => Some(state::DENIED),
-            Err(_) => {
-                v.add("state", "unknown state");
-                None
+        unary(&self.0, request, OrgCore::list_limit_requests, |page| {
+            let page = page.map(to_pb);
+            pb::ListLimitIncreaseRequestsResponse {
+                limit_increase_requests: page.items,
+                next_page_token: page.next_page_token,
             }
-        };
-        let query = format!(
-            "limitRequests|{}|{}|{}",
-            req.parent,
-            req.state,
-            caller.page_key()
-        );
-        let page = g::page(&mut v, req.page_size, &req.page_token, &query);
-        g::done(v)?;
-        let Some(page) = page else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let (rows, next_page_token) = self.0.list_limit_requests(&caller, org, only, page).await?;
-        Ok(Response::new(pb::ListLimitIncreaseRequestsResponse {
-            limit_increase_requests: rows.into_iter().map(to_pb).collect(),
-            next_page_token,
-        }))
+        })
+        .await
     }
 
     async fn approve_limit_increase_request(
         &self,
         request: Request<pb::ApproveLimitIncreaseRequestRequest>,
     ) -> Result<Response<pb::ApproveLimitIncreaseRequestResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let decided = self.decide(caller, &req.name, &req.reason, true).await?;
-        Ok(Response::new(pb::ApproveLimitIncreaseRequestResponse {
-            limit_increase_request: Some(decided),
-        }))
+        unary(&self.0, request, OrgCore::approve_limit_request, |r| {
+            pb::ApproveLimitIncreaseRequestResponse {
+                limit_increase_request: Some(to_pb(r)),
+            }
+        })
+        .await
     }
 
     async fn deny_limit_increase_request(
         &self,
         request: Request<pb::DenyLimitIncreaseRequestRequest>,
     ) -> Result<Response<pb::DenyLimitIncreaseRequestResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let decided = self.decide(caller, &req.name, &req.reason, false).await?;
-        Ok(Response::new(pb::DenyLimitIncreaseRequestResponse {
-            limit_increase_request: Some(decided),
-        }))
+        unary(&self.0, request, OrgCore::deny_limit_request, |r| {
+            pb::DenyLimitIncreaseRequestResponse {
+                limit_increase_request: Some(to_pb(r)),
+            }
+        })
+        .await
     }
 }

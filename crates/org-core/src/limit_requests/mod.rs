@@ -3,26 +3,21 @@
 //! with an audited reason.
 
 pub mod grpc;
+pub mod store;
 
 use chrono::{DateTime, Utc};
-use loopback_runtime::pagination::PageRequest;
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::pagination::Page;
+use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::access::{Deleted, require_operator};
-use crate::audit::{self, AuditRecord};
-use crate::catalog;
 use crate::changes::{self, kind};
-use crate::entity::{limit_increase_request as lir, organization};
 use crate::error::{Error, Result};
-use crate::model::{Caller, parse_stored_uuid};
-use crate::organizations::store as org_store;
-use crate::policy::ActionClass;
+use crate::organizations::{self, Override};
+use crate::paging::CallerPage;
+use crate::rpcs;
 use crate::service::OrgCore;
 
 /// Request states as stored.
@@ -67,220 +62,200 @@ pub struct LimitRequest {
 impl LimitRequest {
     /// `organizations/{org}/limitIncreaseRequests/{id}`.
     pub fn name(&self) -> String {
-        format!(
-            "organizations/{}/limitIncreaseRequests/{}",
-            self.organization, self.id
-        )
+        request_name(self.organization, self.id)
     }
 }
 
-fn to_domain(m: lir::Model) -> Result<LimitRequest> {
-    Ok(LimitRequest {
-        id: parse_stored_uuid(&m.id)?,
-        organization: parse_stored_uuid(&m.organization_id)?,
-        limit: m.limit_key,
-        requested_value: m.requested_value,
-        current_value: m.current_value,
-        justification: m.justification,
-        state: m.state,
-        requester: m.requester,
-        decided_by: m.decided_by,
-        decision_reason: m.decision_reason,
-        create_time: m.create_time,
-        decide_time: m.decide_time,
-    })
+fn request_name(org: Uuid, id: Uuid) -> String {
+    format!("organizations/{org}/limitIncreaseRequests/{id}")
 }
 
-async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<LimitRequest>> {
-    lir::Entity::find_by_id(id.to_string())
-        .filter(lir::Column::OrganizationId.eq(org.to_string()))
-        .one(conn)
-        .await?
-        .map(to_domain)
-        .transpose()
+/// CreateLimitIncreaseRequest, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateLimitRequest {
+    /// The organization.
+    pub organization: Uuid,
+    /// A known limit key.
+    pub limit: String,
+    /// The value asked for (positive).
+    pub requested_value: i64,
+    /// Why, trimmed.
+    pub justification: String,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// ListLimitIncreaseRequests, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListLimitRequests {
+    /// One organization, or every one (operators).
+    pub organization: Option<Uuid>,
+    /// Only requests in this state.
+    pub state: Option<&'static str>,
+    /// Size and position (the token is bound to the caller).
+    pub page: CallerPage,
+}
+
+/// ApproveLimitIncreaseRequest or DenyLimitIncreaseRequest, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecideLimitRequest {
+    /// The organization.
+    pub organization: Uuid,
+    /// The request.
+    pub id: Uuid,
+    /// Why, for the audit log (trimmed).
+    pub reason: String,
 }
 
 impl OrgCore {
     /// Asks for a higher limit.
     pub async fn create_limit_request(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        limit: &str,
-        requested_value: i64,
-        justification: String,
-        validate_only: bool,
+        principal: &Principal,
+        input: CreateLimitRequest,
     ) -> Result<LimitRequest> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(
-            catalog::LIMIT_REQUESTS_CREATE,
-            ActionClass::Setup,
-            "CreateLimitIncreaseRequest",
-        )?;
-        let current_value = access.organization.capabilities.limit(limit);
-        if requested_value <= current_value {
+        let rpc = &rpcs::CREATE_LIMIT_INCREASE_REQUEST;
+        let org = input.organization;
+        let limit = input.limit;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(org, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        let current_value = access.organization.capabilities.limit(&limit);
+        if input.requested_value <= current_value {
             return Err(Error::invalid(
                 "limit_increase_request.requested_value",
                 format!("must exceed the current {limit} of {current_value}"),
             ));
         }
-        let open = lir::Entity::find()
-            .filter(lir::Column::OrganizationId.eq(org.to_string()))
-            .filter(lir::Column::LimitKey.eq(limit))
-            .filter(lir::Column::State.eq(state::OPEN))
-            .one(&txn)
-            .await?;
-        if let Some(open) = open {
-            let open = to_domain(open)?;
-            return Err(Error::AlreadyExists(format!(
+        if let Some(open) = store::find_open(tx.conn(), org, &limit).await? {
+            return Err(Error::already_exists(format!(
                 "{} is still open for {limit}",
                 open.name()
             )));
         }
-        let id = Uuid::now_v7();
-        lir::Entity::insert(lir::ActiveModel {
-            id: Set(id.to_string()),
-            organization_id: Set(org.to_string()),
-            limit_key: Set(limit.to_string()),
-            requested_value: Set(requested_value),
-            current_value: Set(current_value),
-            justification: Set(justification.clone()),
-            state: Set(state::OPEN.into()),
-            requester: Set(caller.audit_id()),
-            decided_by: Set(None),
-            decision_reason: Set(None),
-            create_time: Set(Utc::now()),
-            decide_time: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        let created = find(&txn, org, id)
+        let request = LimitRequest {
+            id: Uuid::now_v7(),
+            organization: org,
+            limit,
+            requested_value: input.requested_value,
+            current_value,
+            justification: input.justification,
+            state: state::OPEN.into(),
+            requester: caller.audit_id(),
+            decided_by: None,
+            decision_reason: None,
+            create_time: Utc::now(),
+            decide_time: None,
+        };
+        store::insert(tx.conn(), &request).await?;
+        let created = store::find(tx.conn(), org, request.id)
             .await?
             .ok_or_else(|| Error::Corrupt("request vanished inside its transaction".into()))?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "CreateLimitIncreaseRequest",
-                resource: created.name(),
-                organization: Some(org),
-                reason: &justification,
-                details: json!({ "limit": limit, "from": current_value, "to": requested_value }),
-            },
-        )
-        .await?;
-        self.finish(txn, validate_only).await?;
+        tx.audit_with_reason(
+            created.name(),
+            &created.justification,
+            json!({ "limit": created.limit, "from": current_value, "to": created.requested_value }),
+        );
+        tx.commit().await?;
         Ok(created)
     }
 
     /// Lists requests of one organization, or of all (operators).
     pub async fn list_limit_requests(
         &self,
-        caller: &Caller,
-        org: Option<Uuid>,
-        only: Option<&str>,
-        page: PageRequest,
-    ) -> Result<(Vec<LimitRequest>, String)> {
-        let mut cond = Condition::all();
-        match org {
+        principal: &Principal,
+        input: ListLimitRequests,
+    ) -> Result<Page<LimitRequest>> {
+        let rpc = &rpcs::LIST_LIMIT_INCREASE_REQUESTS;
+        let caller = self.caller_of(principal, rpc).await?;
+        let page = input.page.bind(&caller.page_key())?;
+        match input.organization {
             Some(org) => {
-                let access = self
-                    .org_access(self.db(), caller, org, Deleted::Hide)
+                self.authorize(self.db(), &caller, rpc, org, Deleted::Hide)
                     .await?;
-                access.require(
-                    catalog::LIMIT_REQUESTS_LIST,
-                    ActionClass::Read,
-                    "ListLimitIncreaseRequests",
-                )?;
-                cond = cond.add(lir::Column::OrganizationId.eq(org.to_string()));
             }
-            None => require_operator(caller)?,
+            None => require_operator(&caller)?,
         }
-        if let Some(s) = only {
-            cond = cond.add(lir::Column::State.eq(s));
-        }
-        if let Some(after) = &page.after {
-            cond = cond.add(lir::Column::Id.gt(after.as_str()));
-        }
-        let rows = lir::Entity::find()
-            .filter(cond)
-            .order_by_asc(lir::Column::Id)
-            .limit(page.fetch_limit())
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page.finish(rows, |r| r.id.to_string()))
+        let rows = store::list(self.db(), input.organization, input.state, &page).await?;
+        Ok(page.page(rows, |r| r.id.to_string()))
     }
 
-    /// Approves (setting the override) or denies an open request.
-    pub async fn decide_limit_request(
+    /// Approves an open request, setting the override.
+    pub async fn approve_limit_request(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        approve: bool,
-        reason: &str,
+        principal: &Principal,
+        input: DecideLimitRequest,
     ) -> Result<LimitRequest> {
-        require_operator(caller)?;
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        let name = format!("organizations/{org}/limitIncreaseRequests/{id}");
-        let request = find(&txn, org, id)
+        self.decide_limit_request(principal, input, true).await
+    }
+
+    /// Denies an open request.
+    pub async fn deny_limit_request(
+        &self,
+        principal: &Principal,
+        input: DecideLimitRequest,
+    ) -> Result<LimitRequest> {
+        self.decide_limit_request(principal, input, false).await
+    }
+
+    async fn decide_limit_request(
+        &self,
+        principal: &Principal,
+        input: DecideLimitRequest,
+        approve: bool,
+    ) -> Result<LimitRequest> {
+        let rpc = if approve {
+            &rpcs::APPROVE_LIMIT_INCREASE_REQUEST
+        } else {
+            &rpcs::DENY_LIMIT_INCREASE_REQUEST
+        };
+        let org = input.organization;
+        let caller = self.caller_of(principal, rpc).await?;
+        let mut tx = self
+            .begin_write(org, rpc, &caller, WriteOptions::plain())
+            .await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        let name = request_name(org, input.id);
+        let request = store::find(tx.conn(), org, input.id)
             .await?
-            .ok_or_else(|| Error::NotFound(name.clone()))?;
+            .ok_or_else(|| Error::not_found(name.clone()))?;
         if request.state != state::OPEN {
-            return Err(Error::FailedPrecondition {
-                reason: "REQUEST_DECIDED",
-                message: format!("{name} was already {}", request.state.to_lowercase()),
-            });
+            return Err(Error::precondition(
+                "REQUEST_DECIDED",
+                format!("{name} was already {}", request.state.to_lowercase()),
+            ));
         }
         let new_state = if approve {
+            let value = Override::Limit(request.requested_value);
+            organizations::set_override(tx.conn(), org, &request.limit, value).await?;
+            organizations::touch(tx.conn(), &access.organization).await?;
+            changes::append(tx.conn(), org, kind::CAPABILITIES).await?;
             state::APPROVED
         } else {
             state::DENIED
         };
-        if approve {
-            org_store::set_override(
-                &txn,
-                org,
-                &request.limit,
-                Some(request.requested_value),
-                None,
-            )
-            .await?;
-            let version = access.organization.version;
-            if !org_store::save(&txn, org, version, organization::ActiveModel::default()).await? {
-                return Err(Error::EtagMismatch(access.organization.name()));
-            }
-            changes::append(&txn, org, kind::CAPABILITIES).await?;
-        }
-        lir::Entity::update_many()
-            .col_expr(lir::Column::State, Expr::value(new_state))
-            .col_expr(lir::Column::DecidedBy, Expr::value(caller.audit_id()))
-            .col_expr(lir::Column::DecisionReason, Expr::value(reason))
-            .col_expr(lir::Column::DecideTime, Expr::value(Utc::now()))
-            .filter(lir::Column::Id.eq(id.to_string()))
-            .exec(&txn)
-            .await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: if approve { "ApproveLimitIncreaseRequest" } else { "DenyLimitIncreaseRequest" },
-                resource: name.clone(),
-                organization: Some(org),
-                reason,
-                details: json!({ "limit": request.limit, "requested_value": request.requested_value }),
-            },
+        store::decide(
+            tx.conn(),
+            input.id,
+            new_state,
+            &caller.audit_id(),
+            &input.reason,
         )
         .await?;
-        let decided = find(&txn, org, id)
+        tx.audit_with_reason(
+            name.clone(),
+            &input.reason,
+            json!({ "limit": request.limit, "requested_value": request.requested_value }),
+        );
+        let decided = store::find(tx.conn(), org, input.id)
             .await?
-            .ok_or_else(|| Error::NotFound(name))?;
-        self.finish(txn, false).await?;
+            .ok_or_else(|| Error::not_found(name))?;
+        tx.commit().await?;
         Ok(decided)
     }
 }

@@ -1,12 +1,12 @@
 //! gRPC adapter of `loopback.orgcore.v1.MembershipService`.
 
 use loopback_proto::orgcore::v1 as pb;
-use loopback_runtime::errors::FieldViolations;
+use loopback_runtime::errors::{FieldViolations, quote};
+use loopback_runtime::fields::{Fields, etag, timestamp};
+use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
 
-use super::store::Member;
-use crate::convert::{etag, timestamp};
-use crate::grpc as g;
+use super::{LeaveOrganization, ListMembers, Member, MemberName, RemoveMember, UpdateMember};
 use crate::service::OrgCore;
 
 /// Serves MembershipService.
@@ -27,8 +27,9 @@ pub fn member_to_pb(m: Member) -> pb::Member {
     }
 }
 
-/// Validates a list of role ids (non-empty, no duplicates, well-formed).
-pub fn role_ids(v: &mut FieldViolations, field: &str, roles: &[String]) -> Vec<String> {
+/// A list of role ids (non-empty, no duplicates, well-formed), sorted.
+pub fn role_ids(f: &mut Fields, field: &str, roles: &[String]) -> Option<Vec<String>> {
+    let mut v = Fields::new();
     if roles.is_empty() {
         v.add(field, "at least one role is required");
     }
@@ -41,16 +42,97 @@ pub fn role_ids(v: &mut FieldViolations, field: &str, roles: &[String]) -> Vec<S
         if !ok {
             v.add(
                 format!("{field}[{i}]"),
-                format!("{role:?} is not a role id"),
+                format!("{} is not a role id", quote(role)),
             );
         } else if out.contains(role) {
-            v.add(format!("{field}[{i}]"), format!("{role:?} is listed twice"));
+            v.add(
+                format!("{field}[{i}]"),
+                format!("{} is listed twice", quote(role)),
+            );
         } else {
             out.push(role.clone());
         }
     }
     out.sort();
-    out
+    match v.into_result() {
+        Ok(()) => Some(out),
+        Err(bad) => {
+            f.extend(bad);
+            None
+        }
+    }
+}
+
+impl TryFrom<pb::ListMembersRequest> for ListMembers {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListMembersRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let query = format!("members|{}", req.parent);
+        let page = f.page(req.page_size, &req.page_token, &query);
+        let (organization, page) = f.finish((organization, page))?;
+        Ok(Self { organization, page })
+    }
+}
+
+impl TryFrom<pb::GetMemberRequest> for MemberName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetMemberRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        f.finish(name)
+    }
+}
+
+impl TryFrom<pb::UpdateMemberRequest> for UpdateMember {
+    type Error = FieldViolations;
+    fn try_from(req: pb::UpdateMemberRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let m = f.message("member", req.member);
+        let name = f.name("member.name", &m.name);
+        let etag = f.etag("member.etag", &m.etag);
+        let paths = f.update_mask(req.update_mask.as_ref(), &["roles"]);
+        // "roles" is the only path, so a valid mask always names it.
+        let roles = if paths.contains(&"roles") {
+            role_ids(&mut f, "member.roles", &m.roles)
+        } else {
+            Some(Vec::new())
+        };
+        let (name, etag, roles) = f.finish((name, etag, roles))?;
+        Ok(Self {
+            name,
+            roles,
+            etag,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::RemoveMemberRequest> for RemoveMember {
+    type Error = FieldViolations;
+    fn try_from(req: pb::RemoveMemberRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        let etag = f.etag("etag", &req.etag);
+        let (name, etag) = f.finish((name, etag))?;
+        Ok(Self {
+            name,
+            etag,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::LeaveOrganizationRequest> for LeaveOrganization {
+    type Error = FieldViolations;
+    fn try_from(req: pb::LeaveOrganizationRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("organization", &req.organization);
+        Ok(Self {
+            organization: f.finish(organization)?,
+            validate_only: req.validate_only,
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -59,108 +141,61 @@ impl pb::membership_service_server::MembershipService for MembershipGrpc {
         &self,
         request: Request<pb::ListMembersRequest>,
     ) -> Result<Response<pb::ListMembersResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(
-            &mut v,
-            req.page_size,
-            &req.page_token,
-            &format!("members|{}", req.parent),
-        );
-        g::done(v)?;
-        let (Some(org), Some(page)) = (org, page) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let (members, next_page_token) = self.0.list_members(&caller, org, page).await?;
-        Ok(Response::new(pb::ListMembersResponse {
-            members: members.into_iter().map(member_to_pb).collect(),
-            next_page_token,
-        }))
+        unary(&self.0, request, OrgCore::list_members, |page| {
+            let page = page.map(member_to_pb);
+            pb::ListMembersResponse {
+                members: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
     }
 
     async fn get_member(
         &self,
         request: Request<pb::GetMemberRequest>,
     ) -> Result<Response<pb::GetMemberResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "members");
-        g::done(v)?;
-        let (org, account) = ids.unwrap_or_default();
-        let member = self.0.get_member(&caller, org, account).await?;
-        Ok(Response::new(pb::GetMemberResponse {
-            member: Some(member_to_pb(member)),
-        }))
+        unary(&self.0, request, OrgCore::get_member, |m| {
+            pb::GetMemberResponse {
+                member: Some(member_to_pb(m)),
+            }
+        })
+        .await
     }
 
     async fn update_member(
         &self,
         request: Request<pb::UpdateMemberRequest>,
     ) -> Result<Response<pb::UpdateMemberResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        if req.member.is_none() {
-            v.add("member", "is required");
-        }
-        let member = req.member.unwrap_or_default();
-        let ids = g::child_id(&mut v, "member.name", &member.name, "members");
-        let version = g::etag(&mut v, "member.etag", &member.etag);
-        let paths = g::update_mask(&mut v, req.update_mask.as_ref(), &["roles"]);
-        let roles = if paths.contains(&"roles") {
-            role_ids(&mut v, "member.roles", &member.roles)
-        } else {
-            Vec::new()
-        };
-        g::done(v)?;
-        let (org, account) = ids.unwrap_or_default();
-        let updated = self
-            .0
-            .update_member(&caller, org, account, roles, version, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::UpdateMemberResponse {
-            member: Some(member_to_pb(updated)),
-        }))
+        unary(&self.0, request, OrgCore::update_member, |m| {
+            pb::UpdateMemberResponse {
+                member: Some(member_to_pb(m)),
+            }
+        })
+        .await
     }
 
     async fn remove_member(
         &self,
         request: Request<pb::RemoveMemberRequest>,
     ) -> Result<Response<pb::RemoveMemberResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "members");
-        let version = g::etag(&mut v, "etag", &req.etag);
-        g::done(v)?;
-        let (org, account) = ids.unwrap_or_default();
-        let removed = self
-            .0
-            .remove_member(&caller, org, account, version, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::RemoveMemberResponse {
-            member: Some(member_to_pb(removed)),
-        }))
+        unary(&self.0, request, OrgCore::remove_member, |m| {
+            pb::RemoveMemberResponse {
+                member: Some(member_to_pb(m)),
+            }
+        })
+        .await
     }
 
     async fn leave_organization(
         &self,
         request: Request<pb::LeaveOrganizationRequest>,
     ) -> Result<Response<pb::LeaveOrganizationResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "organization", &req.organization);
-        g::done(v)?;
-        let left = self
-            .0
-            .leave_organization(&caller, org.unwrap_or_default(), req.validate_only)
-            .await?;
-        Ok(Response::new(pb::LeaveOrganizationResponse {
-            member: Some(member_to_pb(left)),
-        }))
+        unary(&self.0, request, OrgCore::leave_organization, |m| {
+            pb::LeaveOrganizationResponse {
+                member: Some(member_to_pb(m)),
+            }
+        })
+        .await
     }
 }

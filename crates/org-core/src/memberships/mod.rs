@@ -4,33 +4,136 @@
 pub mod grpc;
 pub mod store;
 
-use loopback_runtime::pagination::PageRequest;
+use chrono::{DateTime, Utc};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::Refusal;
+use loopback_runtime::pagination::{Page, PageRequest};
+use loopback_runtime::tx::{WriteOptions, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::access::{Deleted, OrgAccess};
-use crate::audit::{self, AuditRecord};
-use crate::catalog::{self, roles};
+use crate::catalog::roles;
 use crate::changes::{self, kind};
 use crate::error::{Error, Result};
 use crate::model::Caller;
 use crate::organizations::check_etag;
-use crate::policy::ActionClass;
+use crate::rpcs;
 use crate::service::OrgCore;
-use store::Member;
+
+/// A member as the domain sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Organization.
+    pub organization: Uuid,
+    /// Account id.
+    pub account: Uuid,
+    /// Account email.
+    pub email: String,
+    /// Account display name.
+    pub display_name: String,
+    /// Role ids, sorted.
+    pub roles: Vec<String>,
+    /// Join time.
+    pub join_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+    /// Version (etag).
+    pub version: i64,
+}
+
+impl Member {
+    /// `organizations/{org}/members/{account}`.
+    pub fn name(&self) -> String {
+        member_name(self.organization, self.account)
+    }
+}
+
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/members/{account}`, parsed.
+    pub struct MemberName = "members", account: Uuid;
+}
+
+/// ListMembers, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListMembers {
+    /// The organization.
+    pub organization: Uuid,
+    /// Size and position.
+    pub page: PageRequest,
+}
+
+/// UpdateMember, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateMember {
+    /// The member.
+    pub name: MemberName,
+    /// The new role ids, sorted, without repeats.
+    pub roles: Vec<String>,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// RemoveMember, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveMember {
+    /// The member.
+    pub name: MemberName,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// LeaveOrganization, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaveOrganization {
+    /// The organization the caller leaves.
+    pub organization: Uuid,
+    /// Check only.
+    pub validate_only: bool,
+}
 
 fn member_name(org: Uuid, account: Uuid) -> String {
     format!("organizations/{org}/members/{account}")
 }
 
 fn last_owner(member: &Member, what: &str) -> Error {
-    Error::FailedPrecondition {
-        reason: "LAST_OWNER",
-        message: format!(
+    Error::precondition(
+        "LAST_OWNER",
+        format!(
             "{} is the last owner of organizations/{}: {what} would leave it without one; make someone else an owner first",
             member.email, member.organization
         ),
-    }
+    )
+}
+
+/// Adds `account` to `org` with `roles`.
+pub async fn add(conn: &impl Conn, org: Uuid, account: Uuid, roles: &[&str]) -> Result<()> {
+    store::add(conn, org, account, roles).await
+}
+
+/// One member, if `account` belongs to `org`.
+pub async fn find(conn: &impl Conn, org: Uuid, account: Uuid) -> Result<Option<Member>> {
+    store::find(conn, org, account).await
+}
+
+/// The member of `org` whose account has `email`, if any.
+pub async fn find_by_email(conn: &impl Conn, org: Uuid, email: &str) -> Result<Option<Member>> {
+    store::find_by_email(conn, org, email).await
+}
+
+/// The role ids `account` holds in `org` (none when not a member).
+pub async fn role_ids(conn: &impl Conn, org: Uuid, account: Uuid) -> Result<Vec<String>> {
+    store::role_ids(conn, org, account).await
+}
+
+/// Number of members of `org`.
+pub async fn count(conn: &impl Conn, org: Uuid) -> Result<i64> {
+    store::count(conn, org).await
 }
 
 impl OrgCore {
@@ -38,181 +141,170 @@ impl OrgCore {
     /// nobody may change or remove someone more powerful than themselves.
     async fn require_outranks(
         &self,
-        conn: &impl sea_orm::ConnectionTrait,
+        conn: &impl Conn,
         access: &OrgAccess,
         member: &Member,
     ) -> Result<()> {
-        self.check_grantable(conn, access, &member.roles, "member.roles").await.map_err(|e| match e {
-            Error::PermissionDeniedBecause { permission, .. } => Error::PermissionDeniedBecause {
-                message: format!("{} holds {permission}, which you do not: you cannot change their membership", member.email),
-                permission,
-                reason: "PERMISSION_ESCALATION",
-            },
+        let checked = self
+            .check_grantable(conn, access, &member.roles, "member.roles")
+            .await;
+        match checked {
+            Err(Error::Refused(Refusal::PermissionDeniedBecause { permission, .. })) => {
+                Err(Refusal::PermissionDeniedBecause {
+                    message: format!(
+                        "{} holds {permission}, which you do not: you cannot change their membership",
+                        member.email
+                    ),
+                    permission,
+                    reason: "PERMISSION_ESCALATION",
+                }
+                .into())
+            }
             other => other,
-        })
+        }
+    }
+
+    /// A member of `name.organization`, checked against the caller's etag.
+    async fn member_for_change(
+        &self,
+        conn: &impl Conn,
+        name: MemberName,
+        etag: Option<i64>,
+    ) -> Result<Member> {
+        let member = store::find(conn, name.organization, name.account)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
+        check_etag(&member.name(), etag, member.version)?;
+        Ok(member)
     }
 
     /// Lists members.
     pub async fn list_members(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        page: PageRequest,
-    ) -> Result<(Vec<Member>, String)> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+        principal: &Principal,
+        input: ListMembers,
+    ) -> Result<Page<Member>> {
+        let caller = self.caller(principal).await?;
+        let org = input.organization;
+        self.authorize(self.db(), &caller, &rpcs::LIST_MEMBERS, org, Deleted::Hide)
             .await?;
-        access.require(catalog::MEMBERS_LIST, ActionClass::Read, "ListMembers")?;
-        let rows = store::list(self.db(), org, &page).await?;
-        Ok(page.finish(rows, |m| m.account.to_string()))
+        let rows = store::list(self.db(), org, &input.page).await?;
+        Ok(input.page.page(rows, |m| m.account.to_string()))
     }
 
     /// One member.
-    pub async fn get_member(&self, caller: &Caller, org: Uuid, account: Uuid) -> Result<Member> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+    pub async fn get_member(&self, principal: &Principal, name: MemberName) -> Result<Member> {
+        let caller = self.caller(principal).await?;
+        let org = name.organization;
+        self.authorize(self.db(), &caller, &rpcs::GET_MEMBER, org, Deleted::Hide)
             .await?;
-        access.require(catalog::MEMBERS_GET, ActionClass::Read, "GetMember")?;
-        store::find(self.db(), org, account)
+        store::find(self.db(), org, name.account)
             .await?
-            .ok_or_else(|| Error::NotFound(member_name(org, account)))
+            .ok_or_else(|| Error::not_found(name.to_string()))
     }
 
     /// Replaces a member's roles.
     pub async fn update_member(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        account: Uuid,
-        new_roles: Vec<String>,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: UpdateMember,
     ) -> Result<Member> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::MEMBERS_UPDATE, ActionClass::Setup, "UpdateMember")?;
-        let member = store::find(&txn, org, account)
-            .await?
-            .ok_or_else(|| Error::NotFound(member_name(org, account)))?;
-        check_etag(&member.name(), etag, member.version)?;
-        self.check_grantable(&txn, &access, &new_roles, "member.roles")
+        let rpc = &rpcs::UPDATE_MEMBER;
+        let org = input.name.organization;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(org, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
             .await?;
-        self.require_outranks(&txn, &access, &member).await?;
+        let member = self
+            .member_for_change(tx.conn(), input.name, input.etag)
+            .await?;
+        self.check_grantable(tx.conn(), &access, &input.roles, "member.roles")
+            .await?;
+        self.require_outranks(tx.conn(), &access, &member).await?;
         let was_owner = member.roles.iter().any(|r| r == roles::OWNER);
-        let stays_owner = new_roles.iter().any(|r| r == roles::OWNER);
-        if was_owner && !stays_owner && store::owner_count(&txn, org).await? <= 1 {
+        let stays_owner = input.roles.iter().any(|r| r == roles::OWNER);
+        if was_owner && !stays_owner && store::owner_count(tx.conn(), org).await? <= 1 {
             return Err(last_owner(&member, "removing the owner role"));
         }
-        if !store::set_roles(&txn, org, account, &new_roles, member.version).await? {
-            return Err(Error::EtagMismatch(member.name()));
+        let account = member.account;
+        if !store::set_roles(tx.conn(), org, account, &input.roles, member.version).await? {
+            return Err(Error::etag_mismatch(member.name()));
         }
-        changes::append(&txn, org, kind::MEMBERSHIP).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UpdateMember",
-                resource: member.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({ "from": member.roles, "to": new_roles }),
-            },
-        )
-        .await?;
-        let updated = store::find(&txn, org, account)
+        changes::append(tx.conn(), org, kind::MEMBERSHIP).await?;
+        tx.audit(
+            member.name(),
+            json!({ "from": member.roles, "to": input.roles }),
+        );
+        let updated = store::find(tx.conn(), org, account)
             .await?
-            .ok_or_else(|| Error::NotFound(member.name()))?;
-        self.finish(txn, validate_only).await?;
+            .ok_or_else(|| Error::not_found(member.name()))?;
+        tx.commit().await?;
         Ok(updated)
     }
 
     /// Removes a member.
     pub async fn remove_member(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        account: Uuid,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: RemoveMember,
     ) -> Result<Member> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::MEMBERS_REMOVE, ActionClass::Setup, "RemoveMember")?;
-        let member = store::find(&txn, org, account)
-            .await?
-            .ok_or_else(|| Error::NotFound(member_name(org, account)))?;
-        check_etag(&member.name(), etag, member.version)?;
-        self.require_outranks(&txn, &access, &member).await?;
-        self.end_membership(
-            txn,
-            caller,
-            member,
-            "RemoveMember",
-            "removing them",
-            validate_only,
-        )
-        .await
+        let rpc = &rpcs::REMOVE_MEMBER;
+        let org = input.name.organization;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let tx = self.begin_write(org, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        let member = self
+            .member_for_change(tx.conn(), input.name, input.etag)
+            .await?;
+        self.require_outranks(tx.conn(), &access, &member).await?;
+        self.end_membership(tx, member, "removing them").await
     }
 
     /// The calling account leaves an organization.
     pub async fn leave_organization(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        validate_only: bool,
+        principal: &Principal,
+        input: LeaveOrganization,
     ) -> Result<Member> {
-        let Caller::Account(account) = caller else {
-            return Err(Error::PrincipalKind("account"));
+        let rpc = &rpcs::LEAVE_ORGANIZATION;
+        let org = input.organization;
+        let caller = self.caller_of(principal, rpc).await?;
+        let Caller::Account(account) = &caller else {
+            return Err(Error::principal_kind("account"));
         };
-        let txn = self.begin_locked(org).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let tx = self.begin_write(org, rpc, &caller, options).await?;
         // Membership is all it takes to leave; no permission is needed.
-        self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        let member = store::find(&txn, org, account.id)
+        self.authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        let member = store::find(tx.conn(), org, account.id)
             .await?
-            .ok_or_else(|| Error::NotFound(crate::model::organization_name(org)))?;
-        self.end_membership(
-            txn,
-            caller,
-            member,
-            "LeaveOrganization",
-            "leaving",
-            validate_only,
-        )
-        .await
+            .ok_or_else(|| Error::not_found(crate::model::organization_name(org)))?;
+        self.end_membership(tx, member, "leaving").await
     }
 
-    async fn end_membership(
-        &self,
-        txn: sea_orm::DatabaseTransaction,
-        caller: &Caller,
-        member: Member,
-        method: &str,
-        what: &str,
-        validate_only: bool,
-    ) -> Result<Member> {
+    /// Ends `member`'s membership inside `tx` (never the last owner's).
+    async fn end_membership(&self, mut tx: WriteTx, member: Member, what: &str) -> Result<Member> {
         let org = member.organization;
         if member.roles.iter().any(|r| r == roles::OWNER)
-            && store::owner_count(&txn, org).await? <= 1
+            && store::owner_count(tx.conn(), org).await? <= 1
         {
             return Err(last_owner(&member, what));
         }
-        if !store::remove(&txn, org, member.account, member.version).await? {
-            return Err(Error::EtagMismatch(member.name()));
+        if !store::remove(tx.conn(), org, member.account, member.version).await? {
+            return Err(Error::etag_mismatch(member.name()));
         }
-        changes::append(&txn, org, kind::MEMBERSHIP).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method,
-                resource: member.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({ "email": member.email, "roles": member.roles }),
-            },
-        )
-        .await?;
-        self.finish(txn, validate_only).await?;
+        changes::append(tx.conn(), org, kind::MEMBERSHIP).await?;
+        tx.audit(
+            member.name(),
+            json!({ "email": member.email, "roles": member.roles }),
+        );
+        tx.commit().await?;
         Ok(member)
     }
 }

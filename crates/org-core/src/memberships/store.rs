@@ -1,6 +1,6 @@
 //! Membership storage.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -8,41 +8,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::Member;
 use crate::catalog::roles;
 use crate::entity::{account, membership, membership_role};
 use crate::error::{Error, Result};
 use crate::model::parse_stored_uuid;
-
-/// A member as the domain sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// Organization.
-    pub organization: Uuid,
-    /// Account id.
-    pub account: Uuid,
-    /// Account email.
-    pub email: String,
-    /// Account display name.
-    pub display_name: String,
-    /// Role ids, sorted.
-    pub roles: Vec<String>,
-    /// Join time.
-    pub join_time: DateTime<Utc>,
-    /// Last change.
-    pub update_time: DateTime<Utc>,
-    /// Version (etag).
-    pub version: i64,
-}
-
-impl Member {
-    /// `organizations/{org}/members/{account}`.
-    pub fn name(&self) -> String {
-        format!(
-            "organizations/{}/members/{}",
-            self.organization, self.account
-        )
-    }
-}
 
 /// Adds `account` to `org` with `roles`.
 pub async fn add(
@@ -173,6 +143,22 @@ pub async fn list(
         .all(conn)
         .await?;
     assemble(conn, rows).await
+}
+
+/// The role ids `account` holds in `org` (none when not a member).
+pub async fn role_ids(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+) -> Result<Vec<String>> {
+    Ok(membership_role::Entity::find()
+        .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
+        .filter(membership_role::Column::AccountId.eq(account.to_string()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.role)
+        .collect())
 }
 
 /// Number of members of `org`.

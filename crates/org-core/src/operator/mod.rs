@@ -5,22 +5,43 @@ pub mod grpc;
 
 use std::collections::BTreeMap;
 
-use sea_orm::ActiveValue::Set;
+use loopback_runtime::auth::Principal;
+use loopback_runtime::authz::Rpc;
+use loopback_runtime::tx::{WriteOptions, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::access::{Deleted, require_operator};
-use crate::audit::{self, AuditRecord};
+use crate::access::{Deleted, Permissions};
 use crate::changes::{self, kind};
-use crate::entity::organization;
 use crate::error::{Error, Result};
 use crate::model::{Caller, Organization, OrganizationView};
-use crate::organizations::{allowed_actions, store};
+use crate::organizations::{self, Override};
 use crate::policy::{LifecycleState, VerificationStatus};
+use crate::rpcs;
 use crate::service::OrgCore;
 
+/// What every operator verb carries besides its change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorChange<T> {
+    /// The organization.
+    pub organization: Uuid,
+    /// The change.
+    pub change: T,
+    /// Why, for the audit log (trimmed).
+    pub reason: String,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// SetVerificationStatus, validated.
+pub type SetVerificationStatus = OperatorChange<VerificationStatus>;
+/// SetOrganizationState, validated.
+pub type SetOrganizationState = OperatorChange<LifecycleState>;
+/// SetCapabilities, validated.
+pub type SetCapabilities = OperatorChange<CapabilityChange>;
+
 /// A capability change, already validated against the catalog.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CapabilityChange {
     /// Limit overrides to set.
     pub limits: BTreeMap<String, i64>,
@@ -31,170 +52,133 @@ pub struct CapabilityChange {
 }
 
 impl OrgCore {
-    async fn operator_target(
+    /// Opens an operator verb's write on `org`: operators only, and never
+    /// on a deleted organization.
+    async fn operator_write(
         &self,
-        txn: &sea_orm::DatabaseTransaction,
-        caller: &Caller,
-        id: Uuid,
-    ) -> Result<Organization> {
-        require_operator(caller)?;
+        principal: &Principal,
+        rpc: &Rpc,
+        org: Uuid,
+        validate_only: bool,
+    ) -> Result<(Caller, WriteTx, Organization)> {
+        let caller = self.caller_of(principal, rpc).await?;
+        let options = WriteOptions::validate_only(validate_only);
+        let tx = self.begin_write(org, rpc, &caller, options).await?;
         let access = self
-            .org_access(txn, caller, id, Deleted::ShowToOperators)
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::ShowToOperators)
             .await?;
         if access.organization.state == LifecycleState::Deleted {
-            return Err(Error::FailedPrecondition {
-                reason: "ORGANIZATION_DELETED",
-                message: format!(
+            return Err(Error::precondition(
+                "ORGANIZATION_DELETED",
+                format!(
                     "{} is deleted: undelete it first",
                     access.organization.name()
                 ),
-            });
+            ));
         }
-        Ok(access.organization)
+        Ok((caller, tx, access.organization))
     }
 
+    /// Commits an operator verb and shows the organization as it is now.
     async fn finish_operator_change(
         &self,
-        txn: sea_orm::DatabaseTransaction,
+        tx: WriteTx,
         caller: &Caller,
-        id: Uuid,
-        validate_only: bool,
+        org: Uuid,
     ) -> Result<OrganizationView> {
-        let org = store::load(&txn, self.settings(), id)
+        let org = self
+            .load_organization(tx.conn(), org)
             .await?
-            .ok_or_else(|| Error::NotFound(crate::model::organization_name(id)))?;
-        self.finish(txn, validate_only).await?;
-        let allowed_actions =
-            allowed_actions(&org, &crate::access::Permissions::All, caller.is_operator());
-        Ok(OrganizationView {
-            organization: org,
-            allowed_actions,
-        })
+            .ok_or_else(|| Error::not_found(crate::model::organization_name(org)))?;
+        tx.commit().await?;
+        Ok(organizations::view(org, &Permissions::All, caller))
     }
 
     /// Sets the verification status.
     pub async fn set_verification_status(
         &self,
-        caller: &Caller,
-        id: Uuid,
-        status: VerificationStatus,
-        reason: &str,
-        validate_only: bool,
+        principal: &Principal,
+        input: SetVerificationStatus,
     ) -> Result<OrganizationView> {
-        let txn = self.begin_locked(id).await?;
-        let org = self.operator_target(&txn, caller, id).await?;
-        if org.verification_status != status {
-            let changes = organization::ActiveModel {
-                verification_status: Set(status.as_str().into()),
-                ..Default::default()
-            };
-            if !store::save(&txn, id, org.version, changes).await? {
-                return Err(Error::EtagMismatch(org.name()));
-            }
-            changes::append(&txn, id, kind::VERIFICATION_STATUS).await?;
-            audit::record(
-                &txn,
-                caller,
-                AuditRecord {
-                    method: "SetVerificationStatus",
-                    resource: org.name(),
-                    organization: Some(id),
-                    reason,
-                    details: json!({ "from": org.verification_status.as_str(), "to": status.as_str() }),
-                },
-            )
+        let rpc = &rpcs::SET_VERIFICATION_STATUS;
+        let (caller, mut tx, org) = self
+            .operator_write(principal, rpc, input.organization, input.validate_only)
             .await?;
+        let status = input.change;
+        if org.verification_status != status {
+            organizations::set_verification_status(tx.conn(), &org, status).await?;
+            changes::append(tx.conn(), org.id, kind::VERIFICATION_STATUS).await?;
+            tx.audit_with_reason(
+                org.name(),
+                &input.reason,
+                json!({ "from": org.verification_status.as_str(), "to": status.as_str() }),
+            );
         }
-        self.finish_operator_change(txn, caller, id, validate_only)
-            .await
+        self.finish_operator_change(tx, &caller, org.id).await
     }
 
     /// Sets the lifecycle state (ACTIVE or INACTIVE).
     pub async fn set_organization_state(
         &self,
-        caller: &Caller,
-        id: Uuid,
-        state: LifecycleState,
-        reason: &str,
-        validate_only: bool,
+        principal: &Principal,
+        input: SetOrganizationState,
     ) -> Result<OrganizationView> {
+        let state = input.change;
         if state == LifecycleState::Deleted {
             return Err(Error::invalid(
                 "state",
                 "use DeleteOrganization to delete an organization",
             ));
         }
-        let txn = self.begin_locked(id).await?;
-        let org = self.operator_target(&txn, caller, id).await?;
-        if org.state != state {
-            let changes = organization::ActiveModel {
-                state: Set(state.as_str().into()),
-                ..Default::default()
-            };
-            if !store::save(&txn, id, org.version, changes).await? {
-                return Err(Error::EtagMismatch(org.name()));
-            }
-            changes::append(&txn, id, kind::STATE).await?;
-            audit::record(
-                &txn,
-                caller,
-                AuditRecord {
-                    method: "SetOrganizationState",
-                    resource: org.name(),
-                    organization: Some(id),
-                    reason,
-                    details: json!({ "from": org.state.as_str(), "to": state.as_str() }),
-                },
-            )
+        let rpc = &rpcs::SET_ORGANIZATION_STATE;
+        let (caller, mut tx, org) = self
+            .operator_write(principal, rpc, input.organization, input.validate_only)
             .await?;
+        if org.state != state {
+            organizations::set_state(tx.conn(), &org, state).await?;
+            changes::append(tx.conn(), org.id, kind::STATE).await?;
+            tx.audit_with_reason(
+                org.name(),
+                &input.reason,
+                json!({ "from": org.state.as_str(), "to": state.as_str() }),
+            );
         }
-        self.finish_operator_change(txn, caller, id, validate_only)
-            .await
+        self.finish_operator_change(tx, &caller, org.id).await
     }
 
     /// Sets or resets capability overrides.
     pub async fn set_capabilities(
         &self,
-        caller: &Caller,
-        id: Uuid,
-        change: CapabilityChange,
-        reason: &str,
-        validate_only: bool,
+        principal: &Principal,
+        input: SetCapabilities,
     ) -> Result<OrganizationView> {
-        let txn = self.begin_locked(id).await?;
-        let org = self.operator_target(&txn, caller, id).await?;
+        let rpc = &rpcs::SET_CAPABILITIES;
+        let (caller, mut tx, org) = self
+            .operator_write(principal, rpc, input.organization, input.validate_only)
+            .await?;
+        let change = &input.change;
         for key in &change.reset {
-            store::set_override(&txn, id, key, None, None).await?;
+            organizations::set_override(tx.conn(), org.id, key, Override::Reset).await?;
         }
         for (key, value) in &change.limits {
-            store::set_override(&txn, id, key, Some(*value), None).await?;
+            organizations::set_override(tx.conn(), org.id, key, Override::Limit(*value)).await?;
         }
         for (key, value) in &change.flags {
-            store::set_override(&txn, id, key, None, Some(*value)).await?;
+            organizations::set_override(tx.conn(), org.id, key, Override::Flag(*value)).await?;
         }
         // Bump the version so etags and caches see the change.
-        if !store::save(&txn, id, org.version, organization::ActiveModel::default()).await? {
-            return Err(Error::EtagMismatch(org.name()));
-        }
-        changes::append(&txn, id, kind::CAPABILITIES).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "SetCapabilities",
-                resource: org.name(),
-                organization: Some(id),
-                reason,
-                details: json!({
-                    "limits": change.limits,
-                    "flags": change.flags,
-                    "reset": change.reset,
-                    "before": { "limits": org.capabilities.limits, "flags": org.capabilities.flags },
-                }),
-            },
-        )
-        .await?;
-        self.finish_operator_change(txn, caller, id, validate_only)
-            .await
+        organizations::touch(tx.conn(), &org).await?;
+        changes::append(tx.conn(), org.id, kind::CAPABILITIES).await?;
+        tx.audit_with_reason(
+            org.name(),
+            &input.reason,
+            json!({
+                "limits": change.limits,
+                "flags": change.flags,
+                "reset": change.reset,
+                "before": { "limits": org.capabilities.limits, "flags": org.capabilities.flags },
+            }),
+        );
+        self.finish_operator_change(tx, &caller, org.id).await
     }
 }

@@ -2,16 +2,18 @@
 
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::validation;
+use loopback_runtime::fields::{Fields, etag, opt_timestamp, timestamp};
+use loopback_runtime::rpc::unary;
+use loopback_runtime::tx::WriteOptions;
 use tonic::{Request, Response, Status};
 
-use super::{ListOrganizations, OrganizationUpdate};
-use crate::convert::{
-    capabilities_to_pb, etag, opt_timestamp, state_from_pb, state_to_pb, status_from_pb,
-    status_to_pb, timestamp,
+use super::{
+    CreateOrganization, DeleteOrganization, GetOrganization, ListOrganizations, OrganizationUpdate,
+    UndeleteOrganization, UpdateOrganization,
 };
-use crate::grpc as g;
+use crate::convert::{capabilities_to_pb, optional_state, optional_status};
 use crate::model::OrganizationView;
+use crate::paging::caller_page;
 use crate::service::OrgCore;
 
 /// Serves OrganizationService.
@@ -24,8 +26,8 @@ pub fn organization_to_pb(view: OrganizationView) -> pb::Organization {
     pb::Organization {
         name: o.name(),
         display_name: o.display_name,
-        verification_status: status_to_pb(o.verification_status).into(),
-        state: state_to_pb(o.state).into(),
+        verification_status: o.verification_status.to_pb().into(),
+        state: o.state.to_pb().into(),
         capabilities: Some(capabilities_to_pb(&o.capabilities)),
         create_time: Some(timestamp(o.create_time)),
         update_time: Some(timestamp(o.update_time)),
@@ -38,192 +40,181 @@ pub fn organization_to_pb(view: OrganizationView) -> pb::Organization {
 
 const UPDATABLE: &[&str] = &["display_name"];
 
+impl TryFrom<pb::CreateOrganizationRequest> for CreateOrganization {
+    type Error = FieldViolations;
+    fn try_from(req: pb::CreateOrganizationRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        // A missing organization is named alone: it has no name to check.
+        let display_name = match &req.organization {
+            Some(o) => f.display_name("organization.display_name", &o.display_name),
+            None => f.required("organization", None),
+        };
+        let request_id = f.request_id("request_id", &req.request_id);
+        let (display_name, request_id) = f.finish((display_name, request_id))?;
+        Ok(Self {
+            display_name,
+            write: WriteOptions {
+                request_id,
+                validate_only: req.validate_only,
+            },
+        })
+    }
+}
+
+impl TryFrom<pb::GetOrganizationRequest> for GetOrganization {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetOrganizationRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let id = f.organization("name", &req.name);
+        Ok(Self { id: f.finish(id)? })
+    }
+}
+
+impl TryFrom<pb::ListOrganizationsRequest> for ListOrganizations {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListOrganizationsRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let verification_status =
+            optional_status(&mut f, "verification_status", req.verification_status);
+        let state = optional_state(&mut f, "state", req.state);
+        let query = format!(
+            "orgs|{}|{}|{}",
+            req.show_deleted, req.verification_status, req.state
+        );
+        let page = caller_page(&mut f, req.page_size, &req.page_token, &query);
+        let (verification_status, state, page) = f.finish((verification_status, state, page))?;
+        Ok(Self {
+            page,
+            show_deleted: req.show_deleted,
+            verification_status,
+            state,
+        })
+    }
+}
+
+impl TryFrom<pb::UpdateOrganizationRequest> for UpdateOrganization {
+    type Error = FieldViolations;
+    fn try_from(req: pb::UpdateOrganizationRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let o = f.message("organization", req.organization);
+        let id = f.organization("organization.name", &o.name);
+        let etag = f.etag("organization.etag", &o.etag);
+        let paths = f.update_mask(req.update_mask.as_ref(), UPDATABLE);
+        let mut update = OrganizationUpdate::default();
+        if paths.contains(&"display_name") {
+            update.display_name = f.display_name("organization.display_name", &o.display_name);
+        }
+        let (id, etag) = f.finish((id, etag))?;
+        Ok(Self {
+            id,
+            update,
+            etag,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::DeleteOrganizationRequest> for DeleteOrganization {
+    type Error = FieldViolations;
+    fn try_from(req: pb::DeleteOrganizationRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let id = f.organization("name", &req.name);
+        let etag = f.etag("etag", &req.etag);
+        let (id, etag) = f.finish((id, etag))?;
+        Ok(Self {
+            id,
+            etag,
+            force: req.force,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::UndeleteOrganizationRequest> for UndeleteOrganization {
+    type Error = FieldViolations;
+    fn try_from(req: pb::UndeleteOrganizationRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let id = f.organization("name", &req.name);
+        Ok(Self {
+            id: f.finish(id)?,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl pb::organization_service_server::OrganizationService for OrganizationGrpc {
     async fn create_organization(
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::CreateOrganizationResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let display_name = match &req.organization {
-            Some(o) => {
-                v.check(
-                    "organization.display_name",
-                    validation::display_name(&o.display_name),
-                );
-                o.display_name.trim().to_string()
+        unary(&self.0, request, OrgCore::create_organization, |o| {
+            pb::CreateOrganizationResponse {
+                organization: Some(organization_to_pb(o)),
             }
-            None => {
-                v.add("organization", "is required");
-                String::new()
-            }
-        };
-        let request_id = g::request_id(&mut v, "request_id", &req.request_id);
-        g::done(v)?;
-        let view = self
-            .0
-            .create_organization(&caller, display_name, request_id, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::CreateOrganizationResponse {
-            organization: Some(organization_to_pb(view)),
-        }))
+        })
+        .await
     }
 
     async fn get_organization(
         &self,
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let id = g::org_id(&mut v, "name", &req.name);
-        g::done(v)?;
-        let view = self
-            .0
-            .get_organization(&caller, id.unwrap_or_default())
-            .await?;
-        Ok(Response::new(pb::GetOrganizationResponse {
-            organization: Some(organization_to_pb(view)),
-        }))
+        unary(&self.0, request, OrgCore::get_organization, |o| {
+            pb::GetOrganizationResponse {
+                organization: Some(organization_to_pb(o)),
+            }
+        })
+        .await
     }
 
     async fn list_organizations(
         &self,
         request: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let verification_status = match req.verification_status {
-            0 => None,
-            n => {
-                let s = status_from_pb(n);
-                if s.is_none() {
-                    v.add("verification_status", "unknown verification status");
-                }
-                s
+        unary(&self.0, request, OrgCore::list_organizations, |page| {
+            let page = page.map(organization_to_pb);
+            pb::ListOrganizationsResponse {
+                organizations: page.items,
+                next_page_token: page.next_page_token,
             }
-        };
-        let state = match req.state {
-            0 => None,
-            n => {
-                let s = state_from_pb(n);
-                if s.is_none() {
-                    v.add("state", "unknown state");
-                }
-                s
-            }
-        };
-        let query = format!(
-            "orgs|{}|{}|{}|{}",
-            caller.page_key(),
-            req.show_deleted,
-            req.verification_status,
-            req.state
-        );
-        let page = g::page(&mut v, req.page_size, &req.page_token, &query);
-        g::done(v)?;
-        let Some(page) = page else {
-            return Err(Status::internal("page request missing after validation"));
-        };
-        let (views, next_page_token) = self
-            .0
-            .list_organizations(
-                &caller,
-                ListOrganizations {
-                    page,
-                    show_deleted: req.show_deleted,
-                    verification_status,
-                    state,
-                },
-            )
-            .await?;
-        Ok(Response::new(pb::ListOrganizationsResponse {
-            organizations: views.into_iter().map(organization_to_pb).collect(),
-            next_page_token,
-        }))
+        })
+        .await
     }
 
     async fn update_organization(
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::UpdateOrganizationResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        if req.organization.is_none() {
-            v.add("organization", "is required");
-        }
-        let org = req.organization.unwrap_or_default();
-        let id = g::org_id(&mut v, "organization.name", &org.name);
-        let version = g::etag(&mut v, "organization.etag", &org.etag);
-        let paths = g::update_mask(&mut v, req.update_mask.as_ref(), UPDATABLE);
-        let mut update = OrganizationUpdate::default();
-        if paths.contains(&"display_name") {
-            v.check(
-                "organization.display_name",
-                validation::display_name(&org.display_name),
-            );
-            update.display_name = Some(org.display_name.trim().to_string());
-        }
-        g::done(v)?;
-        let view = self
-            .0
-            .update_organization(
-                &caller,
-                id.unwrap_or_default(),
-                update,
-                version,
-                req.validate_only,
-            )
-            .await?;
-        Ok(Response::new(pb::UpdateOrganizationResponse {
-            organization: Some(organization_to_pb(view)),
-        }))
+        unary(&self.0, request, OrgCore::update_organization, |o| {
+            pb::UpdateOrganizationResponse {
+                organization: Some(organization_to_pb(o)),
+            }
+        })
+        .await
     }
 
     async fn delete_organization(
         &self,
         request: Request<pb::DeleteOrganizationRequest>,
     ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let id = g::org_id(&mut v, "name", &req.name);
-        let version = g::etag(&mut v, "etag", &req.etag);
-        g::done(v)?;
-        let view = self
-            .0
-            .delete_organization(
-                &caller,
-                id.unwrap_or_default(),
-                version,
-                req.force,
-                req.validate_only,
-            )
-            .await?;
-        Ok(Response::new(pb::DeleteOrganizationResponse {
-            organization: Some(organization_to_pb(view)),
-        }))
+        unary(&self.0, request, OrgCore::delete_organization, |o| {
+            pb::DeleteOrganizationResponse {
+                organization: Some(organization_to_pb(o)),
+            }
+        })
+        .await
     }
 
     async fn undelete_organization(
         &self,
         request: Request<pb::UndeleteOrganizationRequest>,
     ) -> Result<Response<pb::UndeleteOrganizationResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let id = g::org_id(&mut v, "name", &req.name);
-        g::done(v)?;
-        let view = self
-            .0
-            .undelete_organization(&caller, id.unwrap_or_default(), req.validate_only)
-            .await?;
-        Ok(Response::new(pb::UndeleteOrganizationResponse {
-            organization: Some(organization_to_pb(view)),
-        }))
+        unary(&self.0, request, OrgCore::undelete_organization, |o| {
+            pb::UndeleteOrganizationResponse {
+                organization: Some(organization_to_pb(o)),
+            }
+        })
+        .await
     }
 }

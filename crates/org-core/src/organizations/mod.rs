@@ -4,42 +4,116 @@ pub mod grpc;
 pub mod store;
 
 use chrono::Utc;
-use loopback_runtime::db::is_unique_violation;
-use loopback_runtime::pagination::PageRequest;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::pagination::Page;
+use loopback_runtime::tx::{Actor, AuditRecord, WriteOptions};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::access::{Deleted, Permissions};
-use crate::audit::{self, AuditRecord};
+use crate::access::{Deleted, Permissions, check_status};
 use crate::catalog::{self, roles};
 use crate::changes::{self, kind};
-use crate::entity::{organization, project};
 use crate::error::{Error, Result};
-use crate::model::{Caller, Organization, OrganizationView, project_name};
+use crate::model::{Caller, Organization, OrganizationView, organization_name};
+use crate::paging::CallerPage;
 use crate::policy::{self, ActionClass, LifecycleState, VerificationStatus};
 use crate::service::OrgCore;
-use crate::{memberships, projects};
+use crate::{audit, memberships, projects, rpcs};
 
-/// Fields an update may change.
-#[derive(Debug, Clone, Default)]
-pub struct OrganizationUpdate {
-    /// New display name.
-    pub display_name: Option<String>,
+/// CreateOrganization, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateOrganization {
+    /// Display name, trimmed.
+    pub display_name: String,
+    /// `request_id` and `validate_only`.
+    pub write: WriteOptions,
 }
 
-/// A list request, already validated.
-#[derive(Debug, Clone)]
+/// GetOrganization, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetOrganization {
+    /// The organization.
+    pub id: Uuid,
+}
+
+/// ListOrganizations, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListOrganizations {
-    /// Page size and position.
-    pub page: PageRequest,
+    /// Page size and position (the token is bound to the caller).
+    pub page: CallerPage,
     /// Include deleted (operators only).
     pub show_deleted: bool,
     /// Filter by verification status.
     pub verification_status: Option<VerificationStatus>,
     /// Filter by state.
     pub state: Option<LifecycleState>,
+}
+
+/// Fields an update may change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrganizationUpdate {
+    /// New display name.
+    pub display_name: Option<String>,
+}
+
+/// UpdateOrganization, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateOrganization {
+    /// The organization.
+    pub id: Uuid,
+    /// What changes.
+    pub update: OrganizationUpdate,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// DeleteOrganization, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteOrganization {
+    /// The organization.
+    pub id: Uuid,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Delete its live projects with it.
+    pub force: bool,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// UndeleteOrganization, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UndeleteOrganization {
+    /// The organization.
+    pub id: Uuid,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// What a list of organizations is restricted to.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only organizations this account is a member of.
+    pub member: Option<Uuid>,
+    /// Include soft-deleted organizations.
+    pub include_deleted: bool,
+    /// Only this verification status.
+    pub verification_status: Option<VerificationStatus>,
+    /// Only this state.
+    pub state: Option<LifecycleState>,
+}
+
+/// The value a capability override takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Override {
+    /// A limit value.
+    Limit(i64),
+    /// A flag value.
+    Flag(bool),
+    /// Back to the deployment default.
+    Reset,
 }
 
 /// The verbs `caller` may apply to `org` now.
@@ -82,7 +156,8 @@ pub fn allowed_actions(
     out
 }
 
-fn view(org: Organization, permissions: &Permissions, caller: &Caller) -> OrganizationView {
+/// The organization as `caller`, holding `permissions`, sees it.
+pub fn view(org: Organization, permissions: &Permissions, caller: &Caller) -> OrganizationView {
     let allowed_actions = allowed_actions(&org, permissions, caller.is_operator());
     OrganizationView {
         organization: org,
@@ -93,307 +168,307 @@ fn view(org: Organization, permissions: &Permissions, caller: &Caller) -> Organi
 /// Refuses with ABORTED when an etag was given and does not match.
 pub fn check_etag(name: &str, expected: Option<i64>, current: i64) -> Result<()> {
     match expected {
-        Some(v) if v != current => Err(Error::EtagMismatch(name.to_string())),
+        Some(v) if v != current => Err(Error::etag_mismatch(name)),
         _ => Ok(()),
     }
 }
 
+/// ABORTED unless a versioned write found the row at the version it read.
+fn saved(ok: bool, org: &Organization) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::etag_mismatch(org.name()))
+    }
+}
+
+/// Sets or resets one capability override of `org` (bump its version with
+/// [`touch`] once all are set).
+pub async fn set_override(conn: &impl Conn, org: Uuid, key: &str, value: Override) -> Result<()> {
+    store::set_override(conn, org, key, value).await
+}
+
+/// Bumps `org`'s version, so etags and caches see a change stored
+/// elsewhere (overrides).
+pub async fn touch(conn: &impl Conn, org: &Organization) -> Result<()> {
+    saved(store::touch(conn, org.id, org.version).await?, org)
+}
+
+/// Sets `org`'s verification status.
+pub async fn set_verification_status(
+    conn: &impl Conn,
+    org: &Organization,
+    status: VerificationStatus,
+) -> Result<()> {
+    let ok = store::set_verification_status(conn, org.id, org.version, status).await?;
+    saved(ok, org)
+}
+
+/// Sets `org`'s lifecycle state (ACTIVE or INACTIVE).
+pub async fn set_state(conn: &impl Conn, org: &Organization, state: LifecycleState) -> Result<()> {
+    saved(
+        store::set_state(conn, org.id, org.version, state).await?,
+        org,
+    )
+}
+
 impl OrgCore {
+    /// One organization with its effective capabilities, deleted or not.
+    pub async fn load_organization(
+        &self,
+        conn: &impl Conn,
+        id: Uuid,
+    ) -> Result<Option<Organization>> {
+        store::load(conn, self.settings(), id).await
+    }
+
+    /// An organization that must exist inside the transaction `conn`.
+    async fn reload(&self, conn: &impl Conn, id: Uuid) -> Result<Organization> {
+        self.load_organization(conn, id)
+            .await?
+            .ok_or_else(|| Error::not_found(organization_name(id)))
+    }
+
     /// Creates an organization owned by the calling account.
     pub async fn create_organization(
         &self,
-        caller: &Caller,
-        display_name: String,
-        request_id: Option<String>,
-        validate_only: bool,
+        principal: &Principal,
+        input: CreateOrganization,
     ) -> Result<OrganizationView> {
-        let Caller::Account(account) = caller else {
-            return Err(Error::PrincipalKind("account"));
+        let rpc = &rpcs::CREATE_ORGANIZATION;
+        let caller = self.caller_of(principal, rpc).await?;
+        let Caller::Account(account) = &caller else {
+            return Err(Error::principal_kind("account"));
         };
-        if let Some(rid) = &request_id
-            && let Some(existing) = store::find_by_request(self.db(), account.id, rid).await?
-        {
+        // There is no organization yet: the creator's account scopes the
+        // write, so a retry with the same request_id finds what the first
+        // attempt made.
+        let mut tx = self
+            .begin_write(account.id, rpc, &caller, input.write)
+            .await?;
+        if let Some(id) = tx.replayed_id() {
+            drop(tx);
             return self
-                .get_organization(caller, crate::model::parse_stored_uuid(&existing.id)?)
+                .get_organization(principal, GetOrganization { id })
                 .await;
         }
         let now = Utc::now();
-        let id = Uuid::now_v7();
-        let txn = self.begin().await?;
-        let inserted = organization::Entity::insert(organization::ActiveModel {
-            id: Set(id.to_string()),
-            display_name: Set(display_name.clone()),
-            verification_status: Set(VerificationStatus::InSetup.as_str().into()),
-            state: Set(LifecycleState::Active.as_str().into()),
-            create_time: Set(now),
-            update_time: Set(now),
-            delete_time: Set(None),
-            purge_time: Set(None),
-            version: Set(1),
-            lock_seq: Set(0),
-            creator_account_id: Set(Some(account.id.to_string())),
-            request_id: Set(request_id.clone()),
-        })
-        .exec_without_returning(&txn)
-        .await;
-        match (inserted, &request_id) {
-            (Ok(_), _) => {}
-            // A concurrent retry with the same request_id won the race.
-            (Err(e), Some(rid)) if is_unique_violation(&e) => {
-                drop(txn);
-                let existing = store::find_by_request(self.db(), account.id, rid)
-                    .await?
-                    .ok_or(Error::Db(e))?;
-                return self
-                    .get_organization(caller, crate::model::parse_stored_uuid(&existing.id)?)
-                    .await;
-            }
-            (Err(e), _) => return Err(e.into()),
-        }
-        memberships::store::add(&txn, id, account.id, &[roles::OWNER]).await?;
-        changes::append(&txn, id, kind::CREATED).await?;
+        let org = Organization {
+            id: Uuid::now_v7(),
+            display_name: input.display_name,
+            verification_status: VerificationStatus::InSetup,
+            state: LifecycleState::Active,
+            capabilities: self.settings().defaults.clone(),
+            create_time: now,
+            update_time: now,
+            delete_time: None,
+            purge_time: None,
+            version: 1,
+        };
+        store::insert(tx.conn(), &org, account.id).await?;
+        memberships::add(tx.conn(), org.id, account.id, &[roles::OWNER]).await?;
+        changes::append(tx.conn(), org.id, kind::CREATED).await?;
+        // The write is scoped to the account, but the event belongs to the
+        // new organization's log.
         audit::record(
-            &txn,
-            caller,
+            tx.conn(),
             AuditRecord {
-                method: "CreateOrganization",
-                resource: crate::model::organization_name(id),
-                organization: Some(id),
-                reason: "",
-                details: json!({ "display_name": display_name }),
+                id: Uuid::now_v7(),
+                time: now,
+                service: crate::service::SERVICE.into(),
+                method: rpc.method.into(),
+                resource: org.name(),
+                organization: Some(org.id),
+                actor: Actor::Id(caller.audit_id()),
+                reason: String::new(),
+                details: json!({ "display_name": org.display_name }),
             },
         )
         .await?;
-        let org = store::load(&txn, self.settings(), id)
-            .await?
-            .ok_or_else(|| Error::Corrupt("organization vanished inside its transaction".into()))?;
-        self.finish(txn, validate_only).await?;
-        Ok(view(org, &Permissions::builtin([roles::OWNER]), caller))
+        let created = self.reload(tx.conn(), org.id).await?;
+        tx.created(org.id);
+        tx.commit().await?;
+        Ok(view(
+            created,
+            &Permissions::builtin([roles::OWNER]),
+            &caller,
+        ))
     }
 
-    /// Reads one organization.
-    pub async fn get_organization(&self, caller: &Caller, id: Uuid) -> Result<OrganizationView> {
+    /// Reads one organization (deleted ones only for operators).
+    pub async fn get_organization(
+        &self,
+        principal: &Principal,
+        input: GetOrganization,
+    ) -> Result<OrganizationView> {
+        let caller = self.caller(principal).await?;
         let access = self
-            .org_access(self.db(), caller, id, Deleted::ShowToOperators)
+            .authorize(
+                self.db(),
+                &caller,
+                &rpcs::GET_ORGANIZATION,
+                input.id,
+                Deleted::ShowToOperators,
+            )
             .await?;
-        access.require(
-            catalog::ORGANIZATIONS_GET,
-            ActionClass::Read,
-            "GetOrganization",
-        )?;
-        Ok(view(access.organization, &access.permissions, caller))
+        Ok(view(access.organization, &access.permissions, &caller))
     }
 
     /// Lists the caller's organizations (operators: all).
     pub async fn list_organizations(
         &self,
-        caller: &Caller,
-        request: ListOrganizations,
-    ) -> Result<(Vec<OrganizationView>, String)> {
-        let filter = store::ListFilter {
-            member: match caller {
-                Caller::Account(a) => Some(a.id),
-                Caller::Operator(_) => None,
-                Caller::Service(_) => return Err(Error::PrincipalKind("account or operator")),
-            },
-            include_deleted: request.show_deleted,
-            verification_status: request.verification_status,
-            state: request.state,
+        principal: &Principal,
+        input: ListOrganizations,
+    ) -> Result<Page<OrganizationView>> {
+        let caller = self.caller_of(principal, &rpcs::LIST_ORGANIZATIONS).await?;
+        let page = input.page.bind(&caller.page_key())?;
+        let member = match &caller {
+            Caller::Account(a) => Some(a.id),
+            Caller::Operator(_) => None,
+            Caller::Service(_) => return Err(Error::principal_kind("account or operator")),
         };
-        if request.show_deleted && !caller.is_operator() {
+        if input.show_deleted && !caller.is_operator() {
             return Err(Error::invalid(
                 "show_deleted",
                 "only operators may list deleted organizations",
             ));
         }
-        let rows = store::list(self.db(), &filter, &request.page).await?;
-        let (rows, next) = request.page.finish(rows, |r| r.id.clone());
-        let orgs = store::to_domain_many(self.db(), self.settings(), rows).await?;
-        let mut out = Vec::with_capacity(orgs.len());
-        for org in orgs {
-            let permissions = crate::access::permissions_of(self.db(), caller, org.id)
+        let filter = ListFilter {
+            member,
+            include_deleted: input.show_deleted,
+            verification_status: input.verification_status,
+            state: input.state,
+        };
+        let rows = store::list(self.db(), self.settings(), &filter, &page).await?;
+        let page = page.page(rows, |o| o.id.to_string());
+        let mut items = Vec::with_capacity(page.items.len());
+        for org in page.items {
+            let permissions = crate::access::permissions_of(self.db(), &caller, org.id)
                 .await?
                 .unwrap_or(Permissions::Set(Default::default()));
-            out.push(view(org, &permissions, caller));
+            items.push(view(org, &permissions, &caller));
         }
-        Ok((out, next))
+        Ok(Page {
+            items,
+            next_page_token: page.next_page_token,
+        })
     }
 
     /// Updates the organization's profile.
     pub async fn update_organization(
         &self,
-        caller: &Caller,
-        id: Uuid,
-        update: OrganizationUpdate,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: UpdateOrganization,
     ) -> Result<OrganizationView> {
-        let txn = self.begin_locked(id).await?;
-        let access = self.org_access(&txn, caller, id, Deleted::Hide).await?;
-        access.require(
-            catalog::ORGANIZATIONS_UPDATE,
-            ActionClass::Setup,
-            "UpdateOrganization",
-        )?;
+        let rpc = &rpcs::UPDATE_ORGANIZATION;
+        let id = input.id;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(id, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, id, Deleted::Hide)
+            .await?;
         let org = &access.organization;
-        check_etag(&org.name(), etag, org.version)?;
-        let mut changes = organization::ActiveModel::default();
-        if let Some(name) = &update.display_name {
-            changes.display_name = Set(name.clone());
-        }
-        if !store::save(&txn, id, org.version, changes).await? {
-            return Err(Error::EtagMismatch(org.name()));
-        }
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UpdateOrganization",
-                resource: org.name(),
-                organization: Some(id),
-                reason: "",
-                details: json!({ "display_name": update.display_name }),
-            },
-        )
-        .await?;
-        let updated = store::load(&txn, self.settings(), id)
-            .await?
-            .ok_or_else(|| Error::NotFound(org.name()))?;
-        self.finish(txn, validate_only).await?;
-        Ok(view(updated, &access.permissions, caller))
+        check_etag(&org.name(), input.etag, org.version)?;
+        let name = input.update.display_name.as_deref();
+        saved(
+            store::update_profile(tx.conn(), id, org.version, name).await?,
+            org,
+        )?;
+        tx.audit(
+            org.name(),
+            json!({ "display_name": input.update.display_name }),
+        );
+        let updated = self.reload(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(view(updated, &access.permissions, &caller))
     }
 
     /// Soft-deletes an organization; with `force` its live projects go with it.
     pub async fn delete_organization(
         &self,
-        caller: &Caller,
-        id: Uuid,
-        etag: Option<i64>,
-        force: bool,
-        validate_only: bool,
+        principal: &Principal,
+        input: DeleteOrganization,
     ) -> Result<OrganizationView> {
-        // The row lock serialises with concurrent project creates, so none
-        // sneaks in after the live-project check.
-        let txn = self.begin_locked(id).await?;
-        let access = self.org_access(&txn, caller, id, Deleted::Hide).await?;
-        access.require(
-            catalog::ORGANIZATIONS_DELETE,
-            ActionClass::Setup,
-            "DeleteOrganization",
-        )?;
+        let rpc = &rpcs::DELETE_ORGANIZATION;
+        let id = input.id;
+        let caller = self.caller(principal).await?;
+        // The organization's lock serialises with concurrent project
+        // creates, so none sneaks in after the live-project check.
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(id, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, id, Deleted::Hide)
+            .await?;
         let org = &access.organization;
-        check_etag(&org.name(), etag, org.version)?;
-        let live = project::Entity::find()
-            .filter(project::Column::OrganizationId.eq(id.to_string()))
-            .filter(project::Column::State.eq(LifecycleState::Active.as_str()));
-        let live_count = live.clone().count(&txn).await?;
-        if live_count > 0 && !force {
-            let examples: Vec<String> = live
-                .order_by_asc(project::Column::Id)
-                .limit(3)
-                .all(&txn)
-                .await?
-                .iter()
-                .filter_map(|p| Uuid::parse_str(&p.id).ok().map(|pid| project_name(id, pid)))
-                .collect();
-            return Err(Error::FailedPrecondition {
-                reason: "ORGANIZATION_HAS_PROJECTS",
-                message: format!(
-                    "{} still has {live_count} live project(s) (e.g. {}): delete them first, or set force to delete them with it",
+        check_etag(&org.name(), input.etag, org.version)?;
+        let (live, examples) = projects::live_projects(tx.conn(), id, 3).await?;
+        if live > 0 && !input.force {
+            return Err(Error::precondition(
+                "ORGANIZATION_HAS_PROJECTS",
+                format!(
+                    "{} still has {live} live project(s) (e.g. {}): delete them first, or set force to delete them with it",
                     org.name(),
                     examples.join(", ")
                 ),
-            });
+            ));
         }
         let now = Utc::now();
         let purge = now + self.settings().retention;
-        let taken = if live_count > 0 {
-            projects::store::delete_all_live_with_organization(&txn, id, now, purge).await?
+        let taken = if live > 0 {
+            projects::delete_with_organization(tx.conn(), id, now, purge).await?
         } else {
             0
         };
-        let changes = organization::ActiveModel {
-            state: Set(LifecycleState::Deleted.as_str().into()),
-            delete_time: Set(Some(now)),
-            purge_time: Set(Some(purge)),
-            ..Default::default()
-        };
-        if !store::save(&txn, id, org.version, changes).await? {
-            return Err(Error::EtagMismatch(org.name()));
-        }
-        changes::append(&txn, id, kind::DELETED).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "DeleteOrganization",
-                resource: org.name(),
-                organization: Some(id),
-                reason: "",
-                details: json!({ "force": force, "projects_deleted": taken }),
-            },
-        )
-        .await?;
-        let deleted = store::load(&txn, self.settings(), id)
-            .await?
-            .ok_or_else(|| Error::NotFound(org.name()))?;
-        self.finish(txn, validate_only).await?;
-        Ok(view(deleted, &access.permissions, caller))
+        saved(
+            store::set_deleted(tx.conn(), id, org.version, now, purge).await?,
+            org,
+        )?;
+        changes::append(tx.conn(), id, kind::DELETED).await?;
+        tx.audit(
+            org.name(),
+            json!({ "force": input.force, "projects_deleted": taken }),
+        );
+        let deleted = self.reload(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(view(deleted, &access.permissions, &caller))
     }
 
     /// Restores a soft-deleted organization and exactly the projects its
     /// deletion took.
     pub async fn undelete_organization(
         &self,
-        caller: &Caller,
-        id: Uuid,
-        validate_only: bool,
+        principal: &Principal,
+        input: UndeleteOrganization,
     ) -> Result<OrganizationView> {
-        let txn = self.begin_locked(id).await?;
-        let access = self.org_access(&txn, caller, id, Deleted::Show).await?;
+        let rpc = &rpcs::UNDELETE_ORGANIZATION;
+        let id = input.id;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(id, rpc, &caller, options).await?;
+        let access = self.authorize_deleted(tx.conn(), &caller, rpc, id).await?;
         let org = &access.organization;
-        if !access.permissions.has(catalog::ORGANIZATIONS_UNDELETE) {
-            return Err(Error::PermissionDenied(catalog::ORGANIZATIONS_UNDELETE));
-        }
         if org.state != LifecycleState::Deleted {
-            return Err(Error::FailedPrecondition {
-                reason: "NOT_DELETED",
-                message: format!("{} is not deleted", org.name()),
-            });
+            return Err(Error::precondition(
+                "NOT_DELETED",
+                format!("{} is not deleted", org.name()),
+            ));
         }
         // Judge the status as if the organization were active again.
         let as_active = Organization {
             state: LifecycleState::Active,
             ..org.clone()
         };
-        crate::access::check_status(&as_active, ActionClass::Setup, "UndeleteOrganization")?;
-        let restored_projects = projects::store::undelete_taken_with_organization(&txn, id).await?;
-        let changes = organization::ActiveModel {
-            state: Set(LifecycleState::Active.as_str().into()),
-            delete_time: Set(None),
-            purge_time: Set(None),
-            ..Default::default()
-        };
-        if !store::save(&txn, id, org.version, changes).await? {
-            return Err(Error::EtagMismatch(org.name()));
-        }
-        changes::append(&txn, id, kind::UNDELETED).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UndeleteOrganization",
-                resource: org.name(),
-                organization: Some(id),
-                reason: "",
-                details: json!({ "projects_restored": restored_projects }),
-            },
-        )
-        .await?;
-        let restored = store::load(&txn, self.settings(), id)
-            .await?
-            .ok_or_else(|| Error::NotFound(org.name()))?;
-        self.finish(txn, validate_only).await?;
-        Ok(view(restored, &access.permissions, caller))
+        check_status(&as_active, rpc.class, rpc.method)?;
+        let restored_projects = projects::undelete_with_organization(tx.conn(), id).await?;
+        saved(store::set_active(tx.conn(), id, org.version).await?, org)?;
+        changes::append(tx.conn(), id, kind::UNDELETED).await?;
+        tx.audit(
+            org.name(),
+            json!({ "projects_restored": restored_projects }),
+        );
+        let restored = self.reload(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(view(restored, &access.permissions, &caller))
     }
 }

@@ -1,16 +1,16 @@
-//! Organization storage: rows, capability overrides, the serialising lock.
+//! Organization storage: rows and capability overrides.
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
-use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait as _,
 };
 use uuid::Uuid;
 
+use super::{ListFilter, Override};
 use crate::config::Settings;
 use crate::entity::{capability_override, membership, organization};
 use crate::error::{Error, Result};
@@ -18,7 +18,7 @@ use crate::model::{Organization, parse_stored_uuid};
 use crate::policy::{Capabilities, LifecycleState, VerificationStatus};
 
 /// Builds the domain organization from its row and overrides.
-pub fn to_domain(
+fn to_domain(
     m: organization::Model,
     settings: &Settings,
     overrides: Option<&Capabilities>,
@@ -49,7 +49,7 @@ pub fn to_domain(
 }
 
 /// Capability overrides of the given organizations.
-pub async fn overrides_for(
+async fn overrides_for(
     conn: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<HashMap<String, Capabilities>> {
@@ -70,7 +70,7 @@ pub async fn overrides_for(
 }
 
 /// Turns rows into domain organizations, loading their overrides in one query.
-pub async fn to_domain_many(
+async fn to_domain_many(
     conn: &impl ConnectionTrait,
     settings: &Settings,
     rows: Vec<organization::Model>,
@@ -97,43 +97,34 @@ pub async fn load(
     else {
         return Ok(None);
     };
-    let overrides = overrides_for(conn, std::slice::from_ref(&row.id)).await?;
-    let o = overrides.get(&row.id);
-    to_domain(row, settings, o).map(Some)
+    Ok(to_domain_many(conn, settings, vec![row]).await?.pop())
 }
 
-/// The organization `creator` created with `request_id`, if any.
-pub async fn find_by_request(
-    conn: &impl ConnectionTrait,
-    creator: Uuid,
-    request_id: &str,
-) -> Result<Option<organization::Model>> {
-    Ok(organization::Entity::find()
-        .filter(organization::Column::CreatorAccountId.eq(creator.to_string()))
-        .filter(organization::Column::RequestId.eq(request_id))
-        .one(conn)
-        .await?)
-}
-
-/// Takes the organization's row lock for the rest of the transaction, so
-/// that limit checks in concurrent transactions on the same organization run
-/// one after another (on PostgreSQL a row lock; on SQLite the write lock).
-/// Returns false when the organization does not exist.
-pub async fn lock(conn: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
-    let result = organization::Entity::update_many()
-        .col_expr(
-            organization::Column::LockSeq,
-            Expr::col(organization::Column::LockSeq).add(1),
-        )
-        .filter(organization::Column::Id.eq(id.to_string()))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+/// Inserts a new organization created by `creator`.
+pub async fn insert(conn: &impl ConnectionTrait, o: &Organization, creator: Uuid) -> Result<()> {
+    organization::Entity::insert(organization::ActiveModel {
+        id: Set(o.id.to_string()),
+        display_name: Set(o.display_name.clone()),
+        verification_status: Set(o.verification_status.as_str().into()),
+        state: Set(o.state.as_str().into()),
+        create_time: Set(o.create_time),
+        update_time: Set(o.update_time),
+        delete_time: Set(o.delete_time),
+        purge_time: Set(o.purge_time),
+        version: Set(o.version),
+        lock_seq: Set(0),
+        creator_account_id: Set(Some(creator.to_string())),
+        // Retries are recognised by the service kit's request ids now.
+        request_id: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes `changes` if the row is still at `expected_version`, bumping the
 /// version and update time. Returns false on a concurrent change.
-pub async fn save(
+async fn save(
     conn: &impl ConnectionTrait,
     id: Uuid,
     expected_version: i64,
@@ -150,25 +141,103 @@ pub async fn save(
     Ok(result.rows_affected == 1)
 }
 
-/// What a list of organizations is restricted to.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    /// Only organizations this account is a member of.
-    pub member: Option<Uuid>,
-    /// Include soft-deleted organizations.
-    pub include_deleted: bool,
-    /// Only this verification status.
-    pub verification_status: Option<VerificationStatus>,
-    /// Only this state.
-    pub state: Option<LifecycleState>,
+/// Sets the display name (when given). Returns false on a concurrent change.
+pub async fn update_profile(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    display_name: Option<&str>,
+) -> Result<bool> {
+    let mut changes = organization::ActiveModel::default();
+    if let Some(name) = display_name {
+        changes.display_name = Set(name.to_string());
+    }
+    save(conn, id, expected_version, changes).await
 }
 
-/// One page of organizations in id (creation) order.
+/// Bumps the version only (after a change stored elsewhere, e.g. overrides).
+/// Returns false on a concurrent change.
+pub async fn touch(conn: &impl ConnectionTrait, id: Uuid, expected_version: i64) -> Result<bool> {
+    save(
+        conn,
+        id,
+        expected_version,
+        organization::ActiveModel::default(),
+    )
+    .await
+}
+
+/// Sets the verification status. Returns false on a concurrent change.
+pub async fn set_verification_status(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    status: VerificationStatus,
+) -> Result<bool> {
+    let changes = organization::ActiveModel {
+        verification_status: Set(status.as_str().into()),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
+/// Sets the lifecycle state to ACTIVE or INACTIVE. Returns false on a
+/// concurrent change.
+pub async fn set_state(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    state: LifecycleState,
+) -> Result<bool> {
+    let changes = organization::ActiveModel {
+        state: Set(state.as_str().into()),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
+/// Soft-deletes the organization. Returns false on a concurrent change.
+pub async fn set_deleted(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    now: DateTime<Utc>,
+    purge: DateTime<Utc>,
+) -> Result<bool> {
+    let changes = organization::ActiveModel {
+        state: Set(LifecycleState::Deleted.as_str().into()),
+        delete_time: Set(Some(now)),
+        purge_time: Set(Some(purge)),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
+/// Makes a deleted organization active again. Returns false on a
+/// concurrent change.
+pub async fn set_active(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<bool> {
+    let none: Option<DateTime<Utc>> = None;
+    let changes = organization::ActiveModel {
+        state: Set(LifecycleState::Active.as_str().into()),
+        delete_time: Set(none),
+        purge_time: Set(none),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
+/// One page of organizations in id (creation) order, fetched with the
+/// page's fetch limit.
 pub async fn list(
     conn: &impl ConnectionTrait,
+    settings: &Settings,
     filter: &ListFilter,
     page: &PageRequest,
-) -> Result<Vec<organization::Model>> {
+) -> Result<Vec<Organization>> {
     let mut cond = Condition::all();
     if let Some(member) = filter.member {
         let member_orgs = membership::Entity::find()
@@ -190,37 +259,40 @@ pub async fn list(
     if let Some(after) = &page.after {
         cond = cond.add(organization::Column::Id.gt(after.as_str()));
     }
-    Ok(organization::Entity::find()
+    let rows = organization::Entity::find()
         .filter(cond)
         .order_by_asc(organization::Column::Id)
         .limit(page.fetch_limit())
         .all(conn)
-        .await?)
+        .await?;
+    to_domain_many(conn, settings, rows).await
 }
 
-/// Sets (or with `None`, removes) one capability override.
+/// Sets (or resets) one capability override.
 pub async fn set_override(
     conn: &impl ConnectionTrait,
     org: Uuid,
     key: &str,
-    limit_value: Option<i64>,
-    flag_value: Option<bool>,
+    value: Override,
 ) -> Result<()> {
     capability_override::Entity::delete_many()
         .filter(capability_override::Column::OrganizationId.eq(org.to_string()))
         .filter(capability_override::Column::Key.eq(key))
         .exec(conn)
         .await?;
-    if limit_value.is_some() || flag_value.is_some() {
-        capability_override::Entity::insert(capability_override::ActiveModel {
-            organization_id: Set(org.to_string()),
-            key: Set(key.to_string()),
-            limit_value: Set(limit_value),
-            flag_value: Set(flag_value),
-            update_time: Set(Utc::now()),
-        })
-        .exec_without_returning(conn)
-        .await?;
-    }
+    let (limit_value, flag_value) = match value {
+        Override::Limit(v) => (Some(v), None),
+        Override::Flag(v) => (None, Some(v)),
+        Override::Reset => return Ok(()),
+    };
+    capability_override::Entity::insert(capability_override::ActiveModel {
+        organization_id: Set(org.to_string()),
+        key: Set(key.to_string()),
+        limit_value: Set(limit_value),
+        flag_value: Set(flag_value),
+        update_time: Set(Utc::now()),
+    })
+    .exec_without_returning(conn)
+    .await?;
     Ok(())
 }

@@ -5,27 +5,33 @@ pub mod store;
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
-use loopback_runtime::pagination::PageRequest;
-use sea_orm::ActiveValue::Set;
+use chrono::{DateTime, Utc};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::Refusal;
+use loopback_runtime::pagination::{Page, PageRequest};
+use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::access::{Deleted, OrgAccess};
-use crate::audit::{self, AuditRecord};
-use crate::catalog;
-use crate::entity::project;
 use crate::error::{Error, Result};
-use crate::model::{Caller, Project, project_name};
+use crate::model::Project;
 use crate::organizations::check_etag;
-use crate::policy::{ActionClass, LifecycleState};
+use crate::policy::LifecycleState;
+use crate::rpcs;
 use crate::service::OrgCore;
 
 /// The limit key projects count against.
 pub const LIMIT: &str = "max_projects";
 
-/// What a new project is made of, already validated.
-#[derive(Debug, Clone, Default)]
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/projects/{id}`, parsed.
+    pub struct ProjectName = "projects", id: Uuid;
+}
+
+/// What a new project is made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewProject {
     /// Display name.
     pub display_name: String,
@@ -35,8 +41,30 @@ pub struct NewProject {
     pub labels: BTreeMap<String, String>,
 }
 
+/// CreateProject, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateProject {
+    /// The parent organization.
+    pub organization: Uuid,
+    /// The project.
+    pub project: NewProject,
+    /// `request_id` and `validate_only`.
+    pub write: WriteOptions,
+}
+
+/// ListProjects, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListProjects {
+    /// The parent organization.
+    pub organization: Uuid,
+    /// Size and position.
+    pub page: PageRequest,
+    /// Include deleted projects (operators only).
+    pub show_deleted: bool,
+}
+
 /// Fields an update may change.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectUpdate {
     /// New display name.
     pub display_name: Option<String>,
@@ -46,52 +74,117 @@ pub struct ProjectUpdate {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
+/// UpdateProject, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateProject {
+    /// The project.
+    pub name: ProjectName,
+    /// What changes.
+    pub update: ProjectUpdate,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// DeleteProject, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteProject {
+    /// The project.
+    pub name: ProjectName,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// UndeleteProject, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeleteProject {
+    /// The project.
+    pub name: ProjectName,
+    /// Check only.
+    pub validate_only: bool,
+}
+
 /// Refuses with LIMIT_REACHED when one more project would exceed the limit.
 fn check_limit(access: &OrgAccess, live: i64) -> Result<()> {
     let limit = access.organization.capabilities.limit(LIMIT);
     if live >= limit {
-        return Err(Error::LimitReached {
+        return Err(Refusal::LimitReached {
             organization: access.organization.name(),
             limit: LIMIT.into(),
             limit_value: limit,
             usage: live,
-        });
+        }
+        .into());
     }
     Ok(())
 }
 
+/// Live projects of `org`.
+pub async fn count_live(conn: &impl Conn, org: Uuid) -> Result<i64> {
+    store::count_live(conn, org).await
+}
+
+/// How many live projects `org` has, and the names of the first `n`.
+pub async fn live_projects(conn: &impl Conn, org: Uuid, n: u64) -> Result<(i64, Vec<String>)> {
+    let count = store::count_live(conn, org).await?;
+    let first = store::first_live(conn, org, n).await?;
+    Ok((count, first.iter().map(Project::name).collect()))
+}
+
+/// Soft-deletes every live project of `org` with it (they come back when
+/// it is undeleted). Returns how many.
+pub async fn delete_with_organization(
+    conn: &impl Conn,
+    org: Uuid,
+    now: DateTime<Utc>,
+    purge: DateTime<Utc>,
+) -> Result<u64> {
+    store::delete_all_live_with_organization(conn, org, now, purge).await
+}
+
+/// Restores the projects `org`'s deletion took. Returns how many.
+pub async fn undelete_with_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::undelete_taken_with_organization(conn, org).await
+}
+
 impl OrgCore {
     /// Creates a project, enforcing `max_projects` atomically: the
-    /// organization's row lock serialises concurrent creates, so the count
-    /// and the insert see one consistent world on SQLite and PostgreSQL.
+    /// organization's lock serialises concurrent creates, so the count and
+    /// the insert see one consistent world on SQLite and PostgreSQL.
     pub async fn create_project(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        new: NewProject,
-        request_id: Option<String>,
-        validate_only: bool,
+        principal: &Principal,
+        input: CreateProject,
     ) -> Result<Project> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(
-            catalog::PROJECTS_CREATE,
-            ActionClass::Create,
-            "CreateProject",
-        )?;
-        if let Some(rid) = &request_id
-            && let Some(existing) = store::find_by_request(&txn, org, rid).await?
-        {
-            return Ok(existing);
+        let rpc = &rpcs::CREATE_PROJECT;
+        let org = input.organization;
+        let caller = self.caller(principal).await?;
+        let mut tx = self.begin_write(org, rpc, &caller, input.write).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        if let Some(id) = tx.replayed_id() {
+            return self
+                .project_in(
+                    tx.conn(),
+                    ProjectName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
-        check_limit(&access, store::count_live(&txn, org).await?)?;
+        check_limit(&access, store::count_live(tx.conn(), org).await?)?;
         let now = Utc::now();
         let project = Project {
             id: Uuid::now_v7(),
             organization_id: org,
-            display_name: new.display_name,
-            description: new.description,
-            labels: new.labels,
+            display_name: input.project.display_name,
+            description: input.project.description,
+            labels: input.project.labels,
             state: LifecycleState::Active,
             create_time: now,
             update_time: now,
@@ -99,238 +192,182 @@ impl OrgCore {
             purge_time: None,
             version: 1,
         };
-        store::insert(&txn, &project, request_id).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "CreateProject",
-                resource: project.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({ "display_name": project.display_name }),
-            },
-        )
-        .await?;
-        self.finish(txn, validate_only).await?;
+        store::insert(tx.conn(), &project).await?;
+        tx.created(project.id);
+        tx.audit(
+            project.name(),
+            json!({ "display_name": project.display_name }),
+        );
+        tx.commit().await?;
         Ok(project)
     }
 
     /// Reads one project (deleted ones only for operators).
-    pub async fn get_project(&self, caller: &Caller, org: Uuid, id: Uuid) -> Result<Project> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
-            .await?;
-        access.require(catalog::PROJECTS_GET, ActionClass::Read, "GetProject")?;
-        let project = store::find(self.db(), org, id)
+    pub async fn get_project(&self, principal: &Principal, name: ProjectName) -> Result<Project> {
+        let caller = self.caller(principal).await?;
+        self.authorize(
+            self.db(),
+            &caller,
+            &rpcs::GET_PROJECT,
+            name.organization,
+            Deleted::Hide,
+        )
+        .await?;
+        store::find(self.db(), name.organization, name.id)
             .await?
             .filter(|p| p.state != LifecycleState::Deleted || caller.is_operator())
-            .ok_or_else(|| Error::NotFound(project_name(org, id)))?;
-        Ok(project)
+            .ok_or_else(|| Error::not_found(name.to_string()))
     }
 
     /// Lists an organization's projects.
     pub async fn list_projects(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        page: PageRequest,
-        show_deleted: bool,
-    ) -> Result<(Vec<Project>, String)> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+        principal: &Principal,
+        input: ListProjects,
+    ) -> Result<Page<Project>> {
+        let caller = self.caller(principal).await?;
+        let org = input.organization;
+        self.authorize(self.db(), &caller, &rpcs::LIST_PROJECTS, org, Deleted::Hide)
             .await?;
-        access.require(catalog::PROJECTS_LIST, ActionClass::Read, "ListProjects")?;
-        if show_deleted && !caller.is_operator() {
+        if input.show_deleted && !caller.is_operator() {
             return Err(Error::invalid(
                 "show_deleted",
                 "only operators may list deleted projects",
             ));
         }
-        let rows = store::list(self.db(), org, show_deleted, &page).await?;
-        Ok(page.finish(rows, |p| p.id.to_string()))
-    }
-
-    /// Loads a live project for a change, checking permission, status and etag.
-    async fn project_for_change(
-        &self,
-        txn: &sea_orm::DatabaseTransaction,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        (permission, action): (catalog::Permission, &str),
-        etag: Option<i64>,
-    ) -> Result<Project> {
-        let access = self.org_access(txn, caller, org, Deleted::Hide).await?;
-        access.require(permission, ActionClass::Operate, action)?;
-        let project = store::find(txn, org, id)
-            .await?
-            .filter(|p| p.state != LifecycleState::Deleted)
-            .ok_or_else(|| Error::NotFound(project_name(org, id)))?;
-        check_etag(&project.name(), etag, project.version)?;
-        Ok(project)
+        let rows = store::list(self.db(), org, input.show_deleted, &input.page).await?;
+        Ok(input.page.page(rows, |p| p.id.to_string()))
     }
 
     /// Updates a project.
     pub async fn update_project(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        update: ProjectUpdate,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: UpdateProject,
     ) -> Result<Project> {
-        let txn = self.begin_locked(org).await?;
-        let project = self
-            .project_for_change(
-                &txn,
-                caller,
-                org,
-                id,
-                (catalog::PROJECTS_UPDATE, "UpdateProject"),
-                etag,
+        let rpc = &rpcs::UPDATE_PROJECT;
+        let name = input.name;
+        let caller = self.caller(principal).await?;
+        let mut tx = self
+            .begin_write(
+                name.organization,
+                rpc,
+                &caller,
+                WriteOptions::validate_only(input.validate_only),
             )
             .await?;
-        let mut changes = project::ActiveModel::default();
-        if let Some(v) = &update.display_name {
-            changes.display_name = Set(v.clone());
+        self.authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
+            .await?;
+        let project = self.live_project(tx.conn(), name, input.etag).await?;
+        if !store::update(tx.conn(), name.id, project.version, &input.update).await? {
+            return Err(Error::etag_mismatch(name.to_string()));
         }
-        if let Some(v) = &update.description {
-            changes.description = Set(v.clone());
-        }
-        if let Some(v) = &update.labels {
-            changes.labels = Set(store::labels_json(v));
-        }
-        if !store::save(&txn, id, project.version, changes).await? {
-            return Err(Error::EtagMismatch(project.name()));
-        }
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UpdateProject",
-                resource: project.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({
-                    "display_name": update.display_name,
-                    "description": update.description,
-                    "labels": update.labels,
-                }),
-            },
-        )
-        .await?;
-        let updated = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(project.name()))?;
-        self.finish(txn, validate_only).await?;
+        tx.audit(
+            name.to_string(),
+            json!({
+                "display_name": input.update.display_name,
+                "description": input.update.description,
+                "labels": input.update.labels,
+            }),
+        );
+        let updated = self.project_in(tx.conn(), name).await?;
+        tx.commit().await?;
         Ok(updated)
     }
 
     /// Soft-deletes a project.
     pub async fn delete_project(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        etag: Option<i64>,
-        validate_only: bool,
+        principal: &Principal,
+        input: DeleteProject,
     ) -> Result<Project> {
-        let txn = self.begin_locked(org).await?;
-        let project = self
-            .project_for_change(
-                &txn,
-                caller,
-                org,
-                id,
-                (catalog::PROJECTS_DELETE, "DeleteProject"),
-                etag,
+        let rpc = &rpcs::DELETE_PROJECT;
+        let name = input.name;
+        let caller = self.caller(principal).await?;
+        let mut tx = self
+            .begin_write(
+                name.organization,
+                rpc,
+                &caller,
+                WriteOptions::validate_only(input.validate_only),
             )
             .await?;
+        self.authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
+            .await?;
+        let project = self.live_project(tx.conn(), name, input.etag).await?;
         let now = Utc::now();
-        let changes = project::ActiveModel {
-            state: Set(LifecycleState::Deleted.as_str().into()),
-            delete_time: Set(Some(now)),
-            purge_time: Set(Some(now + self.settings().retention)),
-            deleted_with_organization: Set(false),
-            ..Default::default()
-        };
-        if !store::save(&txn, id, project.version, changes).await? {
-            return Err(Error::EtagMismatch(project.name()));
+        let purge = now + self.settings().retention;
+        if !store::set_deleted(tx.conn(), name.id, project.version, now, purge).await? {
+            return Err(Error::etag_mismatch(name.to_string()));
         }
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "DeleteProject",
-                resource: project.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({}),
-            },
-        )
-        .await?;
-        let deleted = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(project.name()))?;
-        self.finish(txn, validate_only).await?;
+        tx.audit(name.to_string(), json!({}));
+        let deleted = self.project_in(tx.conn(), name).await?;
+        tx.commit().await?;
         Ok(deleted)
     }
 
     /// Restores a soft-deleted project; it counts against `max_projects` again.
     pub async fn undelete_project(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        id: Uuid,
-        validate_only: bool,
+        principal: &Principal,
+        input: UndeleteProject,
     ) -> Result<Project> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(
-            catalog::PROJECTS_UNDELETE,
-            ActionClass::Create,
-            "UndeleteProject",
-        )?;
-        let name = project_name(org, id);
-        let project = store::find(&txn, org, id)
+        let rpc = &rpcs::UNDELETE_PROJECT;
+        let name = input.name;
+        let caller = self.caller(principal).await?;
+        let mut tx = self
+            .begin_write(
+                name.organization,
+                rpc,
+                &caller,
+                WriteOptions::validate_only(input.validate_only),
+            )
+            .await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
+            .await?;
+        let project = store::find(tx.conn(), name.organization, name.id)
             .await?
             .filter(|p| p.purge_time.is_none_or(|t| t > Utc::now()))
-            .ok_or_else(|| Error::NotFound(name.clone()))?;
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
         if project.state != LifecycleState::Deleted {
-            return Err(Error::FailedPrecondition {
-                reason: "NOT_DELETED",
-                message: format!("{name} is not deleted"),
-            });
+            return Err(Error::precondition(
+                "NOT_DELETED",
+                format!("{name} is not deleted"),
+            ));
         }
-        check_limit(&access, store::count_live(&txn, org).await?)?;
-        let none: Option<chrono::DateTime<Utc>> = None;
-        let changes = project::ActiveModel {
-            state: Set(LifecycleState::Active.as_str().into()),
-            delete_time: Set(none),
-            purge_time: Set(none),
-            ..Default::default()
-        };
-        if !store::save(&txn, id, project.version, changes).await? {
-            return Err(Error::EtagMismatch(name));
+        check_limit(
+            &access,
+            store::count_live(tx.conn(), name.organization).await?,
+        )?;
+        if !store::set_active(tx.conn(), name.id, project.version).await? {
+            return Err(Error::etag_mismatch(name.to_string()));
         }
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UndeleteProject",
-                resource: project.name(),
-                organization: Some(org),
-                reason: "",
-                details: json!({}),
-            },
-        )
-        .await?;
-        let restored = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(project.name()))?;
-        self.finish(txn, validate_only).await?;
+        tx.audit(name.to_string(), json!({}));
+        let restored = self.project_in(tx.conn(), name).await?;
+        tx.commit().await?;
         Ok(restored)
+    }
+
+    /// A project as stored, deleted or not; NOT_FOUND when missing.
+    async fn project_in(&self, conn: &impl Conn, name: ProjectName) -> Result<Project> {
+        store::find(conn, name.organization, name.id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))
+    }
+
+    /// A live project for a change, checked against the caller's etag.
+    async fn live_project(
+        &self,
+        conn: &impl Conn,
+        name: ProjectName,
+        etag: Option<i64>,
+    ) -> Result<Project> {
+        let project = store::find(conn, name.organization, name.id)
+            .await?
+            .filter(|p| p.state != LifecycleState::Deleted)
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
+        check_etag(&project.name(), etag, project.version)?;
+        Ok(project)
     }
 }

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::ProjectUpdate;
 use crate::entity::project;
 use crate::error::{Error, Result};
 use crate::model::{Project, parse_stored_uuid};
@@ -39,7 +40,7 @@ pub fn to_domain(m: project::Model) -> Result<Project> {
 }
 
 /// Serialises labels for storage.
-pub fn labels_json(labels: &BTreeMap<String, String>) -> String {
+fn labels_json(labels: &BTreeMap<String, String>) -> String {
     serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
 }
 
@@ -47,21 +48,6 @@ pub fn labels_json(labels: &BTreeMap<String, String>) -> String {
 pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Project>> {
     project::Entity::find_by_id(id.to_string())
         .filter(project::Column::OrganizationId.eq(org.to_string()))
-        .one(conn)
-        .await?
-        .map(to_domain)
-        .transpose()
-}
-
-/// The project created in `org` with `request_id`, if any.
-pub async fn find_by_request(
-    conn: &impl ConnectionTrait,
-    org: Uuid,
-    request_id: &str,
-) -> Result<Option<Project>> {
-    project::Entity::find()
-        .filter(project::Column::OrganizationId.eq(org.to_string()))
-        .filter(project::Column::RequestId.eq(request_id))
         .one(conn)
         .await?
         .map(to_domain)
@@ -78,12 +64,22 @@ pub async fn count_live(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// The first `n` live projects of `org`, in id (creation) order.
+pub async fn first_live(conn: &impl ConnectionTrait, org: Uuid, n: u64) -> Result<Vec<Project>> {
+    project::Entity::find()
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .filter(project::Column::State.eq(LifecycleState::Active.as_str()))
+        .order_by_asc(project::Column::Id)
+        .limit(n)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
 /// Inserts a new project row.
-pub async fn insert(
-    conn: &impl ConnectionTrait,
-    p: &Project,
-    request_id: Option<String>,
-) -> Result<()> {
+pub async fn insert(conn: &impl ConnectionTrait, p: &Project) -> Result<()> {
     project::Entity::insert(project::ActiveModel {
         id: Set(p.id.to_string()),
         organization_id: Set(p.organization_id.to_string()),
@@ -96,7 +92,7 @@ pub async fn insert(
         delete_time: Set(p.delete_time),
         purge_time: Set(p.purge_time),
         version: Set(p.version),
-        request_id: Set(request_id),
+        request_id: Set(None),
         deleted_with_organization: Set(false),
     })
     .exec_without_returning(conn)
@@ -104,9 +100,65 @@ pub async fn insert(
     Ok(())
 }
 
+/// Applies `update` if the row is still at `expected_version`. Returns false
+/// on a concurrent change.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    update: &ProjectUpdate,
+) -> Result<bool> {
+    let mut changes = project::ActiveModel::default();
+    if let Some(v) = &update.display_name {
+        changes.display_name = Set(v.clone());
+    }
+    if let Some(v) = &update.description {
+        changes.description = Set(v.clone());
+    }
+    if let Some(v) = &update.labels {
+        changes.labels = Set(labels_json(v));
+    }
+    save(conn, id, expected_version, changes).await
+}
+
+/// Soft-deletes one project (not as part of its organization's deletion).
+/// Returns false on a concurrent change.
+pub async fn set_deleted(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    now: DateTime<Utc>,
+    purge: DateTime<Utc>,
+) -> Result<bool> {
+    let changes = project::ActiveModel {
+        state: Set(LifecycleState::Deleted.as_str().into()),
+        delete_time: Set(Some(now)),
+        purge_time: Set(Some(purge)),
+        deleted_with_organization: Set(false),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
+/// Makes a deleted project live again. Returns false on a concurrent change.
+pub async fn set_active(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<bool> {
+    let none: Option<DateTime<Utc>> = None;
+    let changes = project::ActiveModel {
+        state: Set(LifecycleState::Active.as_str().into()),
+        delete_time: Set(none),
+        purge_time: Set(none),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
 /// Writes `changes` if the row is still at `expected_version`, bumping the
 /// version and update time. Returns false on a concurrent change.
-pub async fn save(
+async fn save(
     conn: &impl ConnectionTrait,
     id: Uuid,
     expected_version: i64,

@@ -1,14 +1,17 @@
 //! gRPC adapter of `loopback.orgcore.v1.QuotaService`.
 
+use chrono::Duration;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::validation;
+use loopback_runtime::fields::{Fields, timestamp};
+use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use super::{Reservation, state};
-use crate::convert::timestamp;
-use crate::grpc as g;
+use super::{
+    GetOrganizationUsage, LimitUsage, ReportUsage, Reservation, ReservationName, ReserveQuota,
+    SetSpendingLimitReached, state,
+};
+use crate::convert::reason;
 use crate::policy;
 use crate::service::OrgCore;
 
@@ -33,14 +36,148 @@ fn reservation_to_pb(r: Reservation) -> pb::QuotaReservation {
     }
 }
 
-/// Parses `organizations/{org}/quotaReservations/{request_id}`.
-fn reservation_name(v: &mut FieldViolations, name: &str) -> Option<(Uuid, String)> {
-    match validation::child_name(name, "quotaReservations") {
-        Ok((org, rid)) => Some((org, rid.to_string())),
-        Err(e) => {
-            v.add("name", e);
-            None
-        }
+fn usage_to_pb(l: LimitUsage) -> pb::LimitUsage {
+    pb::LimitUsage {
+        headroom: (l.limit_value - l.usage).max(0),
+        limit: l.limit,
+        limit_value: l.limit_value,
+        usage: l.usage,
+        warning: l.warning,
+        source: l.source.into(),
+    }
+}
+
+/// `organizations/{org}/quotaReservations/{request_id}` in `name`.
+fn reservation_name(name: &str) -> Result<ReservationName, FieldViolations> {
+    let mut f = Fields::new();
+    let name = f
+        .child("name", name, "quotaReservations")
+        .map(|(organization, rid)| ReservationName {
+            organization,
+            request_id: rid.to_string(),
+        });
+    f.finish(name)
+}
+
+/// A number that must lie in `range`.
+fn within(
+    f: &mut Fields,
+    field: &str,
+    value: i64,
+    range: std::ops::RangeInclusive<i64>,
+    description: &str,
+) -> Option<i64> {
+    f.take(
+        field,
+        range.contains(&value).then_some(value).ok_or(description),
+    )
+}
+
+impl TryFrom<pb::ReserveQuotaRequest> for ReserveQuota {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ReserveQuotaRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("organization", &req.organization);
+        let reservable = policy::RESERVABLE_LIMITS.contains(&req.limit.as_str());
+        let limit = f.take(
+            "limit",
+            reservable.then_some(req.limit).ok_or_else(|| {
+                format!(
+                    "must be one of {} (other limits are enforced by their own service)",
+                    policy::RESERVABLE_LIMITS.join(", ")
+                )
+            }),
+        );
+        let amount = within(
+            &mut f,
+            "amount",
+            req.amount,
+            1..=1000,
+            "must be between 1 and 1000",
+        );
+        let request_id = match f.request_id("request_id", &req.request_id) {
+            Some(None) => f.take("request_id", Err("is required: it names the reservation")),
+            parsed => parsed.flatten(),
+        };
+        let ttl = match req.ttl_seconds {
+            0 => Some(Duration::seconds(300)),
+            n => {
+                let bounds = "must be between 1 and 86400 (0 for 300)";
+                within(&mut f, "ttl_seconds", n.into(), 1..=86_400, bounds).map(Duration::seconds)
+            }
+        };
+        let (organization, limit, amount, request_id, ttl) =
+            f.finish((organization, limit, amount, request_id, ttl))?;
+        Ok(Self {
+            name: ReservationName {
+                organization,
+                request_id,
+            },
+            limit,
+            amount,
+            ttl,
+        })
+    }
+}
+
+impl TryFrom<pb::CommitQuotaRequest> for ReservationName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::CommitQuotaRequest) -> Result<Self, FieldViolations> {
+        reservation_name(&req.name)
+    }
+}
+
+impl TryFrom<pb::ReleaseQuotaRequest> for ReservationName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ReleaseQuotaRequest) -> Result<Self, FieldViolations> {
+        reservation_name(&req.name)
+    }
+}
+
+impl TryFrom<pb::ReportUsageRequest> for ReportUsage {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ReportUsageRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("organization", &req.organization);
+        let known = policy::is_limit(&req.limit);
+        let limit = f.take("limit", known.then_some(req.limit).ok_or("unknown limit"));
+        let positive = "must be zero or positive";
+        let usage = within(&mut f, "usage", req.usage, 0..=i64::MAX, positive);
+        let revision = within(&mut f, "revision", req.revision, 0..=i64::MAX, positive);
+        let (organization, limit, usage, revision) =
+            f.finish((organization, limit, usage, revision))?;
+        Ok(Self {
+            organization,
+            limit,
+            usage,
+            revision,
+        })
+    }
+}
+
+impl TryFrom<pb::SetSpendingLimitReachedRequest> for SetSpendingLimitReached {
+    type Error = FieldViolations;
+    fn try_from(req: pb::SetSpendingLimitReachedRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("organization", &req.organization);
+        let reason = reason(&mut f, &req.reason);
+        let (organization, reason) = f.finish((organization, reason))?;
+        Ok(Self {
+            organization,
+            reached: req.reached,
+            reason,
+        })
+    }
+}
+
+impl TryFrom<pb::GetOrganizationUsageRequest> for GetOrganizationUsage {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetOrganizationUsageRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("organization", &req.organization);
+        Ok(Self {
+            organization: f.finish(organization)?,
+        })
     }
 }
 
@@ -50,164 +187,71 @@ impl pb::quota_service_server::QuotaService for QuotaGrpc {
         &self,
         request: Request<pb::ReserveQuotaRequest>,
     ) -> Result<Response<pb::ReserveQuotaResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "organization", &req.organization);
-        if !policy::RESERVABLE_LIMITS.contains(&req.limit.as_str()) {
-            v.add(
-                "limit",
-                format!(
-                    "must be one of {} (other limits are enforced by their own service)",
-                    policy::RESERVABLE_LIMITS.join(", ")
-                ),
-            );
-        }
-        if !(1..=1000).contains(&req.amount) {
-            v.add("amount", "must be between 1 and 1000");
-        }
-        let request_id = match validation::request_id(&req.request_id) {
-            Ok(Some(id)) => Some(id),
-            Ok(None) => {
-                v.add("request_id", "is required: it names the reservation");
-                None
+        unary(&self.0, request, OrgCore::reserve_quota, |r| {
+            pb::ReserveQuotaResponse {
+                reservation: Some(reservation_to_pb(r)),
             }
-            Err(e) => {
-                v.add("request_id", e);
-                None
-            }
-        };
-        let ttl = match req.ttl_seconds {
-            0 => chrono::Duration::seconds(300),
-            n @ 1..=86_400 => chrono::Duration::seconds(i64::from(n)),
-            _ => {
-                v.add("ttl_seconds", "must be between 1 and 86400 (0 for 300)");
-                chrono::Duration::seconds(300)
-            }
-        };
-        g::done(v)?;
-        let (Some(org), Some(request_id)) = (org, request_id) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let r = self
-            .0
-            .reserve_quota(&caller, org, &req.limit, req.amount, &request_id, ttl)
-            .await?;
-        Ok(Response::new(pb::ReserveQuotaResponse {
-            reservation: Some(reservation_to_pb(r)),
-        }))
+        })
+        .await
     }
 
     async fn commit_quota(
         &self,
         request: Request<pb::CommitQuotaRequest>,
     ) -> Result<Response<pb::CommitQuotaResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let mut v = FieldViolations::new();
-        let name = reservation_name(&mut v, &request.get_ref().name);
-        g::done(v)?;
-        let (org, rid) = name.unwrap_or_default();
-        let r = self.0.commit_quota(&caller, org, &rid).await?;
-        Ok(Response::new(pb::CommitQuotaResponse {
-            reservation: Some(reservation_to_pb(r)),
-        }))
+        unary(&self.0, request, OrgCore::commit_quota, |r| {
+            pb::CommitQuotaResponse {
+                reservation: Some(reservation_to_pb(r)),
+            }
+        })
+        .await
     }
 
     async fn release_quota(
         &self,
         request: Request<pb::ReleaseQuotaRequest>,
     ) -> Result<Response<pb::ReleaseQuotaResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let mut v = FieldViolations::new();
-        let name = reservation_name(&mut v, &request.get_ref().name);
-        g::done(v)?;
-        let (org, rid) = name.unwrap_or_default();
-        let r = self.0.release_quota(&caller, org, &rid).await?;
-        Ok(Response::new(pb::ReleaseQuotaResponse {
-            reservation: Some(reservation_to_pb(r)),
-        }))
+        unary(&self.0, request, OrgCore::release_quota, |r| {
+            pb::ReleaseQuotaResponse {
+                reservation: Some(reservation_to_pb(r)),
+            }
+        })
+        .await
     }
 
     async fn report_usage(
         &self,
         request: Request<pb::ReportUsageRequest>,
     ) -> Result<Response<pb::ReportUsageResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "organization", &req.organization);
-        if !policy::is_limit(&req.limit) {
-            v.add("limit", "unknown limit");
-        }
-        if req.usage < 0 {
-            v.add("usage", "must be zero or positive");
-        }
-        if req.revision < 0 {
-            v.add("revision", "must be zero or positive");
-        }
-        g::done(v)?;
-        let accepted = self
-            .0
-            .report_usage(
-                &caller,
-                org.unwrap_or_default(),
-                &req.limit,
-                req.usage,
-                req.revision,
-            )
-            .await?;
-        Ok(Response::new(pb::ReportUsageResponse { accepted }))
+        unary(&self.0, request, OrgCore::report_usage, |accepted| {
+            pb::ReportUsageResponse { accepted }
+        })
+        .await
     }
 
     async fn set_spending_limit_reached(
         &self,
         request: Request<pb::SetSpendingLimitReachedRequest>,
     ) -> Result<Response<pb::SetSpendingLimitReachedResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "organization", &req.organization);
-        v.check("reason", validation::reason(&req.reason));
-        g::done(v)?;
-        let changed = self
-            .0
-            .set_spending_limit_reached(
-                &caller,
-                org.unwrap_or_default(),
-                req.reached,
-                req.reason.trim(),
-            )
-            .await?;
-        Ok(Response::new(pb::SetSpendingLimitReachedResponse {
-            changed,
-        }))
+        unary(
+            &self.0,
+            request,
+            OrgCore::set_spending_limit_reached,
+            |changed| pb::SetSpendingLimitReachedResponse { changed },
+        )
+        .await
     }
 
     async fn get_organization_usage(
         &self,
         request: Request<pb::GetOrganizationUsageRequest>,
     ) -> Result<Response<pb::GetOrganizationUsageResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "organization", &request.get_ref().organization);
-        g::done(v)?;
-        let limits = self
-            .0
-            .organization_usage(&caller, org.unwrap_or_default())
-            .await?;
-        Ok(Response::new(pb::GetOrganizationUsageResponse {
-            limits: limits
-                .into_iter()
-                .map(|l| pb::LimitUsage {
-                    headroom: (l.limit_value - l.usage).max(0),
-                    limit: l.limit,
-                    limit_value: l.limit_value,
-                    usage: l.usage,
-                    warning: l.warning,
-                    source: l.source.into(),
-                })
-                .collect(),
-            warning_fraction: self.0.settings().usage_warning_fraction,
-        }))
+        unary(&self.0, request, OrgCore::organization_usage, |u| {
+            pb::GetOrganizationUsageResponse {
+                limits: u.limits.into_iter().map(usage_to_pb).collect(),
+                warning_fraction: u.warning_fraction,
+            }
+        })
+        .await
     }
 }

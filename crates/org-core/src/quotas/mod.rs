@@ -1,23 +1,28 @@
 //! Quotas: reservations of limited units for platform services outside this
 //! suite (hosts, workspaces), usage reports from the services that own a
 //! limited resource, and usage/limit/headroom for every limit at once.
+//!
+//! A reservation is named by its `request_id`: that is the reservation's
+//! own key (ReserveQuota with the same id answers the same reservation;
+//! Commit and Release name it), not the write path's retry key.
 
 pub mod grpc;
+pub mod store;
 
-use chrono::{DateTime, Utc};
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Duration, Utc};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::errors::Refusal;
+use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::access::{Deleted, require_service_or_operator};
-use crate::audit::{self, AuditRecord};
-use crate::catalog;
-use crate::entity::{quota_reservation, usage_report};
+use crate::access::{Deleted, check_status, spending_blocked};
+use crate::changes::{self, kind};
 use crate::error::{Error, Result};
-use crate::model::{Caller, organization_name};
-use crate::policy::{self, ActionClass};
+use crate::model::organization_name;
+use crate::organizations::{self, Override};
+use crate::policy;
+use crate::rpcs;
 use crate::service::OrgCore;
 use crate::{auth_providers, invites, memberships, projects, roles};
 
@@ -55,59 +60,75 @@ pub struct Reservation {
 impl Reservation {
     /// `organizations/{org}/quotaReservations/{request_id}`.
     pub fn name(&self) -> String {
-        format!(
+        ReservationName {
+            organization: self.organization,
+            request_id: self.request_id.clone(),
+        }
+        .to_string()
+    }
+}
+
+/// `organizations/{org}/quotaReservations/{request_id}`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationName {
+    /// The organization.
+    pub organization: Uuid,
+    /// The reservation's request id.
+    pub request_id: String,
+}
+
+impl std::fmt::Display for ReservationName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
             "organizations/{}/quotaReservations/{}",
             self.organization, self.request_id
         )
     }
 }
 
-fn to_domain(m: quota_reservation::Model) -> Result<Reservation> {
-    let now = Utc::now();
-    let state = match m.state.as_str() {
-        state::RESERVED if m.expire_time <= now => state::EXPIRED,
-        state::RESERVED => state::RESERVED,
-        state::COMMITTED => state::COMMITTED,
-        state::RELEASED => state::RELEASED,
-        other => return Err(Error::Corrupt(format!("reservation state {other:?}"))),
-    };
-    Ok(Reservation {
-        organization: crate::model::parse_stored_uuid(&m.organization_id)?,
-        request_id: m.request_id,
-        limit: m.limit_key,
-        amount: m.amount,
-        state,
-        create_time: m.create_time,
-        expire_time: m.expire_time,
-    })
+/// ReserveQuota, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveQuota {
+    /// The reservation (its organization and request id).
+    pub name: ReservationName,
+    /// A reservable limit key.
+    pub limit: String,
+    /// Units, 1 to 1000.
+    pub amount: i64,
+    /// How long an uncommitted reservation holds.
+    pub ttl: Duration,
 }
 
-async fn find(
-    conn: &impl ConnectionTrait,
-    org: Uuid,
-    request_id: &str,
-) -> Result<Option<Reservation>> {
-    quota_reservation::Entity::find_by_id((org.to_string(), request_id.to_string()))
-        .one(conn)
-        .await?
-        .map(to_domain)
-        .transpose()
+/// ReportUsage, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportUsage {
+    /// The organization.
+    pub organization: Uuid,
+    /// A known limit key.
+    pub limit: String,
+    /// Units in use.
+    pub usage: i64,
+    /// The reporter's revision; older reports are ignored.
+    pub revision: i64,
 }
 
-/// Units held against `limit`: committed plus unexpired reserved.
-async fn reserved_usage(conn: &impl ConnectionTrait, org: Uuid, limit: &str) -> Result<i64> {
-    let now = Utc::now();
-    let rows = quota_reservation::Entity::find()
-        .filter(quota_reservation::Column::OrganizationId.eq(org.to_string()))
-        .filter(quota_reservation::Column::LimitKey.eq(limit))
-        .filter(quota_reservation::Column::State.is_in([state::RESERVED, state::COMMITTED]))
-        .all(conn)
-        .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| r.state == state::COMMITTED || r.expire_time > now)
-        .map(|r| r.amount)
-        .sum())
+/// SetSpendingLimitReached, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetSpendingLimitReached {
+    /// The organization.
+    pub organization: Uuid,
+    /// Raise (true) or clear (false).
+    pub reached: bool,
+    /// Why, for the audit log (trimmed).
+    pub reason: String,
+}
+
+/// GetOrganizationUsage, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetOrganizationUsage {
+    /// The organization.
+    pub organization: Uuid,
 }
 
 /// Usage of one limit.
@@ -125,24 +146,36 @@ pub struct LimitUsage {
     pub source: &'static str,
 }
 
+/// Every limit's usage, and the fraction at which usage warns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrganizationUsage {
+    /// By limit key.
+    pub limits: Vec<LimitUsage>,
+    /// The deployment's warning fraction.
+    pub warning_fraction: f64,
+}
+
 impl OrgCore {
     /// Reserves units of a reservable limit, atomically under the
-    /// organization's row lock; idempotent by `request_id`.
+    /// organization's lock; idempotent by `request_id`.
     pub async fn reserve_quota(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        limit: &str,
-        amount: i64,
-        request_id: &str,
-        ttl: chrono::Duration,
+        principal: &Principal,
+        input: ReserveQuota,
     ) -> Result<Reservation> {
-        require_service_or_operator(caller)?;
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        if let Some(existing) = find(&txn, org, request_id).await? {
-            if existing.limit != limit || existing.amount != amount {
-                return Err(Error::AlreadyExists(format!(
+        let rpc = &rpcs::RESERVE_QUOTA;
+        let org = input.name.organization;
+        let rid = &input.name.request_id;
+        let caller = self.caller_of(principal, rpc).await?;
+        let mut tx = self
+            .begin_write(org, rpc, &caller, WriteOptions::plain())
+            .await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        if let Some(existing) = store::find(tx.conn(), org, rid).await? {
+            if existing.limit != input.limit || existing.amount != input.amount {
+                return Err(Error::already_exists(format!(
                     "{} was made for {} x{}: a request_id names one reservation",
                     existing.name(),
                     existing.limit,
@@ -151,217 +184,159 @@ impl OrgCore {
             }
             return Ok(existing);
         }
-        crate::access::check_status(&access.organization, ActionClass::Create, "ReserveQuota")?;
-        let limit_value = access.organization.capabilities.limit(limit);
-        let usage = reserved_usage(&txn, org, limit).await?;
-        if usage + amount > limit_value {
-            return Err(Error::LimitReached {
+        check_status(&access.organization, rpc.class, rpc.method)?;
+        let limit_value = access.organization.capabilities.limit(&input.limit);
+        let usage = store::reserved_usage(tx.conn(), org, &input.limit).await?;
+        if usage + input.amount > limit_value {
+            return Err(Refusal::LimitReached {
                 organization: organization_name(org),
-                limit: limit.into(),
+                limit: input.limit,
                 limit_value,
                 usage,
-            });
+            }
+            .into());
         }
-        let now = Utc::now();
-        quota_reservation::Entity::insert(quota_reservation::ActiveModel {
-            organization_id: Set(org.to_string()),
-            request_id: Set(request_id.to_string()),
-            limit_key: Set(limit.to_string()),
-            amount: Set(amount),
-            state: Set(state::RESERVED.into()),
-            create_time: Set(now),
-            update_time: Set(now),
-            expire_time: Set(now + ttl),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        let created = find(&txn, org, request_id)
+        let expire = Utc::now() + input.ttl;
+        store::insert(tx.conn(), org, rid, &input.limit, input.amount, expire).await?;
+        let created = store::find(tx.conn(), org, rid)
             .await?
             .ok_or_else(|| Error::Corrupt("reservation vanished inside its transaction".into()))?;
-        audit_reservation(&txn, caller, "ReserveQuota", &created).await?;
-        self.finish(txn, false).await?;
+        tx.audit(
+            created.name(),
+            json!({ "limit": created.limit, "amount": created.amount, "state": created.state }),
+        );
+        tx.commit().await?;
         Ok(created)
-    }
-
-    async fn move_reservation(
-        &self,
-        caller: &Caller,
-        org: Uuid,
-        request_id: &str,
-        commit: bool,
-    ) -> Result<Reservation> {
-        require_service_or_operator(caller)?;
-        let txn = self.begin_locked(org).await?;
-        self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        let name = format!("organizations/{org}/quotaReservations/{request_id}");
-        let current = find(&txn, org, request_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(name.clone()))?;
-        let target = match (commit, current.state) {
-            (true, state::COMMITTED) | (false, state::RELEASED) => return Ok(current),
-            (true, state::RESERVED) => state::COMMITTED,
-            (true, state::EXPIRED) => {
-                return Err(Error::FailedPrecondition {
-                    reason: "RESERVATION_EXPIRED",
-                    message: format!(
-                        "{name} expired at {}: reserve again",
-                        current.expire_time.to_rfc3339()
-                    ),
-                });
-            }
-            (true, _) => {
-                return Err(Error::FailedPrecondition {
-                    reason: "RESERVATION_RELEASED",
-                    message: format!("{name} was released: reserve again"),
-                });
-            }
-            (false, _) => state::RELEASED,
-        };
-        quota_reservation::Entity::update_many()
-            .col_expr(quota_reservation::Column::State, Expr::value(target))
-            .col_expr(
-                quota_reservation::Column::UpdateTime,
-                Expr::value(Utc::now()),
-            )
-            .filter(quota_reservation::Column::OrganizationId.eq(org.to_string()))
-            .filter(quota_reservation::Column::RequestId.eq(request_id))
-            .exec(&txn)
-            .await?;
-        let moved = find(&txn, org, request_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(name))?;
-        audit_reservation(
-            &txn,
-            caller,
-            if commit {
-                "CommitQuota"
-            } else {
-                "ReleaseQuota"
-            },
-            &moved,
-        )
-        .await?;
-        self.finish(txn, false).await?;
-        Ok(moved)
     }
 
     /// Commits a reservation (idempotent).
     pub async fn commit_quota(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        request_id: &str,
+        principal: &Principal,
+        name: ReservationName,
     ) -> Result<Reservation> {
-        self.move_reservation(caller, org, request_id, true).await
+        self.move_reservation(principal, name, true).await
     }
 
     /// Releases a reservation (idempotent).
     pub async fn release_quota(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        request_id: &str,
+        principal: &Principal,
+        name: ReservationName,
     ) -> Result<Reservation> {
-        self.move_reservation(caller, org, request_id, false).await
+        self.move_reservation(principal, name, false).await
+    }
+
+    async fn move_reservation(
+        &self,
+        principal: &Principal,
+        name: ReservationName,
+        commit: bool,
+    ) -> Result<Reservation> {
+        let rpc = if commit {
+            &rpcs::COMMIT_QUOTA
+        } else {
+            &rpcs::RELEASE_QUOTA
+        };
+        let org = name.organization;
+        let caller = self.caller_of(principal, rpc).await?;
+        let mut tx = self
+            .begin_write(org, rpc, &caller, WriteOptions::plain())
+            .await?;
+        self.authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        let current = store::find(tx.conn(), org, &name.request_id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
+        let target = match (commit, current.state) {
+            // Already there: nothing to write or audit.
+            (true, state::COMMITTED) | (false, state::RELEASED) => return Ok(current),
+            (true, state::RESERVED) => state::COMMITTED,
+            (true, state::EXPIRED) => {
+                return Err(Error::precondition(
+                    "RESERVATION_EXPIRED",
+                    format!(
+                        "{name} expired at {}: reserve again",
+                        current.expire_time.to_rfc3339()
+                    ),
+                ));
+            }
+            (true, _) => {
+                return Err(Error::precondition(
+                    "RESERVATION_RELEASED",
+                    format!("{name} was released: reserve again"),
+                ));
+            }
+            (false, _) => state::RELEASED,
+        };
+        store::set_state(tx.conn(), org, &name.request_id, target).await?;
+        let moved = store::find(tx.conn(), org, &name.request_id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
+        tx.audit(
+            moved.name(),
+            json!({ "limit": moved.limit, "amount": moved.amount, "state": moved.state }),
+        );
+        tx.commit().await?;
+        Ok(moved)
     }
 
     /// Stores a service's usage report if it is newer than the stored one.
-    pub async fn report_usage(
-        &self,
-        caller: &Caller,
-        org: Uuid,
-        limit: &str,
-        usage: i64,
-        revision: i64,
-    ) -> Result<bool> {
-        require_service_or_operator(caller)?;
-        let txn = self.begin_locked(org).await?;
-        self.org_access(&txn, caller, org, Deleted::ShowToOperators)
+    pub async fn report_usage(&self, principal: &Principal, input: ReportUsage) -> Result<bool> {
+        let rpc = &rpcs::REPORT_USAGE;
+        let org = input.organization;
+        let caller = self.caller_of(principal, rpc).await?;
+        let tx = self
+            .begin_write(org, rpc, &caller, WriteOptions::plain())
             .await?;
-        let existing = usage_report::Entity::find_by_id((org.to_string(), limit.to_string()))
-            .one(&txn)
+        self.authorize(tx.conn(), &caller, rpc, org, Deleted::ShowToOperators)
             .await?;
-        let accepted = match existing {
-            Some(r) if r.revision >= revision => false,
-            Some(_) => {
-                usage_report::Entity::update_many()
-                    .col_expr(usage_report::Column::Usage, Expr::value(usage))
-                    .col_expr(usage_report::Column::Revision, Expr::value(revision))
-                    .col_expr(usage_report::Column::ReportTime, Expr::value(Utc::now()))
-                    .filter(usage_report::Column::OrganizationId.eq(org.to_string()))
-                    .filter(usage_report::Column::LimitKey.eq(limit))
-                    .filter(usage_report::Column::Revision.lt(revision))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-                    == 1
-            }
-            None => {
-                usage_report::Entity::insert(usage_report::ActiveModel {
-                    organization_id: Set(org.to_string()),
-                    limit_key: Set(limit.to_string()),
-                    usage: Set(usage),
-                    revision: Set(revision),
-                    report_time: Set(Utc::now()),
-                })
-                .exec_without_returning(&txn)
-                .await
-                .map(|_| true)
-                // A concurrent first report won; ours is not newer than it.
-                .or_else(|e| {
-                    if loopback_runtime::db::is_unique_violation(&e) {
-                        Ok(false)
-                    } else {
-                        Err(e)
-                    }
-                })?
-            }
-        };
-        self.finish(txn, false).await?;
+        let accepted =
+            store::report_usage(tx.conn(), org, &input.limit, input.usage, input.revision).await?;
+        tx.commit().await?;
         Ok(accepted)
     }
 
     /// Usage, limit and headroom for every limit of an organization.
-    pub async fn organization_usage(&self, caller: &Caller, org: Uuid) -> Result<Vec<LimitUsage>> {
+    pub async fn organization_usage(
+        &self,
+        principal: &Principal,
+        input: GetOrganizationUsage,
+    ) -> Result<OrganizationUsage> {
+        let caller = self.caller(principal).await?;
+        let org = input.organization;
+        let rpc = &rpcs::GET_ORGANIZATION_USAGE;
         let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+            .authorize(self.db(), &caller, rpc, org, Deleted::Hide)
             .await?;
-        access.require(
-            catalog::ORGANIZATIONS_GET,
-            ActionClass::Read,
-            "GetOrganizationUsage",
-        )?;
         let db = self.db();
-        let reports = usage_report::Entity::find()
-            .filter(usage_report::Column::OrganizationId.eq(org.to_string()))
-            .all(db)
-            .await?;
+        let reports = store::reported_usage(db, org).await?;
         let caps = &access.organization.capabilities;
-        let mut out = Vec::new();
+        let warning_fraction = self.settings().usage_warning_fraction;
+        let mut limits = Vec::new();
         for (key, _, _) in policy::LIMITS {
             let (usage, source) = match *key {
-                projects::LIMIT => (projects::store::count_live(db, org).await?, "org-core"),
+                projects::LIMIT => (projects::count_live(db, org).await?, "org-core"),
                 invites::LIMIT => (
-                    memberships::store::count(db, org).await?
-                        + invites::store::count_pending(db, org, None).await?,
+                    memberships::count(db, org).await?
+                        + invites::count_pending(db, org, None).await?,
                     "org-core",
                 ),
-                roles::LIMIT => (roles::store::count(db, org).await?, "org-core"),
-                auth_providers::LIMIT => (auth_providers::store::count(db, org).await?, "org-core"),
+                roles::LIMIT => (roles::count(db, org).await?, "org-core"),
+                auth_providers::LIMIT => (auth_providers::count(db, org).await?, "org-core"),
                 k if policy::RESERVABLE_LIMITS.contains(&k) => {
-                    (reserved_usage(db, org, k).await?, "reservations")
+                    (store::reserved_usage(db, org, k).await?, "reservations")
                 }
-                k => match reports.iter().find(|r| r.limit_key == k) {
-                    Some(r) => (r.usage, "reported"),
+                k => match reports.iter().find(|(limit, _)| limit == k) {
+                    Some((_, usage)) => (*usage, "reported"),
                     None => (0, "none"),
                 },
             };
             let limit_value = caps.limit(key);
             #[allow(clippy::cast_precision_loss)]
-            let warning = limit_value > 0
-                && usage as f64 >= self.settings().usage_warning_fraction * limit_value as f64
+            let warning = limit_value > 0 && usage as f64 >= warning_fraction * limit_value as f64
                 || limit_value == 0 && usage > 0;
-            out.push(LimitUsage {
+            limits.push(LimitUsage {
                 limit: key.to_string(),
                 limit_value,
                 usage,
@@ -369,8 +344,11 @@ impl OrgCore {
                 source,
             });
         }
-        out.sort_by(|a, b| a.limit.cmp(&b.limit));
-        Ok(out)
+        limits.sort_by(|a, b| a.limit.cmp(&b.limit));
+        Ok(OrganizationUsage {
+            limits,
+            warning_fraction,
+        })
     }
 
     /// Raises or clears the spending-limit flag billing owns; audited and on
@@ -378,82 +356,37 @@ impl OrgCore {
     /// anything changed.
     pub async fn set_spending_limit_reached(
         &self,
-        caller: &Caller,
-        org: Uuid,
-        reached: bool,
-        reason: &str,
+        principal: &Principal,
+        input: SetSpendingLimitReached,
     ) -> Result<bool> {
-        require_service_or_operator(caller)?;
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        if crate::access::spending_blocked(&access.organization) == reached {
+        let rpc = &rpcs::SET_SPENDING_LIMIT_REACHED;
+        let org = input.organization;
+        let caller = self.caller_of(principal, rpc).await?;
+        let mut tx = self
+            .begin_write(org, rpc, &caller, WriteOptions::plain())
+            .await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        if spending_blocked(&access.organization) == input.reached {
             return Ok(false);
         }
+        // Reached is an override; cleared is the default (not reached).
+        let value = if input.reached {
+            Override::Flag(true)
+        } else {
+            Override::Reset
+        };
         let flag = policy::SPENDING_LIMIT_REACHED;
-        org_store_set(&txn, org, flag, reached).await?;
-        let version = access.organization.version;
-        if !crate::organizations::store::save(
-            &txn,
-            org,
-            version,
-            crate::entity::organization::ActiveModel::default(),
-        )
-        .await?
-        {
-            return Err(Error::EtagMismatch(organization_name(org)));
-        }
-        crate::changes::append(&txn, org, crate::changes::kind::CAPABILITIES).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "SetSpendingLimitReached",
-                resource: organization_name(org),
-                organization: Some(org),
-                reason,
-                details: json!({ "reached": reached }),
-            },
-        )
-        .await?;
-        self.finish(txn, false).await?;
+        organizations::set_override(tx.conn(), org, flag, value).await?;
+        organizations::touch(tx.conn(), &access.organization).await?;
+        changes::append(tx.conn(), org, kind::CAPABILITIES).await?;
+        tx.audit_with_reason(
+            organization_name(org),
+            &input.reason,
+            json!({ "reached": input.reached }),
+        );
+        tx.commit().await?;
         Ok(true)
     }
-
-    /// Deletes policy changes older than `retain` (keeping the newest) so
-    /// the feed does not grow forever; watchers older than that resync.
-    pub async fn compact_changes(&self, retain: chrono::Duration) -> Result<u64> {
-        crate::changes::compact(self.db(), Utc::now() - retain).await
-    }
-}
-
-/// Sets the flag override (reached) or removes it (default: not reached).
-async fn org_store_set(
-    conn: &impl ConnectionTrait,
-    org: Uuid,
-    flag: &str,
-    reached: bool,
-) -> Result<()> {
-    let value = if reached { Some(true) } else { None };
-    crate::organizations::store::set_override(conn, org, flag, None, value).await
-}
-
-/// Audits a reservation change.
-async fn audit_reservation(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    method: &str,
-    r: &Reservation,
-) -> Result<()> {
-    audit::record(
-        conn,
-        caller,
-        AuditRecord {
-            method,
-            resource: r.name(),
-            organization: Some(r.organization),
-            reason: "",
-            details: json!({ "limit": r.limit, "amount": r.amount, "state": r.state }),
-        },
-    )
-    .await
 }

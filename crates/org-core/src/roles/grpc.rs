@@ -3,15 +3,17 @@
 use std::collections::BTreeSet;
 
 use loopback_proto::orgcore::v1 as pb;
-use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::validation;
+use loopback_runtime::errors::{FieldViolations, quote};
+use loopback_runtime::fields::{Fields, etag, timestamp};
+use loopback_runtime::rpc::unary;
+use loopback_runtime::validation::MAX_DESCRIPTION_CHARS;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use super::{RoleInput, RoleView, validate_role_id};
+use super::{
+    CreateRole, DeleteRole, ListPermissions, ListRoles, RoleInput, RoleName, RoleView, UpdateRole,
+    validate_role_id,
+};
 use crate::catalog::{self, Permission};
-use crate::convert::{etag, timestamp};
-use crate::grpc as g;
 use crate::service::OrgCore;
 
 /// Serves RoleService.
@@ -36,17 +38,9 @@ pub fn role_to_pb(r: RoleView) -> pb::Role {
     }
 }
 
-fn role_name(v: &mut FieldViolations, field: &str, name: &str) -> Option<(Uuid, String)> {
-    match validation::child_name_with_id(name, "roles") {
-        Ok(ids) => Some(ids),
-        Err(e) => {
-            v.add(field, e);
-            None
-        }
-    }
-}
-
-fn permissions(v: &mut FieldViolations, field: &str, names: &[String]) -> BTreeSet<Permission> {
+/// Catalog permissions, each unknown one named; a role needs at least one.
+fn permissions(f: &mut Fields, field: &str, names: &[String]) -> Option<BTreeSet<Permission>> {
+    let mut v = Fields::new();
     let mut out = BTreeSet::new();
     for (i, name) in names.iter().enumerate() {
         match catalog::lookup(name) {
@@ -55,27 +49,136 @@ fn permissions(v: &mut FieldViolations, field: &str, names: &[String]) -> BTreeS
             }
             None => v.add(
                 format!("{field}[{i}]"),
-                format!("unknown permission {name:?}; see ListPermissions"),
+                format!("unknown permission {}; see ListPermissions", quote(name)),
             ),
         }
     }
-    out
-}
-
-fn texts(v: &mut FieldViolations, role: &pb::Role, prefix: &str) {
-    if !role.display_name.is_empty() {
-        v.check(
-            &format!("{prefix}.display_name"),
-            validation::display_name(&role.display_name),
-        );
+    if names.is_empty() {
+        v.add(field, "a role needs at least one permission");
     }
-    v.check(
-        &format!("{prefix}.description"),
-        validation::bounded_text(&role.description, validation::MAX_DESCRIPTION_CHARS),
-    );
+    match v.into_result() {
+        Ok(()) => Some(out),
+        Err(bad) => {
+            f.extend(bad);
+            None
+        }
+    }
 }
 
 const UPDATABLE: &[&str] = &["display_name", "description", "permissions"];
+
+impl TryFrom<pb::ListPermissionsRequest> for ListPermissions {
+    type Error = FieldViolations;
+    fn try_from(_: pb::ListPermissionsRequest) -> Result<Self, FieldViolations> {
+        Ok(Self)
+    }
+}
+
+impl TryFrom<pb::ListRolesRequest> for ListRoles {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListRolesRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let query = format!("roles|{}", req.parent);
+        let page = f.page(req.page_size, &req.page_token, &query);
+        let (organization, page) = f.finish((organization, page))?;
+        Ok(Self { organization, page })
+    }
+}
+
+impl TryFrom<pb::GetRoleRequest> for RoleName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetRoleRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        f.finish(name)
+    }
+}
+
+impl TryFrom<pb::CreateRoleRequest> for CreateRole {
+    type Error = FieldViolations;
+    fn try_from(req: pb::CreateRoleRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let role_id = f.take(
+            "role_id",
+            validate_role_id(&req.role_id).map(|()| req.role_id),
+        );
+        let role = f.message("role", req.role);
+        // The display name is optional here: the role id stands in for it.
+        let display_name = if role.display_name.is_empty() {
+            Some(None)
+        } else {
+            f.display_name("role.display_name", &role.display_name)
+                .map(Some)
+        };
+        let description = f.text("role.description", &role.description, MAX_DESCRIPTION_CHARS);
+        let permissions = permissions(&mut f, "role.permissions", &role.permissions);
+        let (organization, role_id, display_name, description, permissions) = f.finish((
+            organization,
+            role_id,
+            display_name,
+            description,
+            permissions,
+        ))?;
+        Ok(Self {
+            name: RoleName {
+                organization,
+                role_id,
+            },
+            role: RoleInput {
+                display_name,
+                description: Some(description),
+                permissions: Some(permissions),
+            },
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::UpdateRoleRequest> for UpdateRole {
+    type Error = FieldViolations;
+    fn try_from(req: pb::UpdateRoleRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let role = f.message("role", req.role);
+        let name = f.name("role.name", &role.name);
+        let etag = f.etag("role.etag", &role.etag);
+        let paths = f.update_mask(req.update_mask.as_ref(), UPDATABLE);
+        let mut update = RoleInput::default();
+        if paths.contains(&"display_name") {
+            update.display_name = f.display_name("role.display_name", &role.display_name);
+        }
+        if paths.contains(&"description") {
+            update.description =
+                f.text("role.description", &role.description, MAX_DESCRIPTION_CHARS);
+        }
+        if paths.contains(&"permissions") {
+            update.permissions = permissions(&mut f, "role.permissions", &role.permissions);
+        }
+        let (name, etag) = f.finish((name, etag))?;
+        Ok(Self {
+            name,
+            update,
+            etag,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
+impl TryFrom<pb::DeleteRoleRequest> for DeleteRole {
+    type Error = FieldViolations;
+    fn try_from(req: pb::DeleteRoleRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        let etag = f.etag("etag", &req.etag);
+        let (name, etag) = f.finish((name, etag))?;
+        Ok(Self {
+            name,
+            etag,
+            validate_only: req.validate_only,
+        })
+    }
+}
 
 #[tonic::async_trait]
 impl pb::role_service_server::RoleService for RoleGrpc {
@@ -83,181 +186,77 @@ impl pb::role_service_server::RoleService for RoleGrpc {
         &self,
         request: Request<pb::ListPermissionsRequest>,
     ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
-        self.0.caller_of(&request).await?;
-        Ok(Response::new(pb::ListPermissionsResponse {
-            permissions: self
-                .0
-                .list_permissions()
-                .iter()
-                .map(|(name, description)| pb::Permission {
-                    name: name.to_string(),
-                    description: description.to_string(),
-                })
-                .collect(),
-        }))
+        unary(&self.0, request, OrgCore::list_permissions, |all| {
+            let permission = |(name, description): &(&str, &str)| pb::Permission {
+                name: name.to_string(),
+                description: description.to_string(),
+            };
+            pb::ListPermissionsResponse {
+                permissions: all.iter().map(permission).collect(),
+            }
+        })
+        .await
     }
 
     async fn list_roles(
         &self,
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(
-            &mut v,
-            req.page_size,
-            &req.page_token,
-            &format!("roles|{}", req.parent),
-        );
-        g::done(v)?;
-        let (Some(org), Some(page)) = (org, page) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let roles = self.0.list_roles(&caller, org).await?;
-        // Roles are few (bounded by max_custom_roles); page over the ordered list.
-        let start = match &page.after {
-            Some(after) => roles
-                .iter()
-                .position(|r| &r.role_id == after)
-                .map_or(roles.len(), |i| i + 1),
-            None => 0,
-        };
-        let rest: Vec<RoleView> = roles
-            .into_iter()
-            .skip(start)
-            .take(page.fetch_limit() as usize)
-            .collect();
-        let (rows, next_page_token) = page.finish(rest, |r| r.role_id.clone());
-        Ok(Response::new(pb::ListRolesResponse {
-            roles: rows.into_iter().map(role_to_pb).collect(),
-            next_page_token,
-        }))
+        unary(&self.0, request, OrgCore::list_roles, |page| {
+            let page = page.map(role_to_pb);
+            pb::ListRolesResponse {
+                roles: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
     }
 
     async fn get_role(
         &self,
         request: Request<pb::GetRoleRequest>,
     ) -> Result<Response<pb::GetRoleResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let name = role_name(&mut v, "name", &req.name);
-        g::done(v)?;
-        let Some((org, role_id)) = name else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let role = self.0.get_role(&caller, org, &role_id).await?;
-        Ok(Response::new(pb::GetRoleResponse {
-            role: Some(role_to_pb(role)),
-        }))
+        unary(&self.0, request, OrgCore::get_role, |r| {
+            pb::GetRoleResponse {
+                role: Some(role_to_pb(r)),
+            }
+        })
+        .await
     }
 
     async fn create_role(
         &self,
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::CreateRoleResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        v.check("role_id", validate_role_id(&req.role_id));
-        if req.role.is_none() {
-            v.add("role", "is required");
-        }
-        let role = req.role.unwrap_or_default();
-        texts(&mut v, &role, "role");
-        let perms = permissions(&mut v, "role.permissions", &role.permissions);
-        if role.permissions.is_empty() {
-            v.add("role.permissions", "a role needs at least one permission");
-        }
-        g::done(v)?;
-        let Some(org) = org else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let input = RoleInput {
-            display_name: (!role.display_name.is_empty())
-                .then(|| role.display_name.trim().to_string()),
-            description: Some(role.description),
-            permissions: Some(perms),
-        };
-        let created = self
-            .0
-            .create_role(&caller, org, req.role_id, input, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::CreateRoleResponse {
-            role: Some(role_to_pb(created)),
-        }))
+        unary(&self.0, request, OrgCore::create_role, |r| {
+            pb::CreateRoleResponse {
+                role: Some(role_to_pb(r)),
+            }
+        })
+        .await
     }
 
     async fn update_role(
         &self,
         request: Request<pb::UpdateRoleRequest>,
     ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        if req.role.is_none() {
-            v.add("role", "is required");
-        }
-        let role = req.role.unwrap_or_default();
-        let name = role_name(&mut v, "role.name", &role.name);
-        let version = g::etag(&mut v, "role.etag", &role.etag);
-        let paths = g::update_mask(&mut v, req.update_mask.as_ref(), UPDATABLE);
-        let mut input = RoleInput::default();
-        if paths.contains(&"display_name") {
-            v.check(
-                "role.display_name",
-                validation::display_name(&role.display_name),
-            );
-            input.display_name = Some(role.display_name.trim().to_string());
-        }
-        if paths.contains(&"description") {
-            v.check(
-                "role.description",
-                validation::bounded_text(&role.description, validation::MAX_DESCRIPTION_CHARS),
-            );
-            input.description = Some(role.description.clone());
-        }
-        if paths.contains(&"permissions") {
-            if role.permissions.is_empty() {
-                v.add("role.permissions", "a role needs at least one permission");
+        unary(&self.0, request, OrgCore::update_role, |r| {
+            pb::UpdateRoleResponse {
+                role: Some(role_to_pb(r)),
             }
-            input.permissions = Some(permissions(&mut v, "role.permissions", &role.permissions));
-        }
-        g::done(v)?;
-        let Some((org, role_id)) = name else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let updated = self
-            .0
-            .update_role(&caller, org, &role_id, input, version, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::UpdateRoleResponse {
-            role: Some(role_to_pb(updated)),
-        }))
+        })
+        .await
     }
 
     async fn delete_role(
         &self,
         request: Request<pb::DeleteRoleRequest>,
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
-        let caller = self.0.caller_of(&request).await?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let name = role_name(&mut v, "name", &req.name);
-        let version = g::etag(&mut v, "etag", &req.etag);
-        g::done(v)?;
-        let Some((org, role_id)) = name else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let deleted = self
-            .0
-            .delete_role(&caller, org, &role_id, version, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::DeleteRoleResponse {
-            role: Some(role_to_pb(deleted)),
-        }))
+        unary(&self.0, request, OrgCore::delete_role, |r| {
+            pb::DeleteRoleResponse {
+                role: Some(role_to_pb(r)),
+            }
+        })
+        .await
     }
 }

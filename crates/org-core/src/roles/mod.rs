@@ -6,28 +6,46 @@ pub mod store;
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::{Refusal, quote};
+use loopback_runtime::pagination::{Page, PageRequest};
+use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::access::{Deleted, OrgAccess};
-use crate::audit::{self, AuditRecord};
 use crate::catalog::{self, Permission};
 use crate::changes::{self, kind};
-use crate::entity::custom_role;
 use crate::error::{Error, Result};
-use crate::model::Caller;
 use crate::organizations::check_etag;
-use crate::policy::ActionClass;
+use crate::rpcs;
 use crate::service::OrgCore;
-use store::CustomRole;
 
 /// The limit custom roles count against.
 pub const LIMIT: &str = "max_custom_roles";
 /// The flag that allows custom roles.
 pub const FLAG: &str = "custom_roles_allowed";
+
+/// A custom role as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRole {
+    /// Role id.
+    pub role_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    pub description: String,
+    /// Permissions (catalog entries only).
+    pub permissions: BTreeSet<Permission>,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+    /// Version (etag).
+    pub version: i64,
+}
 
 /// A role as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +63,7 @@ pub struct RoleView {
     /// Permissions.
     pub permissions: BTreeSet<Permission>,
     /// Custom roles: creation time, update time and version.
-    pub custom: Option<(chrono::DateTime<Utc>, chrono::DateTime<Utc>, i64)>,
+    pub custom: Option<(DateTime<Utc>, DateTime<Utc>, i64)>,
 }
 
 impl RoleView {
@@ -75,8 +93,13 @@ impl RoleView {
     }
 }
 
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/roles/{role_id}`, parsed.
+    pub struct RoleName = "roles", role_id: String;
+}
+
 /// What a new or updated custom role is made of, already validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoleInput {
     /// Display name.
     pub display_name: Option<String>,
@@ -84,6 +107,54 @@ pub struct RoleInput {
     pub description: Option<String>,
     /// Permissions.
     pub permissions: Option<BTreeSet<Permission>>,
+}
+
+/// ListPermissions (it has no fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListPermissions;
+
+/// ListRoles, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRoles {
+    /// The organization.
+    pub organization: Uuid,
+    /// Size and position.
+    pub page: PageRequest,
+}
+
+/// CreateRole, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRole {
+    /// The new role.
+    pub name: RoleName,
+    /// What it is made of.
+    pub role: RoleInput,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// UpdateRole, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateRole {
+    /// The role.
+    pub name: RoleName,
+    /// What changes.
+    pub update: RoleInput,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// DeleteRole, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRole {
+    /// The role.
+    pub name: RoleName,
+    /// The etag the caller read, if any.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
 }
 
 /// Checks a custom role id.
@@ -97,275 +168,243 @@ pub fn validate_role_id(id: &str) -> std::result::Result<(), String> {
         return Err("must be 3 to 63 characters of lowercase letters, digits and '-', starting with a letter".into());
     }
     if catalog::is_builtin_role(id) {
-        return Err(format!("{id:?} is a built-in role"));
+        return Err(format!("{} is a built-in role", quote(id)));
     }
     Ok(())
 }
 
 fn cannot_grant(permission: Permission) -> Error {
-    Error::PermissionDeniedBecause {
+    Refusal::PermissionDeniedBecause {
         permission: permission.to_string(),
         reason: "PERMISSION_ESCALATION",
         message: format!("you cannot grant {permission}: you do not hold it yourself"),
     }
+    .into()
 }
 
 /// Refuses when the organization does not allow custom roles.
 fn require_flag(access: &OrgAccess) -> Result<()> {
-    if access
-        .organization
-        .capabilities
-        .flags
-        .get(FLAG)
-        .copied()
-        .unwrap_or(false)
-    {
-        Ok(())
-    } else {
-        Err(Error::CapabilityDisabled {
-            flag: FLAG,
-            message: format!(
-                "custom roles are not enabled for {}: ask your operator to enable {FLAG}",
-                access.organization.name()
-            ),
-        })
+    let allowed = access.organization.capabilities.flags.get(FLAG).copied();
+    if allowed.unwrap_or(false) {
+        return Ok(());
     }
+    Err(Refusal::CapabilityDisabled {
+        flag: FLAG.into(),
+        message: format!(
+            "custom roles are not enabled for {}: ask your operator to enable {FLAG}",
+            access.organization.name()
+        ),
+    }
+    .into())
+}
+
+fn built_in(name: &RoleName, what: &str) -> Error {
+    Error::precondition(
+        "BUILT_IN_ROLE",
+        format!("{} is a built-in role and {what}", name.role_id),
+    )
+}
+
+/// The permissions of any role id in `org` (empty for unknown roles).
+pub async fn permissions_of(
+    conn: &impl Conn,
+    org: Uuid,
+    role_id: &str,
+) -> Result<BTreeSet<Permission>> {
+    store::role_permissions(conn, org, role_id).await
+}
+
+/// Number of custom roles in `org`.
+pub async fn count(conn: &impl Conn, org: Uuid) -> Result<i64> {
+    store::count(conn, org).await
 }
 
 impl OrgCore {
+    /// A custom role, NOT_FOUND when missing.
+    async fn custom_role(&self, conn: &impl Conn, name: &RoleName) -> Result<CustomRole> {
+        store::find(conn, name.organization, &name.role_id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))
+    }
+
     /// Every permission of the catalog.
-    pub fn list_permissions(&self) -> &'static [(Permission, &'static str)] {
-        catalog::PERMISSIONS
+    pub async fn list_permissions(
+        &self,
+        principal: &Principal,
+        _input: ListPermissions,
+    ) -> Result<&'static [(Permission, &'static str)]> {
+        self.caller_of(principal, &rpcs::LIST_PERMISSIONS).await?;
+        Ok(catalog::PERMISSIONS)
     }
 
     /// Built-in roles, then custom roles by id.
-    pub async fn list_roles(&self, caller: &Caller, org: Uuid) -> Result<Vec<RoleView>> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+    pub async fn list_roles(
+        &self,
+        principal: &Principal,
+        input: ListRoles,
+    ) -> Result<Page<RoleView>> {
+        let caller = self.caller(principal).await?;
+        let org = input.organization;
+        self.authorize(self.db(), &caller, &rpcs::LIST_ROLES, org, Deleted::Hide)
             .await?;
-        access.require(catalog::ROLES_LIST, ActionClass::Read, "ListRoles")?;
-        let mut out: Vec<RoleView> = catalog::roles::ALL
+        let mut roles: Vec<RoleView> = catalog::roles::ALL
             .iter()
             .filter_map(|id| RoleView::builtin(org, id))
             .collect();
-        // Custom roles are bounded by max_custom_roles, so one query suffices.
+        // Custom roles are bounded by max_custom_roles, so one query
+        // suffices; pages are cut from the ordered list.
         let custom = store::list(self.db(), org, None, 10_000).await?;
-        out.extend(custom.into_iter().map(|r| RoleView::custom(org, r)));
-        Ok(out)
+        roles.extend(custom.into_iter().map(|r| RoleView::custom(org, r)));
+        let start = match &input.page.after {
+            Some(after) => roles
+                .iter()
+                .position(|r| &r.role_id == after)
+                .map_or(roles.len(), |i| i + 1),
+            None => 0,
+        };
+        let limit = usize::try_from(input.page.fetch_limit()).unwrap_or(usize::MAX);
+        let rest: Vec<RoleView> = roles.into_iter().skip(start).take(limit).collect();
+        Ok(input.page.page(rest, |r| r.role_id.clone()))
     }
 
     /// One role.
-    pub async fn get_role(&self, caller: &Caller, org: Uuid, role_id: &str) -> Result<RoleView> {
-        let access = self
-            .org_access(self.db(), caller, org, Deleted::Hide)
+    pub async fn get_role(&self, principal: &Principal, name: RoleName) -> Result<RoleView> {
+        let caller = self.caller(principal).await?;
+        let org = name.organization;
+        self.authorize(self.db(), &caller, &rpcs::GET_ROLE, org, Deleted::Hide)
             .await?;
-        access.require(catalog::ROLES_GET, ActionClass::Read, "GetRole")?;
-        if let Some(role) = RoleView::builtin(org, role_id) {
+        if let Some(role) = RoleView::builtin(org, &name.role_id) {
             return Ok(role);
         }
-        store::find(self.db(), org, role_id)
-            .await?
-            .map(|r| RoleView::custom(org, r))
-            .ok_or_else(|| Error::NotFound(format!("organizations/{org}/roles/{role_id}")))
+        let role = self.custom_role(self.db(), &name).await?;
+        Ok(RoleView::custom(org, role))
     }
 
     /// Creates a custom role.
-    pub async fn create_role(
-        &self,
-        caller: &Caller,
-        org: Uuid,
-        role_id: String,
-        input: RoleInput,
-        validate_only: bool,
-    ) -> Result<RoleView> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::ROLES_CREATE, ActionClass::Setup, "CreateRole")?;
+    pub async fn create_role(&self, principal: &Principal, input: CreateRole) -> Result<RoleView> {
+        let rpc = &rpcs::CREATE_ROLE;
+        let name = input.name;
+        let org = name.organization;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(org, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
         require_flag(&access)?;
-        let permissions = input.permissions.unwrap_or_default();
+        let permissions = input.role.permissions.unwrap_or_default();
         access
             .permissions
             .covers(&permissions)
             .map_err(cannot_grant)?;
-        if store::find(&txn, org, &role_id).await?.is_some() {
-            return Err(Error::AlreadyExists(format!(
-                "organizations/{org}/roles/{role_id} already exists"
-            )));
+        if store::find(tx.conn(), org, &name.role_id).await?.is_some() {
+            return Err(Error::already_exists(format!("{name} already exists")));
         }
         let limit = access.organization.capabilities.limit(LIMIT);
-        let used = store::count(&txn, org).await?;
+        let used = store::count(tx.conn(), org).await?;
         if used >= limit {
-            return Err(Error::LimitReached {
+            return Err(Refusal::LimitReached {
                 organization: access.organization.name(),
                 limit: LIMIT.into(),
                 limit_value: limit,
                 usage: used,
-            });
+            }
+            .into());
         }
         let now = Utc::now();
-        custom_role::Entity::insert(custom_role::ActiveModel {
-            organization_id: Set(org.to_string()),
-            role_id: Set(role_id.clone()),
-            display_name: Set(input
+        let role = CustomRole {
+            display_name: input
+                .role
                 .display_name
-                .clone()
-                .unwrap_or_else(|| role_id.clone())),
-            description: Set(input.description.clone().unwrap_or_default()),
-            permissions: Set(store::permissions_json(&permissions)),
-            create_time: Set(now),
-            update_time: Set(now),
-            version: Set(1),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "CreateRole",
-                resource: format!("organizations/{org}/roles/{role_id}"),
-                organization: Some(org),
-                reason: "",
-                details: json!({ "permissions": permissions }),
-            },
-        )
-        .await?;
-        let role = store::find(&txn, org, &role_id)
-            .await?
-            .ok_or_else(|| Error::Corrupt("role vanished inside its transaction".into()))?;
-        self.finish(txn, validate_only).await?;
-        Ok(RoleView::custom(org, role))
+                .unwrap_or_else(|| name.role_id.clone()),
+            role_id: name.role_id.clone(),
+            description: input.role.description.unwrap_or_default(),
+            permissions,
+            create_time: now,
+            update_time: now,
+            version: 1,
+        };
+        store::insert(tx.conn(), org, &role).await?;
+        tx.audit(name.to_string(), json!({ "permissions": role.permissions }));
+        let created = self.custom_role(tx.conn(), &name).await?;
+        tx.commit().await?;
+        Ok(RoleView::custom(org, created))
     }
 
     /// Updates a custom role (built-in roles cannot change).
-    pub async fn update_role(
-        &self,
-        caller: &Caller,
-        org: Uuid,
-        role_id: &str,
-        input: RoleInput,
-        etag: Option<i64>,
-        validate_only: bool,
-    ) -> Result<RoleView> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::ROLES_UPDATE, ActionClass::Setup, "UpdateRole")?;
-        let name = format!("organizations/{org}/roles/{role_id}");
-        if catalog::is_builtin_role(role_id) {
-            return Err(Error::FailedPrecondition {
-                reason: "BUILT_IN_ROLE",
-                message: format!(
-                    "{role_id} is a built-in role and cannot change: create a custom role instead"
-                ),
-            });
+    pub async fn update_role(&self, principal: &Principal, input: UpdateRole) -> Result<RoleView> {
+        let rpc = &rpcs::UPDATE_ROLE;
+        let name = input.name;
+        let org = name.organization;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(org, rpc, &caller, options).await?;
+        let access = self
+            .authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        if catalog::is_builtin_role(&name.role_id) {
+            return Err(built_in(
+                &name,
+                "cannot change: create a custom role instead",
+            ));
         }
         require_flag(&access)?;
-        let role = store::find(&txn, org, role_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(name.clone()))?;
-        check_etag(&name, etag, role.version)?;
-        let mut changes = custom_role::ActiveModel::default();
-        if let Some(v) = &input.display_name {
-            changes.display_name = Set(v.clone());
-        }
-        if let Some(v) = &input.description {
-            changes.description = Set(v.clone());
-        }
-        if let Some(p) = &input.permissions {
+        let role = self.custom_role(tx.conn(), &name).await?;
+        check_etag(&name.to_string(), input.etag, role.version)?;
+        if let Some(p) = &input.update.permissions {
             access.permissions.covers(p).map_err(cannot_grant)?;
-            changes.permissions = Set(store::permissions_json(p));
         }
-        changes.version = Set(role.version + 1);
-        changes.update_time = Set(Utc::now());
-        let updated = custom_role::Entity::update_many()
-            .set(changes)
-            .filter(custom_role::Column::OrganizationId.eq(org.to_string()))
-            .filter(custom_role::Column::RoleId.eq(role_id))
-            .filter(custom_role::Column::Version.eq(role.version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::EtagMismatch(name));
+        let update = &input.update;
+        if !store::update(tx.conn(), org, &name.role_id, role.version, update).await? {
+            return Err(Error::etag_mismatch(name.to_string()));
         }
         // Members holding this role now have other permissions.
-        changes::append(&txn, org, kind::MEMBERSHIP).await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "UpdateRole",
-                resource: name.clone(),
-                organization: Some(org),
-                reason: "",
-                details: json!({ "permissions": input.permissions, "display_name": input.display_name }),
-            },
-        )
-        .await?;
-        let role = store::find(&txn, org, role_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(name))?;
-        self.finish(txn, validate_only).await?;
-        Ok(RoleView::custom(org, role))
+        changes::append(tx.conn(), org, kind::MEMBERSHIP).await?;
+        tx.audit(
+            name.to_string(),
+            json!({ "permissions": update.permissions, "display_name": update.display_name }),
+        );
+        let updated = self.custom_role(tx.conn(), &name).await?;
+        tx.commit().await?;
+        Ok(RoleView::custom(org, updated))
     }
 
     /// Deletes a custom role nobody holds.
-    pub async fn delete_role(
-        &self,
-        caller: &Caller,
-        org: Uuid,
-        role_id: &str,
-        etag: Option<i64>,
-        validate_only: bool,
-    ) -> Result<RoleView> {
-        let txn = self.begin_locked(org).await?;
-        let access = self.org_access(&txn, caller, org, Deleted::Hide).await?;
-        access.require(catalog::ROLES_DELETE, ActionClass::Setup, "DeleteRole")?;
-        let name = format!("organizations/{org}/roles/{role_id}");
-        if catalog::is_builtin_role(role_id) {
-            return Err(Error::FailedPrecondition {
-                reason: "BUILT_IN_ROLE",
-                message: format!("{role_id} is a built-in role and cannot be deleted"),
-            });
+    pub async fn delete_role(&self, principal: &Principal, input: DeleteRole) -> Result<RoleView> {
+        let rpc = &rpcs::DELETE_ROLE;
+        let name = input.name;
+        let org = name.organization;
+        let caller = self.caller(principal).await?;
+        let options = WriteOptions::validate_only(input.validate_only);
+        let mut tx = self.begin_write(org, rpc, &caller, options).await?;
+        self.authorize(tx.conn(), &caller, rpc, org, Deleted::Hide)
+            .await?;
+        if catalog::is_builtin_role(&name.role_id) {
+            return Err(built_in(&name, "cannot be deleted"));
         }
-        let role = store::find(&txn, org, role_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(name.clone()))?;
-        check_etag(&name, etag, role.version)?;
-        let (members, invites) = store::usage(&txn, org, role_id).await?;
+        let role = self.custom_role(tx.conn(), &name).await?;
+        check_etag(&name.to_string(), input.etag, role.version)?;
+        let (members, invites) = store::usage(tx.conn(), org, &name.role_id).await?;
         if members + invites > 0 {
-            return Err(Error::FailedPrecondition {
-                reason: "ROLE_IN_USE",
-                message: format!(
+            return Err(Error::precondition(
+                "ROLE_IN_USE",
+                format!(
                     "{name} is held by {members} member(s) and granted by {invites} pending invite(s): take it away from them first"
                 ),
-            });
+            ));
         }
-        custom_role::Entity::delete_many()
-            .filter(custom_role::Column::OrganizationId.eq(org.to_string()))
-            .filter(custom_role::Column::RoleId.eq(role_id))
-            .exec(&txn)
-            .await?;
-        audit::record(
-            &txn,
-            caller,
-            AuditRecord {
-                method: "DeleteRole",
-                resource: name,
-                organization: Some(org),
-                reason: "",
-                details: json!({}),
-            },
-        )
-        .await?;
-        self.finish(txn, validate_only).await?;
+        store::delete(tx.conn(), org, &name.role_id).await?;
+        tx.audit(name.to_string(), json!({}));
+        tx.commit().await?;
         Ok(RoleView::custom(org, role))
     }
 
-    /// Checks that every role id exists in `org` and that `access` holds
-    /// every permission they carry. `field` names the request field.
+    /// Checks that every role id exists in `access`'s organization and that
+    /// `access` holds every permission they carry. `field` names the
+    /// request field.
     pub async fn check_grantable(
         &self,
-        conn: &impl sea_orm::ConnectionTrait,
+        conn: &impl Conn,
         access: &OrgAccess,
         roles: &[String],
         field: &str,
@@ -375,7 +414,7 @@ impl OrgCore {
             if !store::exists(conn, org, role).await? {
                 return Err(Error::invalid(
                     format!("{field}[{i}]"),
-                    format!("unknown role {role:?}"),
+                    format!("unknown role {}", quote(role)),
                 ));
             }
             let permissions = store::role_permissions(conn, org, role).await?;

@@ -2,44 +2,28 @@
 
 use std::collections::BTreeSet;
 
+use chrono::Utc;
+use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
+use super::{CustomRole, RoleInput};
 use crate::catalog::{self, Permission};
 use crate::entity::{custom_role, invite, membership_role};
 use crate::error::{Error, Result};
 
-/// A custom role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomRole {
-    /// Role id.
-    pub role_id: String,
-    /// Display name.
-    pub display_name: String,
-    /// Description.
-    pub description: String,
-    /// Permissions (catalog entries only).
-    pub permissions: BTreeSet<Permission>,
-    /// Creation time.
-    pub create_time: chrono::DateTime<chrono::Utc>,
-    /// Last change.
-    pub update_time: chrono::DateTime<chrono::Utc>,
-    /// Version (etag).
-    pub version: i64,
-}
-
 /// Parses stored permissions, keeping only catalog entries (a permission
 /// removed from the catalog grants nothing).
-pub fn parse_permissions(json: &str) -> Result<BTreeSet<Permission>> {
+fn parse_permissions(json: &str) -> Result<BTreeSet<Permission>> {
     let names: Vec<String> =
         serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("role permissions: {e}")))?;
     Ok(names.iter().filter_map(|n| catalog::lookup(n)).collect())
 }
 
 /// Serialises permissions for storage.
-pub fn permissions_json(permissions: &BTreeSet<Permission>) -> String {
+fn permissions_json(permissions: &BTreeSet<Permission>) -> String {
     serde_json::to_string(&permissions.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 
@@ -66,6 +50,64 @@ pub async fn find(
         .await?
         .map(to_domain)
         .transpose()
+}
+
+/// Inserts a new custom role.
+pub async fn insert(conn: &impl ConnectionTrait, org: Uuid, r: &CustomRole) -> Result<()> {
+    custom_role::Entity::insert(custom_role::ActiveModel {
+        organization_id: Set(org.to_string()),
+        role_id: Set(r.role_id.clone()),
+        display_name: Set(r.display_name.clone()),
+        description: Set(r.description.clone()),
+        permissions: Set(permissions_json(&r.permissions)),
+        create_time: Set(r.create_time),
+        update_time: Set(r.update_time),
+        version: Set(r.version),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies `input` to a custom role if it is still at `expected_version`.
+/// Returns false on a concurrent change.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    role_id: &str,
+    expected_version: i64,
+    input: &RoleInput,
+) -> Result<bool> {
+    let mut changes = custom_role::ActiveModel::default();
+    if let Some(v) = &input.display_name {
+        changes.display_name = Set(v.clone());
+    }
+    if let Some(v) = &input.description {
+        changes.description = Set(v.clone());
+    }
+    if let Some(p) = &input.permissions {
+        changes.permissions = Set(permissions_json(p));
+    }
+    changes.version = Set(expected_version + 1);
+    changes.update_time = Set(Utc::now());
+    let updated = custom_role::Entity::update_many()
+        .set(changes)
+        .filter(custom_role::Column::OrganizationId.eq(org.to_string()))
+        .filter(custom_role::Column::RoleId.eq(role_id))
+        .filter(custom_role::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Deletes a custom role.
+pub async fn delete(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Result<()> {
+    custom_role::Entity::delete_many()
+        .filter(custom_role::Column::OrganizationId.eq(org.to_string()))
+        .filter(custom_role::Column::RoleId.eq(role_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// The permissions of any role id in `org` (empty for unknown roles).

@@ -1,48 +1,43 @@
-//! The policy change feed: every policy-relevant write appends a row to
-//! `policy_changes` in its own transaction; `WatchOrganizationPolicies`
-//! streams them by revision. On SQLite (one process) an in-process signal
-//! wakes watchers; other replicas notice by polling.
+//! Change feed storage, and the PostgreSQL LISTEN loop that wakes this
+//! replica's watchers when another replica commits a change.
 //!
-//! Revisions must become visible in order, or a watcher that has seen
-//! revision 11 would never go back for a revision 10 that committed later.
 //! PostgreSQL hands out sequence values in order but commits them in any
 //! order, so every append first takes a transaction-scoped advisory lock:
 //! appends (and so their commits) happen one after another across all
-//! replicas. SQLite has a single writer, which gives the same order. Gaps
-//! from rolled-back transactions are harmless: readers ask for everything
-//! above their revision.
+//! replicas. SQLite has a single writer, which gives the same order.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::postgres::{PgListener, PgPool};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
+use super::Change;
 use crate::entity::{policy_change, policy_feed_meta};
 use crate::error::Result;
+use crate::model::parse_stored_uuid;
 
-/// Kinds of change on the feed.
-pub mod kind {
-    /// A new organization.
-    pub const CREATED: &str = "created";
-    /// Verification status changed.
-    pub const VERIFICATION_STATUS: &str = "verification_status";
-    /// Lifecycle state changed.
-    pub const STATE: &str = "state";
-    /// Capability overrides changed.
-    pub const CAPABILITIES: &str = "capabilities";
-    /// Soft-deleted.
-    pub const DELETED: &str = "deleted";
-    /// Undeleted.
-    pub const UNDELETED: &str = "undeleted";
-    /// Memberships or roles changed.
-    pub const MEMBERSHIP: &str = "membership";
+/// PostgreSQL channel that wakes every replica's watchers after a commit.
+pub const NOTIFY_CHANNEL: &str = "loopback_policy_changes";
+
+/// Advisory lock key serialising feed appends on PostgreSQL.
+const FEED_LOCK: i64 = 0x6c6f_6f70_6665_6564; // "loopfeed"
+
+fn to_domain(m: policy_change::Model) -> Result<Change> {
+    Ok(Change {
+        revision: m.revision,
+        organization: parse_stored_uuid(&m.organization_id)?,
+        kind: m.kind,
+        change_time: m.change_time,
+    })
 }
 
-/// Appends a change for `organization` (commit the transaction, then call
-/// [`crate::OrgCore::notify_changes`]).
+/// Appends a change for `organization`.
 pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str) -> Result<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
         // Held until commit or rollback; see the module docs.
@@ -63,12 +58,6 @@ pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str)
     .await?;
     Ok(())
 }
-
-/// PostgreSQL channel that wakes every replica's watchers after a commit.
-pub const NOTIFY_CHANNEL: &str = "loopback_policy_changes";
-
-/// Advisory lock key serialising feed appends on PostgreSQL.
-const FEED_LOCK: i64 = 0x6c6f_6f70_6665_6564; // "loopfeed"
 
 /// The highest revision committed so far (0 if none).
 pub async fn latest(conn: &impl ConnectionTrait) -> Result<i64> {
@@ -119,17 +108,16 @@ pub async fn compact(conn: &impl ConnectionTrait, before: chrono::DateTime<Utc>)
 }
 
 /// Changes after `revision`, oldest first, at most `limit`.
-pub async fn after(
-    conn: &impl ConnectionTrait,
-    revision: i64,
-    limit: u64,
-) -> Result<Vec<policy_change::Model>> {
-    Ok(policy_change::Entity::find()
+pub async fn after(conn: &impl ConnectionTrait, revision: i64, limit: u64) -> Result<Vec<Change>> {
+    policy_change::Entity::find()
         .filter(policy_change::Column::Revision.gt(revision))
         .order_by_asc(policy_change::Column::Revision)
         .limit(limit)
         .all(conn)
-        .await?)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
 }
 
 /// The latest revision touching `organization` (0 if none).
@@ -140,4 +128,37 @@ pub async fn latest_for(conn: &impl ConnectionTrait, organization: Uuid) -> Resu
         .one(conn)
         .await?
         .map_or(0, |c| c.revision))
+}
+
+/// The PostgreSQL pool behind `db`, or `None` on SQLite (one process: the
+/// in-process commit signal is enough).
+pub fn postgres_pool(db: &DatabaseConnection) -> Option<PgPool> {
+    (db.get_database_backend() == DbBackend::Postgres)
+        .then(|| db.get_postgres_connection_pool().clone())
+}
+
+/// Calls `notify` whenever any replica commits a change (LISTEN on
+/// [`NOTIFY_CHANNEL`]), reconnecting after failures, until the pool closes.
+pub async fn listen(pool: PgPool, notify: impl Fn() + Send + 'static) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                // recv reconnects by itself; it errs only when the pool is closed.
+                Ok(()) => {
+                    while listener.recv().await.is_ok() {
+                        notify();
+                    }
+                    if pool.is_closed() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
+            },
+            Err(_) if pool.is_closed() => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "policy change listener cannot connect; retrying")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }

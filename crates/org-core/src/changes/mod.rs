@@ -1,0 +1,87 @@
+//! The policy change feed: every policy-relevant write appends a change in
+//! its own transaction; `WatchOrganizationPolicies` streams them by
+//! revision. On SQLite (one process) the write path's commit signal wakes
+//! watchers; on PostgreSQL every replica also hears a NOTIFY, and watchers
+//! poll besides, so a lost signal only delays them.
+//!
+//! Revisions must become visible in order, or a watcher that has seen
+//! revision 11 would never go back for a revision 10 that committed later;
+//! [`store::append`] serialises appends for that. Gaps from rolled-back
+//! transactions are harmless: readers ask for everything above their
+//! revision.
+
+pub mod store;
+
+pub use store::{listen, postgres_pool};
+
+use chrono::{DateTime, Utc};
+use loopback_runtime::db::Conn;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::service::OrgCore;
+
+/// Kinds of change on the feed.
+pub mod kind {
+    /// A new organization.
+    pub const CREATED: &str = "created";
+    /// Verification status changed.
+    pub const VERIFICATION_STATUS: &str = "verification_status";
+    /// Lifecycle state changed.
+    pub const STATE: &str = "state";
+    /// Capability overrides changed.
+    pub const CAPABILITIES: &str = "capabilities";
+    /// Soft-deleted.
+    pub const DELETED: &str = "deleted";
+    /// Undeleted.
+    pub const UNDELETED: &str = "undeleted";
+    /// Memberships or roles changed.
+    pub const MEMBERSHIP: &str = "membership";
+}
+
+/// One change on the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its revision (increasing, with gaps).
+    pub revision: i64,
+    /// The organization whose policy changed.
+    pub organization: Uuid,
+    /// What changed (see [`kind`]).
+    pub kind: String,
+    /// When.
+    pub change_time: DateTime<Utc>,
+}
+
+/// Appends a change for `organization` inside the write transaction
+/// `conn`; watchers wake when it commits.
+pub async fn append(conn: &impl Conn, organization: Uuid, kind: &str) -> Result<()> {
+    store::append(conn, organization, kind).await
+}
+
+/// The highest revision committed so far (0 if none).
+pub async fn latest(conn: &impl Conn) -> Result<i64> {
+    store::latest(conn).await
+}
+
+/// Revisions at or below this were compacted away.
+pub async fn compacted_through(conn: &impl Conn) -> Result<i64> {
+    store::compacted_through(conn).await
+}
+
+/// Changes after `revision`, oldest first, at most `limit`.
+pub async fn after(conn: &impl Conn, revision: i64, limit: u64) -> Result<Vec<Change>> {
+    store::after(conn, revision, limit).await
+}
+
+/// The latest revision touching `organization` (0 if none).
+pub async fn latest_for(conn: &impl Conn, organization: Uuid) -> Result<i64> {
+    store::latest_for(conn, organization).await
+}
+
+impl OrgCore {
+    /// Deletes policy changes older than `retain` (keeping the newest) so
+    /// the feed does not grow forever; watchers older than that resync.
+    pub async fn compact_changes(&self, retain: chrono::Duration) -> Result<u64> {
+        store::compact(self.db(), Utc::now() - retain).await
+    }
+}
