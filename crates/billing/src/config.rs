@@ -1,4 +1,6 @@
-//! billing's settings: database, price book, tax, and how to reach org-core.
+//! billing's settings: database, price book and tax. How billing reaches
+//! org-core is the authority client's business (`AuthorityArgs`), set once
+//! per binary, not here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,16 +35,6 @@ pub struct BillingArgs {
         default_value_t = 1900
     )]
     pub tax_rate_bps: u32,
-    /// org-core's URL, for the authority. `loopbackd` points it at itself.
-    #[arg(
-        long = "org-core-url",
-        env = "LOOPBACK_ORG_CORE_URL",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub org_core_url: String,
-    /// The bearer token billing presents to org-core (a service token).
-    #[arg(long = "billing-service-token", env = "LOOPBACK_BILLING_SERVICE_TOKEN")]
-    pub service_token: Option<String>,
 }
 
 impl Default for BillingArgs {
@@ -52,8 +44,6 @@ impl Default for BillingArgs {
             prices: vec!["compute.vcpu_hours=4".into()],
             currency: "EUR".into(),
             tax_rate_bps: 1900,
-            org_core_url: "http://127.0.0.1:50051".into(),
-            service_token: None,
         }
     }
 }

@@ -1,9 +1,9 @@
 //! billing's typed errors and their one conversion into `tonic::Status`.
 
-use loopback_runtime::errors::{self, FieldViolations};
-use sea_orm::DbErr;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use loopback_org_core_client::AuthorityDenied;
+use loopback_runtime::db::DbErr;
+use loopback_runtime::errors::{self, FieldViolations, Refusal};
+use tonic::Status;
 
 /// ErrorInfo reason of a refused invoice status change.
 pub const INVALID_INVOICE_TRANSITION: &str = "INVALID_INVOICE_TRANSITION";
@@ -11,32 +11,15 @@ pub const INVALID_INVOICE_TRANSITION: &str = "INVALID_INVOICE_TRANSITION";
 /// Result alias for billing.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in billing, without knowing about gRPC
-/// (authority refusals arrive already as `Status` from the client crate).
+/// Everything that can go wrong in billing, without knowing about gRPC.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Bad input; names every bad field.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(FieldViolations),
-    /// Missing, or another tenant's.
-    #[error("{0} not found")]
-    NotFound(String),
-    /// A limitation flag forbids it.
-    #[error("{message}")]
-    CapabilityDisabled {
-        /// The flag.
-        flag: &'static str,
-        /// Human explanation.
-        message: String,
-    },
-    /// A state rule forbids it.
-    #[error("{message}")]
-    FailedPrecondition {
-        /// ErrorInfo reason.
-        reason: &'static str,
-        /// Human explanation.
-        message: String,
-    },
+    /// A refusal from the DESIGN.md §3 table (bad input, NOT_FOUND, ...).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The authority did not let the call through.
+    #[error(transparent)]
+    Denied(#[from] AuthorityDenied),
     /// The invoice's status does not allow the verb.
     #[error("{invoice} is {from}: cannot {action} it (to {to})")]
     InvalidInvoiceTransition {
@@ -49,9 +32,6 @@ pub enum Error {
         /// The verb.
         action: &'static str,
     },
-    /// A refusal decided by the authority (already a Status).
-    #[error("{0}")]
-    Authority(Status),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] DbErr),
@@ -60,64 +40,49 @@ pub enum Error {
     Corrupt(String),
 }
 
-impl From<FieldViolations> for Error {
-    fn from(v: FieldViolations) -> Self {
-        Self::InvalidArgument(v)
+impl Error {
+    /// NOT_FOUND, revealing nothing.
+    pub fn not_found(name: impl Into<String>) -> Self {
+        Refusal::NotFound(name.into()).into()
     }
 }
 
-impl From<Status> for Error {
-    fn from(s: Status) -> Self {
-        Self::Authority(s)
+impl From<FieldViolations> for Error {
+    fn from(v: FieldViolations) -> Self {
+        Self::Refused(Refusal::InvalidArgument(v))
     }
 }
 
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {
-            Error::InvalidArgument(v) => errors::invalid_argument(&v),
-            Error::NotFound(name) => errors::not_found(&name),
-            Error::CapabilityDisabled { flag, message } => {
-                errors::capability_disabled(flag, message)
-            }
-            Error::FailedPrecondition { reason, message } => {
-                errors::failed_precondition(reason, message)
-            }
+            Error::Refused(refusal) => refusal.into(),
+            Error::Denied(denied) => Refusal::from(denied).into(),
             Error::InvalidInvoiceTransition {
                 invoice,
                 from,
                 to,
                 action,
-            } => {
-                let message = format!("{invoice} is {from}: cannot {action} it (to {to})");
-                let metadata: std::collections::HashMap<String, String> = [
+            } => Refusal::FailedPrecondition {
+                reason: INVALID_INVOICE_TRANSITION,
+                message: format!("{invoice} is {from}: cannot {action} it (to {to})"),
+                metadata: vec![
                     ("invoice", invoice),
                     ("from", from.into()),
                     ("to", to.into()),
                     ("action", action.into()),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-                Status::with_error_details(
-                    Code::FailedPrecondition,
-                    message,
-                    ErrorDetails::with_error_info(
-                        INVALID_INVOICE_TRANSITION,
-                        errors::DOMAIN,
-                        metadata,
-                    ),
-                )
+                ],
             }
-            Error::Authority(status) => status,
-            Error::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                errors::internal()
-            }
-            Error::Corrupt(e) => {
-                tracing::error!(error = %e, "corrupt stored data");
-                errors::internal()
-            }
+            .into(),
+            Error::Db(e) => errors::internal_from("database error", &e),
+            Error::Corrupt(e) => errors::internal_from("corrupt stored data", &e),
         }
     }
+}
+
+/// The gRPC code and message an error would be answered with, for answers
+/// that carry one result per item (BatchRecordUsage).
+pub fn status_of(err: Error) -> (i32, String) {
+    let status = Status::from(err);
+    (status.code() as i32, status.message().to_string())
 }

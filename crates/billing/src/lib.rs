@@ -1,12 +1,17 @@
 //! billing: payment methods (card tokens, SEPA mandates with sealed IBANs),
-//! metered usage from platform services, the price book, cost summaries and
-//! invoices. Every call is authorized by org-core through the authority
-//! client (`loopback-org-core-client`); billing never re-implements the
-//! status policy.
+//! metered usage from platform services, the price book, cost summaries,
+//! invoices and spending limits. Every call is authorized by org-core through
+//! the authority client (`loopback-org-core-client`); billing never
+//! re-implements the status policy.
 //!
-//! Layout as in org-core: one module per resource family with a gRPC
-//! adapter (`grpc.rs`) and the domain operations (`mod.rs`, methods on
-//! [`Billing`]) over sea-orm entities.
+//! Built from the service kit like every service: one module per resource
+//! family in three layers — the gRPC adapter (`grpc.rs`: parse into the
+//! domain's input, one domain call, map), the domain (`mod.rs`: methods on
+//! [`Billing`] taking `(principal, input)`, authorizing their row of
+//! [`rpcs`] first and writing through the kit's transaction helper), and
+//! the store (`store.rs`, the only place besides `entity/` and `migration/`
+//! that touches sea-orm). Writes are audited through the kit's outbox,
+//! which a background job relays to org-core's audit log.
 //!
 //! Spending alerts are recorded and logged; delivering them to notification
 //! channels waits for the integrations service.
@@ -15,24 +20,31 @@ pub mod config;
 pub mod costs;
 pub mod entity;
 pub mod error;
-pub mod grpc;
 pub mod invoices;
 pub mod migration;
 pub mod payment_methods;
+pub mod rpcs;
 pub mod spending;
 pub mod usage;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use loopback_org_core_client::AuthorityClient;
+use loopback_org_core_client::{AuthorityArgs, AuthorityClient, OrganizationPolicy};
 use loopback_proto::billing::v1 as pb;
-use loopback_runtime::auth::Authenticator;
-use loopback_runtime::secrets::Keyring;
-use sea_orm::DatabaseConnection;
-use sea_orm_migration::MigratorTrait as _;
+use loopback_runtime::auth::{Authenticator, Principal};
+use loopback_runtime::authz::Rpc;
+use loopback_runtime::db::{DatabaseConnection, DatabaseTransaction, DbErr};
+use loopback_runtime::outbox::{self, Outbox};
+use loopback_runtime::secrets::{Keyring, SealedColumn};
+use loopback_runtime::service::{BoxError, Context, Job, Service};
+use loopback_runtime::tx::{Actor, WriteOptions, WriteTx, Writes};
+use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
+use uuid::Uuid;
 
 pub use config::{BillingArgs, Settings};
+pub use error::{Error, Result};
 
 /// gRPC service names billing serves.
 pub const SERVICE_NAMES: &[&str] = &[
@@ -43,6 +55,10 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.billing.v1.SpendingLimitService",
 ];
 
+/// How often hard spending limits are re-evaluated without usage (a new
+/// period unblocks).
+const SPENDING_SWEEP: Duration = Duration::from_secs(60);
+
 /// billing's state. Cheap to clone.
 #[derive(Clone)]
 pub struct Billing {
@@ -50,7 +66,7 @@ pub struct Billing {
 }
 
 struct Inner {
-    db: DatabaseConnection,
+    writes: Writes,
     settings: Settings,
     keyring: Keyring,
     authority: AuthorityClient,
@@ -65,47 +81,26 @@ impl std::fmt::Debug for Billing {
 }
 
 impl Billing {
-    /// Runs billing's migrations and builds the service.
-    pub async fn open(
+    /// Builds the service over its migrated database.
+    pub fn new(
         db: DatabaseConnection,
         settings: Settings,
         keyring: Keyring,
         authority: AuthorityClient,
-    ) -> Result<Self, sea_orm::DbErr> {
-        migrate(&db).await?;
-        let billing = Self {
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                db,
+                writes: Writes::new(db, <Self as Service>::NAME, Outbox),
                 settings,
                 keyring,
                 authority,
             }),
-        };
-        billing.start_spending_sweep();
-        Ok(billing)
+        }
     }
 
-    /// Re-evaluates hard spending limits every minute, so a new period
-    /// unblocks even without usage. Holds only a weak reference: the task
-    /// ends when the service is dropped.
-    fn start_spending_sweep(&self) {
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = (Billing { inner }).sweep_spending().await {
-                    tracing::warn!(error = %e, "spending sweep failed");
-                }
-            }
-        });
-    }
-
-    /// The database.
+    /// The database (for reads; writes go through [`Billing::begin_write`]).
     pub fn db(&self) -> &DatabaseConnection {
-        &self.inner.db
+        self.inner.writes.db()
     }
 
     /// The settings.
@@ -123,43 +118,159 @@ impl Billing {
         &self.inner.authority
     }
 
-    /// Adds every billing gRPC service, behind `auth`, to `routes`.
-    pub fn add_routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
-        routes
-            .add_service(
-                pb::payment_method_service_server::PaymentMethodServiceServer::with_interceptor(
-                    payment_methods::grpc::PaymentMethodGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::usage_service_server::UsageServiceServer::with_interceptor(
-                    usage::grpc::UsageGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::cost_service_server::CostServiceServer::with_interceptor(
-                    costs::grpc::CostGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::invoice_service_server::InvoiceServiceServer::with_interceptor(
-                    invoices::grpc::InvoiceGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            )
-            .add_service(
-                pb::spending_limit_service_server::SpendingLimitServiceServer::with_interceptor(
-                    spending::grpc::SpendingGrpc(self.clone()),
-                    auth.clone(),
-                ),
-            );
+    /// Asks the authority whether `principal` may call `rpc` in `org`:
+    /// the first step of every domain method. Returns the organization's
+    /// policy (limits, flags).
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        org: Uuid,
+    ) -> Result<Arc<OrganizationPolicy>> {
+        Ok(self
+            .authority()
+            .authorize_rpc(principal, rpc, &format!("organizations/{org}"))
+            .await?)
+    }
+
+    /// Opens the write transaction of `rpc` on `org`, audited as done by
+    /// `principal`; see `loopback_runtime::tx`.
+    pub async fn begin_write(
+        &self,
+        org: Uuid,
+        rpc: &Rpc,
+        principal: &Principal,
+        options: WriteOptions,
+    ) -> Result<WriteTx> {
+        Ok(self
+            .inner
+            .writes
+            .begin(org, rpc, Actor::Principal(principal.clone()), options)
+            .await?)
+    }
+
+    /// A plain transaction (no organization lock, request id or audit), for
+    /// usage ingestion.
+    pub async fn unlocked_tx(&self) -> Result<DatabaseTransaction> {
+        Ok(self.inner.writes.unlocked().await?)
+    }
+
+    /// A write billing makes by itself (the spending evaluation), audited as
+    /// `service:billing`.
+    pub async fn begin_own_write(&self, org: Uuid, rpc: &Rpc) -> Result<WriteTx> {
+        let actor = Actor::Id(format!("service:{}", <Self as Service>::NAME));
+        Ok(self
+            .inner
+            .writes
+            .begin(org, rpc, actor, WriteOptions::plain())
+            .await?)
+    }
+}
+
+/// Adds one gRPC service, behind the authenticator, to the routes.
+macro_rules! route {
+    ($routes:expr, $auth:expr, $server:ident :: $ty:ident, $adapter:expr) => {
+        $routes.add_service(pb::$server::$ty::with_interceptor($adapter, $auth.clone()))
+    };
+}
+
+impl Service for Billing {
+    const NAME: &'static str = "billing";
+    const ABOUT: &'static str =
+        "billing: payment methods, usage, costs, invoices and spending limits.";
+    const DEFAULT_PORT: u16 = 50052;
+    type Args = BillingArgs;
+    type Link = AuthorityArgs;
+
+    fn database_url(args: &BillingArgs) -> Option<&str> {
+        args.database_url.as_deref()
+    }
+
+    fn grpc_services() -> &'static [&'static str] {
+        SERVICE_NAMES
+    }
+
+    fn sealed_secrets() -> &'static [SealedColumn] {
+        &[SealedColumn {
+            table: "payment_methods",
+            id_column: "id",
+            key_id_column: "secret_key_id",
+            ciphertext_column: "secret_ciphertext",
+            aad: payment_methods::secret_aad,
+        }]
+    }
+
+    async fn migrate(db: &DatabaseConnection) -> std::result::Result<(), DbErr> {
+        migration::migrate(db).await
+    }
+
+    async fn open(
+        ctx: &Context,
+        args: &BillingArgs,
+        db: DatabaseConnection,
+    ) -> std::result::Result<Self, BoxError> {
+        let settings = args.settings()?;
+        let authority = AuthorityClient::from_link(ctx.authority()?)?;
+        Ok(Self::new(db, settings, ctx.keyring.clone(), authority))
+    }
+
+    fn routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
+        use payment_methods::grpc::PaymentMethodGrpc;
+        use spending::grpc::SpendingGrpc;
+        route!(
+            routes,
+            auth,
+            payment_method_service_server::PaymentMethodServiceServer,
+            PaymentMethodGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            usage_service_server::UsageServiceServer,
+            usage::grpc::UsageGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            cost_service_server::CostServiceServer,
+            costs::grpc::CostGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            invoice_service_server::InvoiceServiceServer,
+            invoices::grpc::InvoiceGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            spending_limit_service_server::SpendingLimitServiceServer,
+            SpendingGrpc(self.clone())
+        );
+    }
+
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let relay = outbox::relay(
+            self.db().clone(),
+            self.authority().clone(),
+            self.inner.writes.subscribe(),
+            shutdown.clone(),
+        );
+        let billing = self.clone();
+        vec![
+            Job {
+                name: "audit outbox relay",
+                task: Box::pin(relay),
+            },
+            Job::every("spending sweep", SPENDING_SWEEP, shutdown, move || {
+                let billing = billing.clone();
+                async move { billing.sweep_spending().await.map_err(|e| e.to_string()) }
+            }),
+        ]
     }
 }
 
 /// Applies billing's pending migrations.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    migration::Migrator::up(db, None).await
+pub async fn migrate(db: &DatabaseConnection) -> std::result::Result<(), DbErr> {
+    migration::migrate(db).await
 }

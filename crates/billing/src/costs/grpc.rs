@@ -1,14 +1,14 @@
 //! gRPC adapter of `loopback.billing.v1.CostService`.
 
-use loopback_org_core_client::ActionClass;
 use loopback_proto::billing::v1 as pb;
 use loopback_proto::r#type::v1::Money;
 use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::{auth, fields};
+use loopback_runtime::fields::{Fields, timestamp};
+use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
 
+use super::{CostSummary, GetCostSummary};
 use crate::Billing;
-use crate::usage::period_of;
 
 /// Serves CostService.
 #[derive(Debug, Clone)]
@@ -25,66 +25,60 @@ pub fn valid_period(p: &str) -> bool {
         && p[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
 }
 
+impl TryFrom<pb::GetCostSummaryRequest> for GetCostSummary {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetCostSummaryRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("organization", &req.organization);
+        let period = match req.period.as_str() {
+            "" => Some(None),
+            p if valid_period(p) => Some(Some(p.to_string())),
+            _ => f.take("period", Err("must be YYYY-MM")),
+        };
+        let (organization, period) = f.finish((organization, period))?;
+        Ok(Self {
+            organization,
+            period,
+            by_project: req.group_by_project,
+            by_meter: req.group_by_meter,
+        })
+    }
+}
+
+fn summary_to_pb(s: CostSummary) -> pb::GetCostSummaryResponse {
+    let money = |amount_minor: i64| Money {
+        currency_code: s.currency.clone(),
+        amount_minor,
+    };
+    let project = |p: &str| match p {
+        "" => String::new(),
+        p => format!("organizations/{}/projects/{p}", s.organization),
+    };
+    pb::GetCostSummaryResponse {
+        period: s.period.clone(),
+        lines: s
+            .lines
+            .iter()
+            .map(|l| pb::CostLine {
+                project: project(&l.project),
+                meter: l.meter.clone(),
+                quantity: l.quantity,
+                amount: Some(money(l.amount)),
+            })
+            .collect(),
+        subtotal: Some(money(s.subtotal)),
+        tax: Some(money(s.tax)),
+        total: Some(money(s.total)),
+        compute_time: Some(timestamp(s.compute_time)),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::cost_service_server::CostService for CostGrpc {
     async fn get_cost_summary(
         &self,
         request: Request<pb::GetCostSummaryRequest>,
     ) -> Result<Response<pb::GetCostSummaryResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = fields::org_id(&mut v, "organization", &req.organization);
-        let period = if req.period.is_empty() {
-            period_of(chrono::Utc::now())
-        } else {
-            if !valid_period(&req.period) {
-                v.add("period", "must be YYYY-MM");
-            }
-            req.period.clone()
-        };
-        fields::done(v)?;
-        let Some(org) = org else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &req.organization,
-                "billing.costs.get",
-                ActionClass::Read,
-                "GetCostSummary",
-            )
-            .await?;
-        let s = self
-            .0
-            .cost_summary(org, &period, req.group_by_project, req.group_by_meter)
-            .await?;
-        let money = |amount_minor: i64| Money {
-            currency_code: s.currency.clone(),
-            amount_minor,
-        };
-        Ok(Response::new(pb::GetCostSummaryResponse {
-            period: s.period.clone(),
-            lines: s
-                .lines
-                .iter()
-                .map(|l| pb::CostLine {
-                    project: if l.project.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{}/projects/{}", req.organization, l.project)
-                    },
-                    meter: l.meter.clone(),
-                    quantity: l.quantity,
-                    amount: Some(money(l.amount)),
-                })
-                .collect(),
-            subtotal: Some(money(s.subtotal)),
-            tax: Some(money(s.tax)),
-            total: Some(money(s.total)),
-            compute_time: Some(fields::timestamp(chrono::Utc::now())),
-        }))
+        unary(&self.0, request, Billing::get_cost_summary, summary_to_pb).await
     }
 }

@@ -6,13 +6,27 @@ pub mod grpc;
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use chrono::{DateTime, Utc};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
 use uuid::Uuid;
 
-use crate::Billing;
-use crate::entity::usage_event;
 use crate::error::{Error, Result};
+use crate::usage::period_of;
+use crate::{Billing, rpcs};
+
+/// GetCostSummary, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetCostSummary {
+    /// The organization.
+    pub organization: Uuid,
+    /// `YYYY-MM`; `None` for the current period.
+    pub period: Option<String>,
+    /// One line per project.
+    pub by_project: bool,
+    /// One line per meter.
+    pub by_meter: bool,
+}
 
 /// One priced line: a project (or none) and a meter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +44,10 @@ pub struct CostLine {
 /// A cost summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostSummary {
+    /// The organization.
+    pub organization: Uuid,
+    /// When it was computed.
+    pub compute_time: DateTime<Utc>,
     /// `YYYY-MM`.
     pub period: String,
     /// Lines.
@@ -45,6 +63,24 @@ pub struct CostSummary {
 }
 
 impl Billing {
+    /// GetCostSummary: the cost of a period, grouped as asked.
+    pub async fn get_cost_summary(
+        &self,
+        principal: &Principal,
+        input: GetCostSummary,
+    ) -> Result<CostSummary> {
+        self.authorize(principal, &rpcs::GET_COST_SUMMARY, input.organization)
+            .await?;
+        let period = input.period.unwrap_or_else(|| period_of(Utc::now()));
+        self.cost_summary(
+            input.organization,
+            &period,
+            input.by_project,
+            input.by_meter,
+        )
+        .await
+    }
+
     /// The priced usage of `org` in `period`, per project and meter.
     pub async fn priced_usage(&self, org: Uuid, period: &str) -> Result<Vec<CostLine>> {
         self.priced_usage_on(self.db(), org, period).await
@@ -55,23 +91,11 @@ impl Billing {
     /// then meter.
     pub async fn priced_usage_on(
         &self,
-        conn: &impl ConnectionTrait,
+        conn: &impl Conn,
         org: Uuid,
         period: &str,
     ) -> Result<Vec<CostLine>> {
-        let rows: Vec<(String, String, i64)> = usage_event::Entity::find()
-            .select_only()
-            .column(usage_event::Column::ProjectId)
-            .column(usage_event::Column::Meter)
-            // SUM(bigint) is numeric on PostgreSQL: cast back to BIGINT for i64.
-            .column_as(Expr::cust("CAST(SUM(quantity) AS BIGINT)"), "quantity")
-            .filter(usage_event::Column::OrganizationId.eq(org.to_string()))
-            .filter(usage_event::Column::Period.eq(period))
-            .group_by(usage_event::Column::ProjectId)
-            .group_by(usage_event::Column::Meter)
-            .into_tuple()
-            .all(conn)
-            .await?;
+        let rows = self.usage_sums(conn, org, period).await?;
         let book = &self.settings().price_book;
         let mut lines = rows
             .into_iter()
@@ -93,7 +117,7 @@ impl Billing {
     }
 
     /// Cost of a period, grouped as asked.
-    pub async fn cost_summary(
+    async fn cost_summary(
         &self,
         org: Uuid,
         period: &str,
@@ -132,6 +156,8 @@ impl Billing {
         let book = &self.settings().price_book;
         let tax = book.tax(subtotal);
         Ok(CostSummary {
+            organization: org,
+            compute_time: Utc::now(),
             period: period.to_string(),
             lines,
             subtotal,

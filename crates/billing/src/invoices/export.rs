@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Invoice, LineKind, Status};
+use super::{Invoice, InvoiceStatus, LineKind};
 
 /// A document format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,13 +136,13 @@ pub fn money(minor: i64, currency: &str) -> String {
     )
 }
 
-fn status_label(status: Status) -> &'static str {
+fn status_label(status: InvoiceStatus) -> &'static str {
     match status {
-        Status::Draft => "Draft — not a final invoice",
-        Status::Open => "Open — payment due",
-        Status::Paid => "Paid",
-        Status::Void => "Void — nothing is owed",
-        Status::Uncollectible => "Uncollectible",
+        InvoiceStatus::Draft => "Draft — not a final invoice",
+        InvoiceStatus::Open => "Open — payment due",
+        InvoiceStatus::Paid => "Paid",
+        InvoiceStatus::Void => "Void — nothing is owed",
+        InvoiceStatus::Uncollectible => "Uncollectible",
     }
 }
 
@@ -266,7 +266,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             organization: uuid::Uuid::now_v7(),
             period: "2026-05".into(),
-            status: Status::Open,
+            status: InvoiceStatus::Open,
             number: Some("INV-000042".into()),
             currency: "EUR".into(),
             lines: vec![

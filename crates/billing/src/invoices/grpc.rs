@@ -1,32 +1,24 @@
 //! gRPC adapter of `loopback.billing.v1.InvoiceService`.
 
-use loopback_org_core_client::ActionClass;
 use loopback_proto::billing::v1 as pb;
 use loopback_proto::r#type::v1::Money;
-use loopback_runtime::auth::{self, Principal};
 use loopback_runtime::errors::FieldViolations;
+use loopback_runtime::fields::{Fields, timestamp};
+use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use super::export::{self, Format};
-use super::{Action, Invoice, LineKind, ListFilter, Status as InvoiceStatus};
+use super::export::{Document, Format};
+use super::{
+    ExportInvoice, GenerateInvoice, Invoice, InvoiceName, InvoiceStatus, LineKind, ListFilter,
+    ListInvoices,
+};
 use crate::Billing;
 use crate::costs::grpc::valid_period;
-use crate::grpc as g;
 use crate::usage::period_of;
 
 /// Serves InvoiceService.
 #[derive(Debug, Clone)]
 pub struct InvoiceGrpc(pub Billing);
-
-/// Permission to read one invoice.
-pub const PERMISSION_GET: &str = "billing.invoices.get";
-/// Permission to list invoices.
-pub const PERMISSION_LIST: &str = "billing.invoices.list";
-/// Permission to generate, finalize, void and settle invoices.
-pub const PERMISSION_MANAGE: &str = "billing.invoices.manage";
-/// Permission to export invoices as documents.
-pub const PERMISSION_EXPORT: &str = "billing.invoices.export";
 
 fn status_to_pb(s: InvoiceStatus) -> pb::InvoiceStatus {
     match s {
@@ -81,66 +73,124 @@ pub fn to_pb(inv: Invoice) -> pb::Invoice {
             .into_iter()
             .map(|a| a.as_str().to_string())
             .collect(),
-        create_time: Some(g::timestamp(inv.create_time)),
-        update_time: Some(g::timestamp(inv.update_time)),
-        finalize_time: inv.finalize_time.map(g::timestamp),
-        paid_time: inv.paid_time.map(g::timestamp),
-        void_time: inv.void_time.map(g::timestamp),
-        uncollectible_time: inv.uncollectible_time.map(g::timestamp),
+        create_time: Some(timestamp(inv.create_time)),
+        update_time: Some(timestamp(inv.update_time)),
+        finalize_time: inv.finalize_time.map(timestamp),
+        paid_time: inv.paid_time.map(timestamp),
+        void_time: inv.void_time.map(timestamp),
+        uncollectible_time: inv.uncollectible_time.map(timestamp),
     }
 }
 
-/// Parses a `YYYY-MM` period in `field`.
-fn period(v: &mut FieldViolations, field: &str, value: &str) -> Option<String> {
-    if valid_period(value) {
-        Some(value.to_string())
-    } else {
-        v.add(
-            field,
-            "must be a billing period YYYY-MM (UTC calendar month), e.g. 2026-05",
-        );
-        None
+/// A `YYYY-MM` period in `field`.
+fn period(f: &mut Fields, field: &str, value: &str) -> Option<String> {
+    let valid = valid_period(value).then(|| value.to_string());
+    f.take(
+        field,
+        valid.ok_or("must be a billing period YYYY-MM (UTC calendar month), e.g. 2026-05"),
+    )
+}
+
+/// `organizations/{org}/invoices/{id}` in `name`.
+fn invoice_name(name: &str) -> Result<InvoiceName, FieldViolations> {
+    let mut f = Fields::new();
+    let name = f.name("name", name);
+    f.finish(name)
+}
+
+/// Requests that name one invoice and nothing else.
+macro_rules! names_an_invoice {
+    ($($request:ident),+) => {$(
+        impl TryFrom<pb::$request> for InvoiceName {
+            type Error = FieldViolations;
+            fn try_from(req: pb::$request) -> Result<Self, FieldViolations> {
+                invoice_name(&req.name)
+            }
+        }
+    )+};
+}
+
+names_an_invoice!(
+    GetInvoiceRequest,
+    FinalizeInvoiceRequest,
+    MarkInvoicePaidRequest,
+    VoidInvoiceRequest,
+    MarkInvoiceUncollectibleRequest
+);
+
+impl TryFrom<pb::GenerateInvoiceRequest> for GenerateInvoice {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GenerateInvoiceRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let period = match period(&mut f, "period", &req.period) {
+            Some(p) if p > period_of(chrono::Utc::now()) => f.take(
+                "period",
+                Err("is in the future: invoices are generated for the current or past months"),
+            ),
+            p => p,
+        };
+        let (organization, period) = f.finish((organization, period))?;
+        Ok(Self {
+            organization,
+            period,
+        })
     }
 }
 
-impl InvoiceGrpc {
-    /// Parses `name`, then asks the authority.
-    async fn authorize_name(
-        &self,
-        principal: &Principal,
-        name: &str,
-        permission: &str,
-        class: ActionClass,
-        rpc: &str,
-    ) -> Result<(Uuid, Uuid), Status> {
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", name, "invoices");
-        g::done(v)?;
-        let (org, id) = ids.ok_or_else(|| Status::internal("validated fields missing"))?;
-        self.0
-            .authority()
-            .require(principal, &g::org_name(org), permission, class, rpc)
-            .await?;
-        Ok((org, id))
+impl TryFrom<pb::ListInvoicesRequest> for ListInvoices {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListInvoicesRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let status = match pb::InvoiceStatus::try_from(req.status) {
+            Ok(pb::InvoiceStatus::Unspecified) => Some(None),
+            Ok(pb::InvoiceStatus::Draft) => Some(Some(InvoiceStatus::Draft)),
+            Ok(pb::InvoiceStatus::Open) => Some(Some(InvoiceStatus::Open)),
+            Ok(pb::InvoiceStatus::Paid) => Some(Some(InvoiceStatus::Paid)),
+            Ok(pb::InvoiceStatus::Void) => Some(Some(InvoiceStatus::Void)),
+            Ok(pb::InvoiceStatus::Uncollectible) => Some(Some(InvoiceStatus::Uncollectible)),
+            Err(_) => f.take("status", Err("is not an InvoiceStatus")),
+        };
+        let period = match req.period.as_str() {
+            "" => Some(None),
+            p => period(&mut f, "period", p).map(Some),
+        };
+        let query = format!("invoices|{}|{}|{}", req.parent, req.status, req.period);
+        let page = f.page(req.page_size, &req.page_token, &query);
+        let (organization, status, period, page) =
+            f.finish((organization, status, period, page))?;
+        Ok(Self {
+            organization,
+            filter: ListFilter { status, period },
+            page,
+        })
     }
+}
 
-    async fn transition(
-        &self,
-        principal: &Principal,
-        name: &str,
-        action: Action,
-        rpc: &str,
-    ) -> Result<pb::Invoice, Status> {
-        let (org, id) = self
-            .authorize_name(
-                principal,
-                name,
-                PERMISSION_MANAGE,
-                ActionClass::Operate,
-                rpc,
-            )
-            .await?;
-        Ok(to_pb(self.0.transition_invoice(org, id, action).await?))
+impl TryFrom<pb::ExportInvoiceRequest> for ExportInvoice {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ExportInvoiceRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        let format = match pb::InvoiceExportFormat::try_from(req.format) {
+            Ok(pb::InvoiceExportFormat::Json) => Some(Format::Json),
+            Ok(pb::InvoiceExportFormat::Html) => Some(Format::Html),
+            _ => f.take(
+                "format",
+                Err("must be INVOICE_EXPORT_FORMAT_JSON or INVOICE_EXPORT_FORMAT_HTML"),
+            ),
+        };
+        let (name, format) = f.finish((name, format))?;
+        Ok(Self { name, format })
+    }
+}
+
+fn document_to_pb(doc: Document) -> pb::ExportInvoiceResponse {
+    pb::ExportInvoiceResponse {
+        content_type: doc.content_type.to_string(),
+        content: doc.content,
+        filename: doc.filename,
     }
 }
 
@@ -150,221 +200,92 @@ impl pb::invoice_service_server::InvoiceService for InvoiceGrpc {
         &self,
         request: Request<pb::GenerateInvoiceRequest>,
     ) -> Result<Response<pb::GenerateInvoiceResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let period = period(&mut v, "period", &req.period);
-        if let Some(p) = &period
-            && *p > period_of(chrono::Utc::now())
-        {
-            v.add(
-                "period",
-                "is in the future: invoices are generated for the current or past months",
-            );
-        }
-        g::done(v)?;
-        let (Some(org), Some(period)) = (org, period) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &g::org_name(org),
-                PERMISSION_MANAGE,
-                ActionClass::Operate,
-                "GenerateInvoice",
-            )
-            .await?;
-        let invoice = self.0.generate_invoice(org, &period).await?;
-        Ok(Response::new(pb::GenerateInvoiceResponse {
-            invoice: Some(to_pb(invoice)),
-        }))
+        unary(&self.0, request, Billing::generate_invoice, |i| {
+            pb::GenerateInvoiceResponse {
+                invoice: Some(to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn get_invoice(
         &self,
         request: Request<pb::GetInvoiceRequest>,
     ) -> Result<Response<pb::GetInvoiceResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let (org, id) = self
-            .authorize_name(
-                &principal,
-                &request.get_ref().name,
-                PERMISSION_GET,
-                ActionClass::Read,
-                "GetInvoice",
-            )
-            .await?;
-        let invoice = self.0.get_invoice(org, id).await?;
-        Ok(Response::new(pb::GetInvoiceResponse {
-            invoice: Some(to_pb(invoice)),
-        }))
+        unary(&self.0, request, Billing::get_invoice, |i| {
+            pb::GetInvoiceResponse {
+                invoice: Some(to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn list_invoices(
         &self,
         request: Request<pb::ListInvoicesRequest>,
     ) -> Result<Response<pb::ListInvoicesResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let status = match pb::InvoiceStatus::try_from(req.status) {
-            Ok(pb::InvoiceStatus::Unspecified) => None,
-            Ok(pb::InvoiceStatus::Draft) => Some(InvoiceStatus::Draft),
-            Ok(pb::InvoiceStatus::Open) => Some(InvoiceStatus::Open),
-            Ok(pb::InvoiceStatus::Paid) => Some(InvoiceStatus::Paid),
-            Ok(pb::InvoiceStatus::Void) => Some(InvoiceStatus::Void),
-            Ok(pb::InvoiceStatus::Uncollectible) => Some(InvoiceStatus::Uncollectible),
-            Err(_) => {
-                v.add("status", "is not an InvoiceStatus");
-                None
+        unary(&self.0, request, Billing::list_invoices, |page| {
+            let page = page.map(to_pb);
+            pb::ListInvoicesResponse {
+                invoices: page.items,
+                next_page_token: page.next_page_token,
             }
-        };
-        let period = if req.period.is_empty() {
-            None
-        } else {
-            period(&mut v, "period", &req.period)
-        };
-        let query = format!("invoices|{}|{}|{}", req.parent, req.status, req.period);
-        let page = g::page(&mut v, req.page_size, &req.page_token, &query);
-        g::done(v)?;
-        let (Some(org), Some(page)) = (org, page) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &g::org_name(org),
-                PERMISSION_LIST,
-                ActionClass::Read,
-                "ListInvoices",
-            )
-            .await?;
-        let (rows, next_page_token) = self
-            .0
-            .list_invoices(org, &ListFilter { status, period }, page)
-            .await?;
-        Ok(Response::new(pb::ListInvoicesResponse {
-            invoices: rows.into_iter().map(to_pb).collect(),
-            next_page_token,
-        }))
+        })
+        .await
     }
 
     async fn finalize_invoice(
         &self,
         request: Request<pb::FinalizeInvoiceRequest>,
     ) -> Result<Response<pb::FinalizeInvoiceResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let invoice = self
-            .transition(
-                &principal,
-                &request.get_ref().name,
-                Action::Finalize,
-                "FinalizeInvoice",
-            )
-            .await?;
-        Ok(Response::new(pb::FinalizeInvoiceResponse {
-            invoice: Some(invoice),
-        }))
+        unary(&self.0, request, Billing::finalize_invoice, |i| {
+            pb::FinalizeInvoiceResponse {
+                invoice: Some(to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn mark_invoice_paid(
         &self,
         request: Request<pb::MarkInvoicePaidRequest>,
     ) -> Result<Response<pb::MarkInvoicePaidResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let invoice = self
-            .transition(
-                &principal,
-                &request.get_ref().name,
-                Action::MarkPaid,
-                "MarkInvoicePaid",
-            )
-            .await?;
-        Ok(Response::new(pb::MarkInvoicePaidResponse {
-            invoice: Some(invoice),
-        }))
+        unary(&self.0, request, Billing::mark_invoice_paid, |i| {
+            pb::MarkInvoicePaidResponse {
+                invoice: Some(to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn void_invoice(
         &self,
         request: Request<pb::VoidInvoiceRequest>,
     ) -> Result<Response<pb::VoidInvoiceResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let invoice = self
-            .transition(
-                &principal,
-                &request.get_ref().name,
-                Action::Void,
-                "VoidInvoice",
-            )
-            .await?;
-        Ok(Response::new(pb::VoidInvoiceResponse {
-            invoice: Some(invoice),
-        }))
+        unary(&self.0, request, Billing::void_invoice, |i| {
+            pb::VoidInvoiceResponse {
+                invoice: Some(to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn mark_invoice_uncollectible(
         &self,
         request: Request<pb::MarkInvoiceUncollectibleRequest>,
     ) -> Result<Response<pb::MarkInvoiceUncollectibleResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let invoice = self
-            .transition(
-                &principal,
-                &request.get_ref().name,
-                Action::MarkUncollectible,
-                "MarkInvoiceUncollectible",
-            )
-            .await?;
-        Ok(Response::new(pb::MarkInvoiceUncollectibleResponse {
-            invoice: Some(invoice),
-        }))
+        unary(&self.0, request, Billing::mark_invoice_uncollectible, |i| {
+            pb::MarkInvoiceUncollectibleResponse {
+                invoice: Some(to_pb(i)),
+            }
+        })
+        .await
     }
 
     async fn export_invoice(
         &self,
         request: Request<pb::ExportInvoiceRequest>,
     ) -> Result<Response<pb::ExportInvoiceResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "invoices");
-        let format = match pb::InvoiceExportFormat::try_from(req.format) {
-            Ok(pb::InvoiceExportFormat::Json) => Some(Format::Json),
-            Ok(pb::InvoiceExportFormat::Html) => Some(Format::Html),
-            _ => {
-                v.add(
-                    "format",
-                    "must be INVOICE_EXPORT_FORMAT_JSON or INVOICE_EXPORT_FORMAT_HTML",
-                );
-                None
-            }
-        };
-        g::done(v)?;
-        let (Some((org, id)), Some(format)) = (ids, format) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &g::org_name(org),
-                PERMISSION_EXPORT,
-                ActionClass::Read,
-                "ExportInvoice",
-            )
-            .await?;
-        let invoice = self.0.get_invoice(org, id).await?;
-        let doc = export::render(&invoice, format);
-        Ok(Response::new(pb::ExportInvoiceResponse {
-            content_type: doc.content_type.to_string(),
-            content: doc.content,
-            filename: doc.filename,
-        }))
+        unary(&self.0, request, Billing::export_invoice, document_to_pb).await
     }
 }

@@ -3,32 +3,35 @@
 //! summary shows), with a status machine and per-organization gap-free
 //! numbers.
 //!
-//! Concurrency: every transaction that changes an invoice starts with
-//! [`store::lock`] (an UPDATE of the organization's counter row: a row lock
-//! on PostgreSQL, the write lock on SQLite), so invoice writes of one
-//! organization run one at a time and a number, once taken, is always
-//! committed with its invoice. Usage for a period whose invoice is no longer
-//! a draft is billed in the next period that still has a draft (see
-//! [`Billing::record_usage`]); on PostgreSQL an advisory lock, taken shared
-//! by usage ingestion and exclusive by invoice writes, keeps an event from
-//! slipping into a period while its invoice is being finalized.
+//! Concurrency: every invoice write runs in the kit's write transaction,
+//! whose organization lock makes invoice writes of one organization run one
+//! at a time, so a number, once taken, is always committed with its
+//! invoice. Usage for a period whose invoice is no longer a draft is billed
+//! in the next period that still has a draft (see [`Billing::record_usage`]);
+//! on PostgreSQL an advisory lock, taken shared by usage ingestion and
+//! exclusive by invoice writes, keeps an event from slipping into a period
+//! while its invoice is being finalized.
 
 pub mod export;
 pub mod grpc;
 pub mod store;
 
 use chrono::{DateTime, Utc};
-use loopback_runtime::pagination::PageRequest;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::authz::Rpc;
+use loopback_runtime::db::Conn;
+use loopback_runtime::pagination::{Page, PageRequest};
+use loopback_runtime::tx::WriteOptions;
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::Billing;
 use crate::costs::CostLine;
 use crate::error::{Error, Result};
+use crate::{Billing, rpcs};
 
 /// Where an invoice is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Status {
+pub enum InvoiceStatus {
     /// Follows the usage until finalized.
     Draft,
     /// Finalized and numbered; immutable.
@@ -41,9 +44,9 @@ pub enum Status {
     Uncollectible,
 }
 
-impl Status {
+impl InvoiceStatus {
     /// Every status.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [InvoiceStatus; 5] = [
         Self::Draft,
         Self::Open,
         Self::Paid,
@@ -68,7 +71,7 @@ impl Status {
     }
 
     /// The status `action` leads to from this one, if it is allowed.
-    pub fn after(self, action: Action) -> Option<Status> {
+    pub fn after(self, action: Action) -> Option<InvoiceStatus> {
         match (self, action) {
             (Self::Draft, Action::Generate) => Some(Self::Draft),
             (Self::Draft, Action::Finalize) => Some(Self::Open),
@@ -125,13 +128,13 @@ impl Action {
     }
 
     /// The status the verb leads to.
-    pub fn target(self) -> Status {
+    pub fn target(self) -> InvoiceStatus {
         match self {
-            Self::Generate => Status::Draft,
-            Self::Finalize => Status::Open,
-            Self::MarkPaid => Status::Paid,
-            Self::Void => Status::Void,
-            Self::MarkUncollectible => Status::Uncollectible,
+            Self::Generate => InvoiceStatus::Draft,
+            Self::Finalize => InvoiceStatus::Open,
+            Self::MarkPaid => InvoiceStatus::Paid,
+            Self::Void => InvoiceStatus::Void,
+            Self::MarkUncollectible => InvoiceStatus::Uncollectible,
         }
     }
 }
@@ -183,8 +186,8 @@ pub struct Invoice {
     pub organization: Uuid,
     /// `YYYY-MM`.
     pub period: String,
-    /// Status.
-    pub status: Status,
+    /// InvoiceStatus.
+    pub status: InvoiceStatus,
     /// Number, once finalized.
     pub number: Option<String>,
     /// ISO 4217 currency.
@@ -234,9 +237,43 @@ pub fn invoice_number(n: i64) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     /// Only this status.
-    pub status: Option<Status>,
+    pub status: Option<InvoiceStatus>,
     /// Only this period.
     pub period: Option<String>,
+}
+
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/invoices/{id}`, parsed.
+    pub struct InvoiceName = "invoices", id: Uuid;
+}
+
+/// GenerateInvoice, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateInvoice {
+    /// The organization.
+    pub organization: Uuid,
+    /// `YYYY-MM`, not in the future.
+    pub period: String,
+}
+
+/// ListInvoices, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListInvoices {
+    /// The organization.
+    pub organization: Uuid,
+    /// Filters.
+    pub filter: ListFilter,
+    /// Size and position.
+    pub page: PageRequest,
+}
+
+/// ExportInvoice, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportInvoice {
+    /// The invoice.
+    pub name: InvoiceName,
+    /// JSON or HTML.
+    pub format: export::Format,
 }
 
 /// Priced lines and totals, ready to store.
@@ -334,81 +371,150 @@ impl Billing {
         })
     }
 
-    async fn priced_on(
-        &self,
-        conn: &impl ConnectionTrait,
-        org: Uuid,
-        period: &str,
-    ) -> Result<Priced> {
+    async fn priced_on(&self, conn: &impl Conn, org: Uuid, period: &str) -> Result<Priced> {
         let usage = self.priced_usage_on(conn, org, period).await?;
         self.price(usage)
     }
 
-    /// Creates the draft invoice of `period`, or refreshes the existing
-    /// draft. Refused once the period's invoice is no longer a draft.
-    pub async fn generate_invoice(&self, org: Uuid, period: &str) -> Result<Invoice> {
-        let txn = self.db().begin().await?;
-        store::lock(&txn, org).await?;
-        let existing = store::find_by_period(&txn, org, period).await?;
+    /// GenerateInvoice: creates the draft invoice of `period`, or refreshes
+    /// the existing draft. Refused once the period's invoice is no longer a
+    /// draft.
+    pub async fn generate_invoice(
+        &self,
+        principal: &Principal,
+        input: GenerateInvoice,
+    ) -> Result<Invoice> {
+        let rpc = &rpcs::GENERATE_INVOICE;
+        let org = input.organization;
+        self.authorize(principal, rpc, org).await?;
+        let mut tx = self
+            .begin_write(org, rpc, principal, WriteOptions::plain())
+            .await?;
+        store::exclude_usage(tx.conn(), org).await?;
+        let existing = store::find_by_period(tx.conn(), org, &input.period).await?;
         if let Some(inv) = &existing
             && inv.status.after(Action::Generate).is_none()
         {
             return Err(transition_error(inv, Action::Generate));
         }
-        let priced = self.priced_on(&txn, org, period).await?;
+        let priced = self.priced_on(tx.conn(), org, &input.period).await?;
         let now = Utc::now();
         let id = match existing {
             Some(inv) => {
-                store::reprice(&txn, inv.id, &priced, now).await?;
+                store::reprice(tx.conn(), inv.id, &priced, now).await?;
                 inv.id
             }
             None => {
                 let id = Uuid::now_v7();
-                store::insert_draft(&txn, id, org, period, &priced, now).await?;
+                store::insert_draft(tx.conn(), id, org, &input.period, &priced, now).await?;
                 id
             }
         };
-        let invoice = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::Corrupt("invoice vanished inside its transaction".into()))?;
-        txn.commit().await?;
+        let invoice = self
+            .invoice_in(
+                tx.conn(),
+                InvoiceName {
+                    organization: org,
+                    id,
+                },
+            )
+            .await?;
+        tx.audit(
+            invoice.name(),
+            json!({ "period": invoice.period, "total": invoice.total, "currency": invoice.currency }),
+        );
+        tx.commit().await?;
         Ok(invoice)
     }
 
     /// One invoice.
-    pub async fn get_invoice(&self, org: Uuid, id: Uuid) -> Result<Invoice> {
-        store::find(self.db(), org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(invoice_name(org, id)))
+    pub async fn get_invoice(&self, principal: &Principal, name: InvoiceName) -> Result<Invoice> {
+        self.authorize(principal, &rpcs::GET_INVOICE, name.organization)
+            .await?;
+        self.invoice_in(self.db(), name).await
     }
 
     /// A page of invoices in creation order.
     pub async fn list_invoices(
         &self,
-        org: Uuid,
-        filter: &ListFilter,
-        page: PageRequest,
-    ) -> Result<(Vec<Invoice>, String)> {
-        let rows = store::list(
-            self.db(),
-            org,
-            filter,
-            page.after.as_deref(),
-            page.fetch_limit(),
-        )
-        .await?;
-        Ok(page.finish(rows, |i| i.id.to_string()))
+        principal: &Principal,
+        input: ListInvoices,
+    ) -> Result<Page<Invoice>> {
+        self.authorize(principal, &rpcs::LIST_INVOICES, input.organization)
+            .await?;
+        let rows = store::list(self.db(), input.organization, &input.filter, &input.page).await?;
+        Ok(input.page.page(rows, |i| i.id.to_string()))
     }
 
-    /// Applies a status verb (finalize, mark paid, void, mark
-    /// uncollectible). Finalizing reprices the lines one last time and takes
-    /// the organization's next invoice number, in the same transaction.
-    pub async fn transition_invoice(&self, org: Uuid, id: Uuid, action: Action) -> Result<Invoice> {
-        let txn = self.db().begin().await?;
-        store::lock(&txn, org).await?;
-        let invoice = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(invoice_name(org, id)))?;
+    /// An invoice rendered as a document.
+    pub async fn export_invoice(
+        &self,
+        principal: &Principal,
+        input: ExportInvoice,
+    ) -> Result<export::Document> {
+        self.authorize(principal, &rpcs::EXPORT_INVOICE, input.name.organization)
+            .await?;
+        let invoice = self.invoice_in(self.db(), input.name).await?;
+        Ok(export::render(&invoice, input.format))
+    }
+
+    /// FinalizeInvoice: reprices the lines one last time and takes the
+    /// organization's next invoice number, in the same transaction.
+    pub async fn finalize_invoice(
+        &self,
+        principal: &Principal,
+        name: InvoiceName,
+    ) -> Result<Invoice> {
+        self.transition(principal, &rpcs::FINALIZE_INVOICE, name, Action::Finalize)
+            .await
+    }
+
+    /// MarkInvoicePaid.
+    pub async fn mark_invoice_paid(
+        &self,
+        principal: &Principal,
+        name: InvoiceName,
+    ) -> Result<Invoice> {
+        self.transition(principal, &rpcs::MARK_INVOICE_PAID, name, Action::MarkPaid)
+            .await
+    }
+
+    /// VoidInvoice.
+    pub async fn void_invoice(&self, principal: &Principal, name: InvoiceName) -> Result<Invoice> {
+        self.transition(principal, &rpcs::VOID_INVOICE, name, Action::Void)
+            .await
+    }
+
+    /// MarkInvoiceUncollectible.
+    pub async fn mark_invoice_uncollectible(
+        &self,
+        principal: &Principal,
+        name: InvoiceName,
+    ) -> Result<Invoice> {
+        self.transition(
+            principal,
+            &rpcs::MARK_INVOICE_UNCOLLECTIBLE,
+            name,
+            Action::MarkUncollectible,
+        )
+        .await
+    }
+
+    /// Applies a status verb, audited with the status it left and reached.
+    async fn transition(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        name: InvoiceName,
+        action: Action,
+    ) -> Result<Invoice> {
+        let org = name.organization;
+        self.authorize(principal, rpc, org).await?;
+        let mut tx = self
+            .begin_write(org, rpc, principal, WriteOptions::plain())
+            .await?;
+        store::exclude_usage(tx.conn(), org).await?;
+        let invoice = self.invoice_in(tx.conn(), name).await?;
         let Some(to) = invoice
             .status
             .after(action)
@@ -418,28 +524,51 @@ impl Billing {
         };
         let now = Utc::now();
         let number = if action == Action::Finalize {
-            let priced = self.priced_on(&txn, org, &invoice.period).await?;
-            store::reprice(&txn, id, &priced, now).await?;
-            Some(invoice_number(store::take_number(&txn, org).await?))
+            let priced = self.priced_on(tx.conn(), org, &invoice.period).await?;
+            store::reprice(tx.conn(), name.id, &priced, now).await?;
+            Some(invoice_number(store::take_number(tx.conn(), org).await?))
         } else {
             None
         };
-        if !store::set_status(&txn, id, invoice.status, to, number, now).await? {
+        if !store::set_status(tx.conn(), name.id, invoice.status, to, number.clone(), now).await? {
             // Cannot happen under the lock; refuse rather than guess.
             return Err(transition_error(&invoice, action));
         }
-        let updated = store::find(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::Corrupt("invoice vanished inside its transaction".into()))?;
-        txn.commit().await?;
+        let updated = self.invoice_in(tx.conn(), name).await?;
+        tx.audit(
+            name.to_string(),
+            json!({ "from": invoice.status.as_str(), "to": to.as_str(), "number": number, "total": updated.total }),
+        );
+        tx.commit().await?;
         Ok(updated)
+    }
+
+    /// How many of `org`'s invoices are open (for the payment methods'
+    /// default rule).
+    pub async fn open_invoice_count(&self, conn: &impl Conn, org: Uuid) -> Result<u64> {
+        store::count_open(conn, org).await
+    }
+
+    /// Held (shared) by a transaction recording usage for `org`, so an
+    /// invoice cannot be finalized between the usage's check that its
+    /// period is still open and its commit (PostgreSQL; SQLite has one
+    /// writer).
+    pub async fn hold_invoices_open(&self, conn: &impl Conn, org: Uuid) -> Result<()> {
+        store::lock_shared(conn, org).await
+    }
+
+    /// An invoice; NOT_FOUND when missing or another organization's.
+    async fn invoice_in(&self, conn: &impl Conn, name: InvoiceName) -> Result<Invoice> {
+        store::find(conn, name.organization, name.id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))
     }
 
     /// The period usage of `period` is billed in: `period` itself, or the
     /// first later one whose invoice is still a draft (or not generated).
     pub async fn billing_period(
         &self,
-        conn: &impl ConnectionTrait,
+        conn: &impl Conn,
         org: Uuid,
         period: &str,
     ) -> Result<String> {
@@ -458,8 +587,8 @@ mod tests {
 
     #[test]
     fn the_status_machine() {
-        use Status::{Draft, Open, Paid, Uncollectible};
-        let legal: Vec<(Status, Action, Status)> = Status::ALL
+        use InvoiceStatus::{Draft, Open, Paid, Uncollectible};
+        let legal: Vec<(InvoiceStatus, Action, InvoiceStatus)> = InvoiceStatus::ALL
             .into_iter()
             .flat_map(|s| {
                 Action::ALL
@@ -472,14 +601,14 @@ mod tests {
             [
                 (Draft, Action::Generate, Draft),
                 (Draft, Action::Finalize, Open),
-                (Draft, Action::Void, Status::Void),
-                (Open, Action::Void, Status::Void),
+                (Draft, Action::Void, InvoiceStatus::Void),
+                (Open, Action::Void, InvoiceStatus::Void),
                 (Open, Action::MarkPaid, Paid),
                 (Open, Action::MarkUncollectible, Uncollectible),
             ]
         );
-        for s in Status::ALL {
-            assert_eq!(Status::parse(s.as_str()), Some(s));
+        for s in InvoiceStatus::ALL {
+            assert_eq!(InvoiceStatus::parse(s.as_str()), Some(s));
         }
         assert!(Paid.allowed_actions().is_empty());
     }

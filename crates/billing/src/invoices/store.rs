@@ -1,18 +1,18 @@
 //! sea-orm storage of invoices, their lines and the per-organization
-//! counter. Only this module (and the usage ingestion guard it provides)
-//! touches the invoice entities.
+//! counter.
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use loopback_runtime::pagination::PageRequest;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::{Invoice, InvoiceLine, LineKind, ListFilter, Priced, Status};
+use super::{Invoice, InvoiceLine, InvoiceStatus, LineKind, ListFilter, Priced};
 use crate::entity::{invoice, invoice_counter, invoice_line};
 use crate::error::{Error, Result};
 
@@ -24,12 +24,11 @@ fn advisory_key(org: Uuid) -> i64 {
     folded as i64
 }
 
-/// Serialises invoice writes of `org`: must be the first statement of the
-/// transaction. Creates the counter row on first use, then bumps it (a row
-/// lock on PostgreSQL, the database write lock on SQLite); on PostgreSQL it
-/// also takes the organization's advisory lock exclusively, which waits for
+/// Called by every invoice write, under the organization's write lock:
+/// creates the organization's counter row on first use and, on PostgreSQL,
+/// takes the organization's advisory lock exclusively, which waits for
 /// usage being recorded for `org` right now (see [`lock_shared`]).
-pub async fn lock(conn: &impl ConnectionTrait, org: Uuid) -> Result<()> {
+pub async fn exclude_usage(conn: &impl ConnectionTrait, org: Uuid) -> Result<()> {
     invoice_counter::Entity::insert(invoice_counter::ActiveModel {
         organization_id: Set(org.to_string()),
         last_number: Set(0),
@@ -38,17 +37,6 @@ pub async fn lock(conn: &impl ConnectionTrait, org: Uuid) -> Result<()> {
     .on_conflict_do_nothing()
     .exec_without_returning(conn)
     .await?;
-    let bumped = invoice_counter::Entity::update_many()
-        .col_expr(
-            invoice_counter::Column::LockSeq,
-            Expr::col(invoice_counter::Column::LockSeq).add(1),
-        )
-        .filter(invoice_counter::Column::OrganizationId.eq(org.to_string()))
-        .exec(conn)
-        .await?;
-    if bumped.rows_affected != 1 {
-        return Err(Error::Corrupt(format!("invoice counter of {org} missing")));
-    }
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared(&format!(
             "SELECT pg_advisory_xact_lock({})",
@@ -85,26 +73,25 @@ pub async fn closed_periods_from(
         .column(invoice::Column::Period)
         .filter(invoice::Column::OrganizationId.eq(org.to_string()))
         .filter(invoice::Column::Period.gte(period))
-        .filter(invoice::Column::Status.ne(Status::Draft.as_str()))
+        .filter(invoice::Column::Status.ne(InvoiceStatus::Draft.as_str()))
         .into_tuple()
         .all(conn)
         .await?;
     Ok(periods.into_iter().collect())
 }
 
-/// `EXISTS (an invoice of org and period that is no longer a draft)`, for
-/// guarding a usage insert in the same statement.
-pub fn period_closed(org: Uuid, period: &str) -> SelectStatement {
-    Query::select()
-        .expr(Expr::val(1))
-        .from(invoice::Entity)
-        .and_where(invoice::Column::OrganizationId.eq(org.to_string()))
-        .and_where(invoice::Column::Period.eq(period))
-        .and_where(invoice::Column::Status.ne(Status::Draft.as_str()))
-        .to_owned()
+/// How many invoices of `org` are open (finalized, not yet settled).
+pub async fn count_open(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    use sea_orm::PaginatorTrait as _;
+    Ok(invoice::Entity::find()
+        .filter(invoice::Column::OrganizationId.eq(org.to_string()))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Open.as_str()))
+        .count(conn)
+        .await?)
 }
 
-/// Takes the organization's next invoice number (under [`lock`]).
+/// Takes the organization's next invoice number (under the organization's
+/// write lock and [`exclude_usage`]).
 pub async fn take_number(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
     invoice_counter::Entity::update_many()
         .col_expr(
@@ -171,7 +158,7 @@ pub async fn insert_draft(
         id: Set(id.to_string()),
         organization_id: Set(org.to_string()),
         period: Set(period.to_string()),
-        status: Set(Status::Draft.as_str().to_string()),
+        status: Set(InvoiceStatus::Draft.as_str().to_string()),
         number: Set(None),
         currency: Set(priced.currency.clone()),
         subtotal: Set(priced.subtotal),
@@ -191,7 +178,7 @@ pub async fn insert_draft(
 }
 
 /// Replaces a draft's lines and totals. Only ever called on a draft, under
-/// [`lock`]; the status condition makes that explicit.
+/// the organization's write lock; the status condition makes that explicit.
 pub async fn reprice(
     conn: &impl ConnectionTrait,
     id: Uuid,
@@ -209,7 +196,7 @@ pub async fn reprice(
         .col_expr(invoice::Column::Total, Expr::value(priced.total))
         .col_expr(invoice::Column::UpdateTime, Expr::value(now))
         .filter(invoice::Column::Id.eq(id.to_string()))
-        .filter(invoice::Column::Status.eq(Status::Draft.as_str()))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Draft.as_str()))
         .exec(conn)
         .await?;
     if updated.rows_affected != 1 {
@@ -230,8 +217,8 @@ pub async fn reprice(
 pub async fn set_status(
     conn: &impl ConnectionTrait,
     id: Uuid,
-    from: Status,
-    to: Status,
+    from: InvoiceStatus,
+    to: InvoiceStatus,
     number: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<bool> {
@@ -239,11 +226,11 @@ pub async fn set_status(
         .col_expr(invoice::Column::Status, Expr::value(to.as_str()))
         .col_expr(invoice::Column::UpdateTime, Expr::value(now));
     let stamp = match to {
-        Status::Draft => None,
-        Status::Open => Some(invoice::Column::FinalizeTime),
-        Status::Paid => Some(invoice::Column::PaidTime),
-        Status::Void => Some(invoice::Column::VoidTime),
-        Status::Uncollectible => Some(invoice::Column::UncollectibleTime),
+        InvoiceStatus::Draft => None,
+        InvoiceStatus::Open => Some(invoice::Column::FinalizeTime),
+        InvoiceStatus::Paid => Some(invoice::Column::PaidTime),
+        InvoiceStatus::Void => Some(invoice::Column::VoidTime),
+        InvoiceStatus::Uncollectible => Some(invoice::Column::UncollectibleTime),
     };
     if let Some(column) = stamp {
         q = q.col_expr(column, Expr::value(now));
@@ -283,7 +270,7 @@ fn to_domain(m: invoice::Model, lines: Vec<invoice_line::Model>) -> Result<Invoi
     Ok(Invoice {
         id: Uuid::parse_str(&m.id).map_err(|_| corrupt("id"))?,
         organization: Uuid::parse_str(&m.organization_id).map_err(|_| corrupt("organization"))?,
-        status: Status::parse(&m.status).ok_or_else(|| corrupt("status"))?,
+        status: InvoiceStatus::parse(&m.status).ok_or_else(|| corrupt("status"))?,
         tax_rate_bps: u32::try_from(m.tax_rate_bps).map_err(|_| corrupt("tax rate"))?,
         period: m.period,
         number: m.number,
@@ -357,14 +344,14 @@ pub async fn find_by_period(
     Ok(with_lines(conn, vec![row]).await?.pop())
 }
 
-/// Up to `limit` invoices of `org` after id `after`, in creation order.
+/// A page of invoices of `org` in creation order.
 pub async fn list(
     conn: &impl ConnectionTrait,
     org: Uuid,
     filter: &ListFilter,
-    after: Option<&str>,
-    limit: u64,
+    page: &PageRequest,
 ) -> Result<Vec<Invoice>> {
+    let (after, limit) = (page.after.as_deref(), page.fetch_limit());
     let mut q = invoice::Entity::find().filter(invoice::Column::OrganizationId.eq(org.to_string()));
     if let Some(status) = filter.status {
         q = q.filter(invoice::Column::Status.eq(status.as_str()));

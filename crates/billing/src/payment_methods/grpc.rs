@@ -1,25 +1,28 @@
-//! gRPC adapter of `loopback.billing.v1.PaymentMethodService`.
+//! gRPC adapter of `loopback.billing.v1.PaymentMethodService`: each RPC
+//! parses its request into the domain's input, makes one domain call and
+//! maps the result. Card numbers are refused here, before anything else
+//! sees them.
 
 use chrono::{Datelike as _, Utc};
 use iban::IbanLike as _;
-use loopback_org_core_client::ActionClass;
 use loopback_proto::billing::v1 as pb;
 use loopback_runtime::errors::FieldViolations;
-use loopback_runtime::{auth, validation};
+use loopback_runtime::fields::{Fields, timestamp};
+use loopback_runtime::rpc::unary;
+use loopback_runtime::tx::WriteOptions;
+use loopback_runtime::validation;
 use tonic::{Request, Response, Status};
 
 use super::card_numbers::contains_card_number;
-use super::{Details, NewPaymentMethod, PaymentMethod, mask_iban};
+use super::{
+    CreatePaymentMethod, DeletePaymentMethod, Details, ListPaymentMethods, NewPaymentMethod,
+    PaymentMethod, PaymentMethodName, mask_iban,
+};
 use crate::Billing;
-use crate::error::Error;
-use crate::grpc as g;
 
 /// Serves PaymentMethodService.
 #[derive(Debug, Clone)]
 pub struct PaymentMethodGrpc(pub Billing);
-
-/// The flag that allows SEPA direct debit.
-pub const SEPA_FLAG: &str = "sepa_payment_allowed";
 
 const BRANDS: &[&str] = &[
     "visa",
@@ -57,23 +60,23 @@ fn to_pb(p: PaymentMethod) -> pb::PaymentMethod {
             iban_masked,
             account_holder,
             mandate_reference,
-            mandate_signature_time: Some(g::timestamp(mandate_signature_time)),
+            mandate_signature_time: Some(timestamp(mandate_signature_time)),
         }),
     };
     pb::PaymentMethod {
         name,
         details: Some(details),
         is_default: p.is_default,
-        create_time: Some(g::timestamp(p.create_time)),
+        create_time: Some(timestamp(p.create_time)),
     }
 }
 
 /// Refuses any field that carries something like a raw card number. The
 /// message never repeats the value.
-fn refuse_card_numbers(v: &mut FieldViolations, fields: &[(&str, &str)]) {
+fn refuse_card_numbers(f: &mut Fields, fields: &[(&str, &str)]) {
     for (field, value) in fields {
         if contains_card_number(value) {
-            v.add(
+            f.add(
                 *field,
                 "looks like a raw card number: card numbers are never accepted; send the payment processor's token",
             );
@@ -81,7 +84,37 @@ fn refuse_card_numbers(v: &mut FieldViolations, fields: &[(&str, &str)]) {
     }
 }
 
-fn card(v: &mut FieldViolations, c: &pb::Card) -> Option<NewPaymentMethod> {
+/// Every free-text field of a create request, where a card number might hide.
+fn text_fields(req: &pb::CreatePaymentMethodRequest) -> Vec<(&'static str, &str)> {
+    let mut all = vec![
+        ("parent", req.parent.as_str()),
+        ("request_id", req.request_id.as_str()),
+    ];
+    match req.payment_method.as_ref().and_then(|p| p.details.as_ref()) {
+        Some(pb::payment_method::Details::Card(c)) => all.extend([
+            (
+                "payment_method.card.processor_token",
+                c.processor_token.as_str(),
+            ),
+            ("payment_method.card.brand", c.brand.as_str()),
+            ("payment_method.card.last4", c.last4.as_str()),
+        ]),
+        Some(pb::payment_method::Details::SepaDebit(s)) => all.extend([
+            (
+                "payment_method.sepa_debit.account_holder",
+                s.account_holder.as_str(),
+            ),
+            (
+                "payment_method.sepa_debit.mandate_reference",
+                s.mandate_reference.as_str(),
+            ),
+        ]),
+        None => {}
+    }
+    all
+}
+
+fn card(v: &mut Fields, c: &pb::Card) -> Option<NewPaymentMethod> {
     let token_ok = (4..=255).contains(&c.processor_token.len())
         && c.processor_token
             .chars()
@@ -125,7 +158,7 @@ fn card(v: &mut FieldViolations, c: &pb::Card) -> Option<NewPaymentMethod> {
     })
 }
 
-fn sepa(v: &mut FieldViolations, s: &pb::SepaDebit) -> Option<NewPaymentMethod> {
+fn sepa(v: &mut Fields, s: &pb::SepaDebit) -> Option<NewPaymentMethod> {
     let compact: String = s
         .iban
         .chars()
@@ -179,203 +212,134 @@ fn sepa(v: &mut FieldViolations, s: &pb::SepaDebit) -> Option<NewPaymentMethod> 
     })
 }
 
+impl TryFrom<pb::CreatePaymentMethodRequest> for CreatePaymentMethod {
+    type Error = FieldViolations;
+    fn try_from(req: pb::CreatePaymentMethodRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        // Before anything else: no raw card number, in any field.
+        refuse_card_numbers(&mut f, &text_fields(&req));
+        let organization = f.organization("parent", &req.parent);
+        let request_id = f.request_id("request_id", &req.request_id);
+        let method = match req.payment_method.and_then(|p| p.details) {
+            Some(pb::payment_method::Details::Card(c)) => card(&mut f, &c),
+            Some(pb::payment_method::Details::SepaDebit(s)) => sepa(&mut f, &s),
+            None => f.take("payment_method.details", Err("set card or sepa_debit")),
+        };
+        let (organization, request_id, method) = f.finish((organization, request_id, method))?;
+        Ok(Self {
+            organization,
+            method,
+            write: WriteOptions {
+                request_id,
+                validate_only: req.validate_only,
+            },
+        })
+    }
+}
+
+impl TryFrom<pb::GetPaymentMethodRequest> for PaymentMethodName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetPaymentMethodRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        f.finish(name)
+    }
+}
+
+impl TryFrom<pb::SetDefaultPaymentMethodRequest> for PaymentMethodName {
+    type Error = FieldViolations;
+    fn try_from(req: pb::SetDefaultPaymentMethodRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        f.finish(name)
+    }
+}
+
+impl TryFrom<pb::ListPaymentMethodsRequest> for ListPaymentMethods {
+    type Error = FieldViolations;
+    fn try_from(req: pb::ListPaymentMethodsRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("parent", &req.parent);
+        let query = format!("paymentMethods|{}", req.parent);
+        let page = f.page(req.page_size, &req.page_token, &query);
+        let (organization, page) = f.finish((organization, page))?;
+        Ok(Self { organization, page })
+    }
+}
+
+impl TryFrom<pb::DeletePaymentMethodRequest> for DeletePaymentMethod {
+    type Error = FieldViolations;
+    fn try_from(req: pb::DeletePaymentMethodRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let name = f.name("name", &req.name);
+        Ok(Self {
+            name: f.finish(name)?,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGrpc {
     async fn create_payment_method(
         &self,
         request: Request<pb::CreatePaymentMethodRequest>,
     ) -> Result<Response<pb::CreatePaymentMethodResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let pm = req.payment_method.clone().unwrap_or_default();
-        // Before anything else: no raw card number, in any field.
-        let (card_fields, sepa_fields) = match &pm.details {
-            Some(pb::payment_method::Details::Card(c)) => (
-                vec![
-                    (
-                        "payment_method.card.processor_token",
-                        c.processor_token.as_str(),
-                    ),
-                    ("payment_method.card.brand", c.brand.as_str()),
-                    ("payment_method.card.last4", c.last4.as_str()),
-                ],
-                vec![],
-            ),
-            Some(pb::payment_method::Details::SepaDebit(s)) => (
-                vec![],
-                vec![
-                    (
-                        "payment_method.sepa_debit.account_holder",
-                        s.account_holder.as_str(),
-                    ),
-                    (
-                        "payment_method.sepa_debit.mandate_reference",
-                        s.mandate_reference.as_str(),
-                    ),
-                ],
-            ),
-            None => (vec![], vec![]),
-        };
-        let mut all: Vec<(&str, &str)> = vec![
-            ("parent", req.parent.as_str()),
-            ("request_id", req.request_id.as_str()),
-        ];
-        all.extend(card_fields);
-        all.extend(sepa_fields);
-        refuse_card_numbers(&mut v, &all);
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let request_id = g::request_id(&mut v, "request_id", &req.request_id);
-        let new = match &pm.details {
-            Some(pb::payment_method::Details::Card(c)) => card(&mut v, c),
-            Some(pb::payment_method::Details::SepaDebit(s)) => sepa(&mut v, s),
-            None => {
-                v.add("payment_method.details", "set card or sepa_debit");
-                None
+        unary(&self.0, request, Billing::create_payment_method, |p| {
+            pb::CreatePaymentMethodResponse {
+                payment_method: Some(to_pb(p)),
             }
-        };
-        g::done(v)?;
-        let (Some(org), Some(new)) = (org, new) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        let policy = self
-            .0
-            .authority()
-            .require(
-                &principal,
-                &req.parent,
-                "billing.paymentMethods.create",
-                ActionClass::Setup,
-                "CreatePaymentMethod",
-            )
-            .await?;
-        if matches!(new.details, Details::Sepa { .. }) && !policy.flag(SEPA_FLAG) {
-            return Err(Error::CapabilityDisabled {
-                flag: SEPA_FLAG,
-                message: format!("SEPA direct debit is not enabled for {}: ask your operator to enable {SEPA_FLAG}", req.parent),
-            }
-            .into());
-        }
-        let created = self
-            .0
-            .create_payment_method(org, new, request_id, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::CreatePaymentMethodResponse {
-            payment_method: Some(to_pb(created)),
-        }))
+        })
+        .await
     }
 
     async fn get_payment_method(
         &self,
         request: Request<pb::GetPaymentMethodRequest>,
     ) -> Result<Response<pb::GetPaymentMethodResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &request.get_ref().name, "paymentMethods");
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &g::org_name(org),
-                "billing.paymentMethods.get",
-                ActionClass::Read,
-                "GetPaymentMethod",
-            )
-            .await?;
-        let pm = self.0.get_payment_method(org, id).await?;
-        Ok(Response::new(pb::GetPaymentMethodResponse {
-            payment_method: Some(to_pb(pm)),
-        }))
+        unary(&self.0, request, Billing::get_payment_method, |p| {
+            pb::GetPaymentMethodResponse {
+                payment_method: Some(to_pb(p)),
+            }
+        })
+        .await
     }
 
     async fn list_payment_methods(
         &self,
         request: Request<pb::ListPaymentMethodsRequest>,
     ) -> Result<Response<pb::ListPaymentMethodsResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let org = g::org_id(&mut v, "parent", &req.parent);
-        let page = g::page(
-            &mut v,
-            req.page_size,
-            &req.page_token,
-            &format!("paymentMethods|{}", req.parent),
-        );
-        g::done(v)?;
-        let (Some(org), Some(page)) = (org, page) else {
-            return Err(Status::internal("validated fields missing"));
-        };
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &req.parent,
-                "billing.paymentMethods.list",
-                ActionClass::Read,
-                "ListPaymentMethods",
-            )
-            .await?;
-        let (rows, next_page_token) = self.0.list_payment_methods(org, page).await?;
-        Ok(Response::new(pb::ListPaymentMethodsResponse {
-            payment_methods: rows.into_iter().map(to_pb).collect(),
-            next_page_token,
-        }))
+        unary(&self.0, request, Billing::list_payment_methods, |page| {
+            let page = page.map(to_pb);
+            pb::ListPaymentMethodsResponse {
+                payment_methods: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
     }
 
     async fn set_default_payment_method(
         &self,
         request: Request<pb::SetDefaultPaymentMethodRequest>,
     ) -> Result<Response<pb::SetDefaultPaymentMethodResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &request.get_ref().name, "paymentMethods");
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &g::org_name(org),
-                "billing.paymentMethods.update",
-                ActionClass::Setup,
-                "SetDefaultPaymentMethod",
-            )
-            .await?;
-        let pm = self.0.set_default_payment_method(org, id).await?;
-        Ok(Response::new(pb::SetDefaultPaymentMethodResponse {
-            payment_method: Some(to_pb(pm)),
-        }))
+        unary(&self.0, request, Billing::set_default_payment_method, |p| {
+            pb::SetDefaultPaymentMethodResponse {
+                payment_method: Some(to_pb(p)),
+            }
+        })
+        .await
     }
 
     async fn delete_payment_method(
         &self,
         request: Request<pb::DeletePaymentMethodRequest>,
     ) -> Result<Response<pb::DeletePaymentMethodResponse>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let ids = g::child_id(&mut v, "name", &req.name, "paymentMethods");
-        g::done(v)?;
-        let (org, id) = ids.unwrap_or_default();
-        self.0
-            .authority()
-            .require(
-                &principal,
-                &g::org_name(org),
-                "billing.paymentMethods.delete",
-                ActionClass::Setup,
-                "DeletePaymentMethod",
-            )
-            .await?;
-        let pm = self
-            .0
-            .delete_payment_method(org, id, req.validate_only)
-            .await?;
-        Ok(Response::new(pb::DeletePaymentMethodResponse {
-            payment_method: Some(to_pb(pm)),
-        }))
+        unary(&self.0, request, Billing::delete_payment_method, |p| {
+            pb::DeletePaymentMethodResponse {
+                payment_method: Some(to_pb(p)),
+            }
+        })
+        .await
     }
 }

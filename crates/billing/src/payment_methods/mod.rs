@@ -1,25 +1,25 @@
 //! Payment methods: cards as processor tokens, SEPA mandates with sealed
-//! IBANs. Authorization (permission, status, flags) is decided by org-core
-//! through the authority client before these run.
+//! IBANs. The first one an organization adds is its default; the default
+//! cannot go while invoices are open.
 
 pub mod card_numbers;
 pub mod grpc;
+pub mod store;
 
 use chrono::{DateTime, Utc};
-use loopback_runtime::db::is_unique_violation;
-use loopback_runtime::pagination::PageRequest;
-use loopback_runtime::secrets::Sealed;
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::Refusal;
+use loopback_runtime::pagination::{Page, PageRequest};
+use loopback_runtime::tx::WriteOptions;
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::Billing;
-use crate::entity::{invoice, payment_method};
 use crate::error::{Error, Result};
+use crate::{Billing, rpcs};
+
+/// The flag that allows SEPA direct debit.
+pub const SEPA_FLAG: &str = "sepa_payment_allowed";
 
 /// What a payment method is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +82,9 @@ pub struct NewPaymentMethod {
     pub secret: String,
 }
 
-/// The associated data binding a sealed secret to its row.
-pub fn secret_aad(id: Uuid) -> String {
+/// The associated data binding a sealed secret to its row (`id` is the
+/// payment method's id).
+pub fn secret_aad(id: &str) -> String {
     format!("paymentMethods/{id}/secret")
 }
 
@@ -96,211 +97,142 @@ pub fn mask_iban(iban: &str) -> String {
     format!("{}{}{}", &iban[..4], "*".repeat(n - 8), &iban[n - 4..])
 }
 
-fn to_domain(m: payment_method::Model) -> Result<PaymentMethod> {
-    let corrupt = |what: &str| Error::Corrupt(format!("payment method {}: {what}", m.id));
-    let details = match m.kind.as_str() {
-        "card" => Details::Card {
-            brand: m.card_brand.clone().ok_or_else(|| corrupt("brand"))?,
-            last4: m.card_last4.clone().ok_or_else(|| corrupt("last4"))?,
-            exp_month: m.card_exp_month.ok_or_else(|| corrupt("exp_month"))?,
-            exp_year: m.card_exp_year.ok_or_else(|| corrupt("exp_year"))?,
-        },
-        "sepa_debit" => Details::Sepa {
-            iban_masked: m
-                .iban_masked
-                .clone()
-                .ok_or_else(|| corrupt("iban_masked"))?,
-            account_holder: m
-                .account_holder
-                .clone()
-                .ok_or_else(|| corrupt("account_holder"))?,
-            mandate_reference: m
-                .mandate_reference
-                .clone()
-                .ok_or_else(|| corrupt("mandate_reference"))?,
-            mandate_signature_time: m
-                .mandate_signature_time
-                .ok_or_else(|| corrupt("mandate_signature_time"))?,
-        },
-        other => return Err(corrupt(&format!("kind {other:?}"))),
-    };
-    Ok(PaymentMethod {
-        id: Uuid::parse_str(&m.id).map_err(|_| corrupt("id"))?,
-        organization: Uuid::parse_str(&m.organization_id).map_err(|_| corrupt("organization"))?,
-        details,
-        is_default: m.is_default,
-        create_time: m.create_time,
-    })
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/paymentMethods/{id}`, parsed.
+    pub struct PaymentMethodName = "paymentMethods", id: Uuid;
+}
+
+/// CreatePaymentMethod, validated.
+#[derive(Debug, Clone)]
+pub struct CreatePaymentMethod {
+    /// The organization.
+    pub organization: Uuid,
+    /// The method and its secret.
+    pub method: NewPaymentMethod,
+    /// `request_id` and `validate_only`.
+    pub write: WriteOptions,
+}
+
+/// ListPaymentMethods, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPaymentMethods {
+    /// The organization.
+    pub organization: Uuid,
+    /// Size and position.
+    pub page: PageRequest,
+}
+
+/// DeletePaymentMethod, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletePaymentMethod {
+    /// The payment method.
+    pub name: PaymentMethodName,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// What the audit log may say about a payment method: never a secret.
+fn audit_details(p: &PaymentMethod) -> serde_json::Value {
+    match &p.details {
+        Details::Card { brand, last4, .. } => {
+            json!({ "kind": "card", "brand": brand, "last4": last4, "is_default": p.is_default })
+        }
+        Details::Sepa { iban_masked, .. } => {
+            json!({ "kind": "sepa_debit", "iban_masked": iban_masked, "is_default": p.is_default })
+        }
+    }
 }
 
 impl Billing {
-    async fn find_payment_method(
-        &self,
-        conn: &impl sea_orm::ConnectionTrait,
-        org: Uuid,
-        id: Uuid,
-    ) -> Result<Option<PaymentMethod>> {
-        payment_method::Entity::find_by_id(id.to_string())
-            .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-            .one(conn)
-            .await?
-            .map(to_domain)
-            .transpose()
-    }
-
-    /// Adds a payment method; the first one becomes the default.
+    /// Adds a payment method; the first one becomes the default. SEPA needs
+    /// the organization's `sepa_payment_allowed` flag.
     pub async fn create_payment_method(
         &self,
-        org: Uuid,
-        new: NewPaymentMethod,
-        request_id: Option<String>,
-        validate_only: bool,
+        principal: &Principal,
+        input: CreatePaymentMethod,
     ) -> Result<PaymentMethod> {
-        let db = self.db();
-        if let Some(rid) = &request_id
-            && let Some(existing) = payment_method::Entity::find()
-                .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-                .filter(payment_method::Column::RequestId.eq(rid.as_str()))
-                .one(db)
-                .await?
-        {
-            return to_domain(existing);
+        let rpc = &rpcs::CREATE_PAYMENT_METHOD;
+        let org = input.organization;
+        let policy = self.authorize(principal, rpc, org).await?;
+        if matches!(input.method.details, Details::Sepa { .. }) && !policy.flag(SEPA_FLAG) {
+            return Err(Refusal::CapabilityDisabled {
+                flag: SEPA_FLAG.into(),
+                message: format!(
+                    "SEPA direct debit is not enabled for organizations/{org}: ask your operator to enable {SEPA_FLAG}"
+                ),
+            }
+            .into());
+        }
+        let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
+        if let Some(id) = tx.replayed_id() {
+            return self
+                .payment_method_in(
+                    tx.conn(),
+                    PaymentMethodName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let id = Uuid::now_v7();
         let sealed = self
             .keyring()
-            .seal_str(&new.secret, &secret_aad(id))
+            .seal_str(&input.method.secret, &secret_aad(&id.to_string()))
             .map_err(|e| Error::Corrupt(format!("sealing a payment secret: {e}")))?;
-        let txn = db.begin().await?;
-        let existing = payment_method::Entity::find()
-            .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-            .count(&txn)
-            .await?;
-        let mut row = payment_method::ActiveModel {
-            id: Set(id.to_string()),
-            organization_id: Set(org.to_string()),
-            secret_key_id: Set(sealed.key_id.clone()),
-            secret_ciphertext: Set(sealed.ciphertext_b64()),
-            is_default: Set(existing == 0),
-            create_time: Set(Utc::now()),
-            request_id: Set(request_id.clone()),
-            card_brand: Set(None),
-            card_last4: Set(None),
-            card_exp_month: Set(None),
-            card_exp_year: Set(None),
-            iban_masked: Set(None),
-            account_holder: Set(None),
-            mandate_reference: Set(None),
-            mandate_signature_time: Set(None),
-            kind: Set(String::new()),
+        let created = PaymentMethod {
+            id,
+            organization: org,
+            details: input.method.details,
+            is_default: store::count(tx.conn(), org).await? == 0,
+            create_time: Utc::now(),
         };
-        match &new.details {
-            Details::Card {
-                brand,
-                last4,
-                exp_month,
-                exp_year,
-            } => {
-                row.kind = Set("card".into());
-                row.card_brand = Set(Some(brand.clone()));
-                row.card_last4 = Set(Some(last4.clone()));
-                row.card_exp_month = Set(Some(*exp_month));
-                row.card_exp_year = Set(Some(*exp_year));
-            }
-            Details::Sepa {
-                iban_masked,
-                account_holder,
-                mandate_reference,
-                mandate_signature_time,
-            } => {
-                row.kind = Set("sepa_debit".into());
-                row.iban_masked = Set(Some(iban_masked.clone()));
-                row.account_holder = Set(Some(account_holder.clone()));
-                row.mandate_reference = Set(Some(mandate_reference.clone()));
-                row.mandate_signature_time = Set(Some(*mandate_signature_time));
-            }
-        }
-        match payment_method::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) && request_id.is_some() => {
-                drop(txn);
-                let existing = payment_method::Entity::find()
-                    .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-                    .filter(payment_method::Column::RequestId.eq(request_id.unwrap_or_default()))
-                    .one(db)
-                    .await?
-                    .ok_or(Error::Db(e))?;
-                return to_domain(existing);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let created = self
-            .find_payment_method(&txn, org, id)
-            .await?
-            .ok_or_else(|| {
-                Error::Corrupt("payment method vanished inside its transaction".into())
-            })?;
-        if validate_only {
-            txn.rollback().await?;
-        } else {
-            txn.commit().await?;
-        }
+        store::insert(tx.conn(), &created, &sealed).await?;
+        tx.created(id);
+        tx.audit(created.name(), audit_details(&created));
+        tx.commit().await?;
         Ok(created)
     }
 
     /// One payment method.
-    pub async fn get_payment_method(&self, org: Uuid, id: Uuid) -> Result<PaymentMethod> {
-        self.find_payment_method(self.db(), org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("organizations/{org}/paymentMethods/{id}")))
+    pub async fn get_payment_method(
+        &self,
+        principal: &Principal,
+        name: PaymentMethodName,
+    ) -> Result<PaymentMethod> {
+        self.authorize(principal, &rpcs::GET_PAYMENT_METHOD, name.organization)
+            .await?;
+        self.payment_method_in(self.db(), name).await
     }
 
     /// A page of payment methods in creation order.
     pub async fn list_payment_methods(
         &self,
-        org: Uuid,
-        page: PageRequest,
-    ) -> Result<(Vec<PaymentMethod>, String)> {
-        let mut q = payment_method::Entity::find()
-            .filter(payment_method::Column::OrganizationId.eq(org.to_string()));
-        if let Some(after) = &page.after {
-            q = q.filter(payment_method::Column::Id.gt(after.as_str()));
-        }
-        let rows = q
-            .order_by_asc(payment_method::Column::Id)
-            .limit(page.fetch_limit())
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page.finish(rows, |p| p.id.to_string()))
+        principal: &Principal,
+        input: ListPaymentMethods,
+    ) -> Result<Page<PaymentMethod>> {
+        self.authorize(principal, &rpcs::LIST_PAYMENT_METHODS, input.organization)
+            .await?;
+        let rows = store::list(self.db(), input.organization, &input.page).await?;
+        Ok(input.page.page(rows, |p| p.id.to_string()))
     }
 
     /// Makes a payment method the default.
-    pub async fn set_default_payment_method(&self, org: Uuid, id: Uuid) -> Result<PaymentMethod> {
-        let txn = self.db().begin().await?;
-        self.find_payment_method(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("organizations/{org}/paymentMethods/{id}")))?;
-        payment_method::Entity::update_many()
-            .col_expr(payment_method::Column::IsDefault, Expr::value(false))
-            .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-            .exec(&txn)
+    pub async fn set_default_payment_method(
+        &self,
+        principal: &Principal,
+        name: PaymentMethodName,
+    ) -> Result<PaymentMethod> {
+        let rpc = &rpcs::SET_DEFAULT_PAYMENT_METHOD;
+        self.authorize(principal, rpc, name.organization).await?;
+        let mut tx = self
+            .begin_write(name.organization, rpc, principal, WriteOptions::plain())
             .await?;
-        payment_method::Entity::update_many()
-            .col_expr(payment_method::Column::IsDefault, Expr::value(true))
-            .filter(payment_method::Column::Id.eq(id.to_string()))
-            .exec(&txn)
-            .await?;
-        let updated = self
-            .find_payment_method(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("organizations/{org}/paymentMethods/{id}")))?;
-        txn.commit().await?;
+        self.payment_method_in(tx.conn(), name).await?;
+        store::set_default(tx.conn(), name.organization, name.id).await?;
+        let updated = self.payment_method_in(tx.conn(), name).await?;
+        tx.audit(name.to_string(), audit_details(&updated));
+        tx.commit().await?;
         Ok(updated)
     }
 
@@ -309,68 +241,60 @@ impl Billing {
     /// the oldest remaining one becomes the default.
     pub async fn delete_payment_method(
         &self,
-        org: Uuid,
-        id: Uuid,
-        validate_only: bool,
+        principal: &Principal,
+        input: DeletePaymentMethod,
     ) -> Result<PaymentMethod> {
-        let txn = self.db().begin().await?;
-        let method = self
-            .find_payment_method(&txn, org, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("organizations/{org}/paymentMethods/{id}")))?;
+        let rpc = &rpcs::DELETE_PAYMENT_METHOD;
+        let name = input.name;
+        self.authorize(principal, rpc, name.organization).await?;
+        let mut tx = self
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
+            .await?;
+        let method = self.payment_method_in(tx.conn(), name).await?;
         if method.is_default {
-            let open = invoice::Entity::find()
-                .filter(invoice::Column::OrganizationId.eq(org.to_string()))
-                .filter(invoice::Column::Status.eq(crate::invoices::Status::Open.as_str()))
-                .count(&txn)
+            let open = self
+                .open_invoice_count(tx.conn(), name.organization)
                 .await?;
             if open > 0 {
-                return Err(Error::FailedPrecondition {
-                    reason: "DEFAULT_PAYMENT_METHOD_IN_USE",
-                    message: format!(
-                        "{} is the default payment method and {open} invoice(s) are open: set another default first",
-                        method.name()
+                return Err(Refusal::precondition(
+                    "DEFAULT_PAYMENT_METHOD_IN_USE",
+                    format!(
+                        "{name} is the default payment method and {open} invoice(s) are open: set another default first"
                     ),
-                });
+                )
+                .into());
             }
         }
-        payment_method::Entity::delete_many()
-            .filter(payment_method::Column::Id.eq(id.to_string()))
-            .exec(&txn)
-            .await?;
-        if method.is_default
-            && let Some(next) = payment_method::Entity::find()
-                .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-                .order_by_asc(payment_method::Column::Id)
-                .one(&txn)
-                .await?
-        {
-            payment_method::Entity::update_many()
-                .col_expr(payment_method::Column::IsDefault, Expr::value(true))
-                .filter(payment_method::Column::Id.eq(next.id))
-                .exec(&txn)
-                .await?;
-        }
-        if validate_only {
-            txn.rollback().await?;
-        } else {
-            txn.commit().await?;
-        }
+        store::delete(tx.conn(), name.organization, name.id, method.is_default).await?;
+        tx.audit(name.to_string(), audit_details(&method));
+        tx.commit().await?;
         Ok(method)
     }
 
     /// The stored secret (processor token or IBAN) of a payment method, for
-    /// charging.
-    pub async fn payment_method_secret(&self, org: Uuid, id: Uuid) -> Result<String> {
-        let row = payment_method::Entity::find_by_id(id.to_string())
-            .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
-            .one(self.db())
+    /// charging. Not reachable over the API.
+    pub async fn payment_method_secret(&self, name: PaymentMethodName) -> Result<String> {
+        let sealed = store::sealed_secret(self.db(), name.organization, name.id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organizations/{org}/paymentMethods/{id}")))?;
-        let sealed = Sealed::from_stored(&row.secret_key_id, &row.secret_ciphertext)
-            .map_err(|e| Error::Corrupt(format!("payment method {id}: {e}")))?;
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
         self.keyring()
-            .open_str(&sealed, &secret_aad(id))
-            .map_err(|e| Error::Corrupt(format!("payment method {id}: {e}")))
+            .open_str(&sealed, &secret_aad(&name.id.to_string()))
+            .map_err(|e| Error::Corrupt(format!("{name}: {e}")))
+    }
+
+    /// A payment method; NOT_FOUND when missing or another organization's.
+    async fn payment_method_in(
+        &self,
+        conn: &impl Conn,
+        name: PaymentMethodName,
+    ) -> Result<PaymentMethod> {
+        store::find(conn, name.organization, name.id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))
     }
 }

@@ -5,21 +5,49 @@
 //! until the next period or a raised limit.
 
 pub mod grpc;
+pub mod store;
 
 use chrono::{DateTime, Utc};
-use loopback_runtime::db::is_unique_violation;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::errors::FieldViolations;
+use loopback_runtime::tx::WriteOptions;
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::Billing;
-use crate::entity::{spending_alert, spending_limit};
 use crate::error::{Error, Result};
 use crate::usage::period_of;
+use crate::{Billing, rpcs};
+
+/// SetSpendingLimit, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetSpendingLimit {
+    /// The organization.
+    pub organization: Uuid,
+    /// The monthly limit's currency, as given.
+    pub currency: String,
+    /// The monthly limit in minor units, as given.
+    pub limit_minor: i64,
+    /// Alert thresholds in percent, as given.
+    pub thresholds: Vec<i32>,
+    /// Blocks create actions once reached.
+    pub hard: bool,
+}
+
+/// Most alert thresholds on one limit.
+const MAX_THRESHOLDS: usize = 10;
+
+/// GetSpendingStatus, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetSpendingStatus {
+    /// The organization.
+    pub organization: Uuid,
+}
 
 /// An organization's spending limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendingLimit {
+    /// The organization.
+    pub organization: Uuid,
     /// Monthly limit, minor units.
     pub limit_minor: i64,
     /// Currency.
@@ -46,6 +74,10 @@ pub struct Alert {
 /// Spend, limit and alerts of the current period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendingStatus {
+    /// The organization.
+    pub organization: Uuid,
+    /// The price book's currency.
+    pub currency: String,
     /// `YYYY-MM`.
     pub period: String,
     /// Spend before tax, minor units.
@@ -58,56 +90,72 @@ pub struct SpendingStatus {
     pub reached: bool,
 }
 
-fn to_domain(m: spending_limit::Model) -> Result<SpendingLimit> {
-    let thresholds: Vec<i32> = serde_json::from_str(&m.thresholds)
-        .map_err(|e| Error::Corrupt(format!("spending thresholds: {e}")))?;
-    Ok(SpendingLimit {
-        limit_minor: m.limit_minor,
-        currency: m.currency,
-        thresholds,
-        hard: m.hard,
-        update_time: m.update_time,
-    })
-}
-
 impl Billing {
-    /// The organization's limit, if any.
-    pub async fn spending_limit(&self, org: Uuid) -> Result<Option<SpendingLimit>> {
-        spending_limit::Entity::find_by_id(org.to_string())
-            .one(self.db())
-            .await?
-            .map(to_domain)
-            .transpose()
-    }
-
-    /// Sets the limit, then re-evaluates (a raised limit unblocks at once).
+    /// SetSpendingLimit: sets the limit, then re-evaluates (a raised limit
+    /// unblocks at once).
     pub async fn set_spending_limit(
         &self,
-        org: Uuid,
-        limit_minor: i64,
-        thresholds: Vec<i32>,
-        hard: bool,
+        principal: &Principal,
+        input: SetSpendingLimit,
     ) -> Result<SpendingLimit> {
-        let row = spending_limit::ActiveModel {
-            organization_id: Set(org.to_string()),
-            limit_minor: Set(limit_minor),
-            currency: Set(self.settings().price_book.currency.clone()),
-            thresholds: Set(
-                serde_json::to_string(&thresholds).map_err(|e| Error::Corrupt(e.to_string()))?
-            ),
-            hard: Set(hard),
-            update_time: Set(Utc::now()),
+        let rpc = &rpcs::SET_SPENDING_LIMIT;
+        let org = input.organization;
+        let currency = &self.settings().price_book.currency;
+        let mut bad = FieldViolations::new();
+        if input.limit_minor <= 0 || input.currency != *currency {
+            bad.add(
+                "spending_limit.monthly_limit",
+                format!("must be a positive amount in {currency} minor units"),
+            );
+        }
+        let mut thresholds = input.thresholds;
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        if thresholds.len() > MAX_THRESHOLDS || thresholds.iter().any(|t| !(1..=1000).contains(t)) {
+            bad.add(
+                "spending_limit.alert_thresholds_percent",
+                format!("at most {MAX_THRESHOLDS} thresholds, each 1 to 1000 percent"),
+            );
+        }
+        bad.into_result()?;
+        self.authorize(principal, rpc, org).await?;
+        let limit = SpendingLimit {
+            organization: org,
+            limit_minor: input.limit_minor,
+            currency: currency.clone(),
+            thresholds,
+            hard: input.hard,
+            update_time: Utc::now(),
         };
-        spending_limit::Entity::delete_by_id(org.to_string())
-            .exec(self.db())
+        let mut tx = self
+            .begin_write(org, rpc, principal, WriteOptions::plain())
             .await?;
-        spending_limit::Entity::insert(row)
-            .exec_without_returning(self.db())
-            .await?;
+        store::put(tx.conn(), &limit).await?;
+        tx.audit(
+            format!("organizations/{org}/spendingLimit"),
+            json!({
+                "monthly_limit_minor": limit.limit_minor,
+                "currency": limit.currency,
+                "alert_thresholds_percent": limit.thresholds,
+                "hard": limit.hard,
+            }),
+        );
+        tx.commit().await?;
         self.evaluate_spending(org).await?;
-        self.spending_limit(org)
+        store::get(self.db(), org)
             .await?
             .ok_or_else(|| Error::Corrupt("spending limit vanished".into()))
+    }
+
+    /// GetSpendingStatus: spend, limit and alerts of the current period.
+    pub async fn get_spending_status(
+        &self,
+        principal: &Principal,
+        input: GetSpendingStatus,
+    ) -> Result<SpendingStatus> {
+        self.authorize(principal, &rpcs::GET_SPENDING_STATUS, input.organization)
+            .await?;
+        self.spending_status(input.organization).await
     }
 
     /// Spend of the current period so far, before tax.
@@ -126,7 +174,7 @@ impl Billing {
     /// clears the hard-limit flag at org-core. Returns the thresholds that
     /// fired now.
     pub async fn evaluate_spending(&self, org: Uuid) -> Result<Vec<i32>> {
-        let Some(limit) = self.spending_limit(org).await? else {
+        let Some(limit) = store::get(self.db(), org).await? else {
             return Ok(Vec::new());
         };
         let (period, spend) = self.current_spend(org).await?;
@@ -135,23 +183,10 @@ impl Billing {
             if i128::from(spend) * 100 < i128::from(limit.limit_minor) * i128::from(t) {
                 continue;
             }
-            let inserted = spending_alert::Entity::insert(spending_alert::ActiveModel {
-                organization_id: Set(org.to_string()),
-                period: Set(period.clone()),
-                threshold_percent: Set(t),
-                spend_minor: Set(spend),
-                alert_time: Set(Utc::now()),
-            })
-            .exec_without_returning(self.db())
-            .await;
-            match inserted {
-                Ok(_) => {
-                    // Notification channels arrive with the integrations service.
-                    tracing::info!(organization = %org, period = %period, threshold_percent = t, spend, "spending threshold crossed");
-                    fired.push(t);
-                }
-                Err(e) if is_unique_violation(&e) => {}
-                Err(e) => return Err(e.into()),
+            if store::record_alert(self.db(), org, &period, t, spend).await? {
+                // Notification channels arrive with the integrations service.
+                tracing::info!(organization = %org, period = %period, threshold_percent = t, spend, "spending threshold crossed");
+                fired.push(t);
             }
         }
         let reached = limit.hard && spend >= limit.limit_minor;
@@ -168,32 +203,22 @@ impl Billing {
             self.authority()
                 .set_spending_limit_reached(&organization, reached, &reason)
                 .await
-                .map_err(|e| Error::Authority(e.into()))?;
+                .map_err(loopback_org_core_client::AuthorityDenied::from)?;
         }
         Ok(fired)
     }
 
     /// Spend, limit and alerts of the current period.
-    pub async fn spending_status(&self, org: Uuid) -> Result<SpendingStatus> {
-        let limit = self.spending_limit(org).await?;
+    async fn spending_status(&self, org: Uuid) -> Result<SpendingStatus> {
+        let limit = store::get(self.db(), org).await?;
         let (period, spend_minor) = self.current_spend(org).await?;
-        let alerts = spending_alert::Entity::find()
-            .filter(spending_alert::Column::OrganizationId.eq(org.to_string()))
-            .filter(spending_alert::Column::Period.eq(period.as_str()))
-            .order_by_asc(spending_alert::Column::ThresholdPercent)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(|a| Alert {
-                threshold_percent: a.threshold_percent,
-                spend_minor: a.spend_minor,
-                alert_time: a.alert_time,
-            })
-            .collect();
+        let alerts = store::alerts(self.db(), org, &period).await?;
         let reached = limit
             .as_ref()
             .is_some_and(|l| l.hard && spend_minor >= l.limit_minor);
         Ok(SpendingStatus {
+            organization: org,
+            currency: self.settings().price_book.currency.clone(),
             period,
             spend_minor,
             limit,
@@ -203,16 +228,10 @@ impl Billing {
     }
 
     /// Re-evaluates every organization with a hard limit (a new period
-    /// starts unblocked). Run periodically by [`Billing::open`].
+    /// starts unblocked). Run periodically as one of billing's jobs.
     pub async fn sweep_spending(&self) -> Result<()> {
-        let hard = spending_limit::Entity::find()
-            .filter(spending_limit::Column::Hard.eq(true))
-            .all(self.db())
-            .await?;
-        for row in hard {
-            if let Ok(org) = Uuid::parse_str(&row.organization_id)
-                && let Err(e) = self.evaluate_spending(org).await
-            {
+        for org in store::organizations_with_hard_limits(self.db()).await? {
+            if let Err(e) = self.evaluate_spending(org).await {
                 tracing::warn!(organization = %org, error = %e, "spending sweep failed");
             }
         }

@@ -4,25 +4,28 @@
 //! in (see [`Billing::record_usage`]).
 
 pub mod grpc;
+pub mod store;
 
 use chrono::{DateTime, Datelike as _, Utc};
-use loopback_runtime::db::is_unique_violation;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
-use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use loopback_runtime::auth::{Principal, PrincipalKind};
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::{FieldViolations, Refusal};
 use uuid::Uuid;
 
-use crate::entity::usage_event;
 use crate::error::{Error, Result};
-use crate::{Billing, invoices};
+use crate::{Billing, rpcs};
 
-/// A validated usage event.
+/// A usage event, syntactically valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageEvent {
+    /// Where the event is in its request (`event`, `events[3]`), so a
+    /// refusal names the field.
+    pub path: String,
     /// Organization.
     pub organization: Uuid,
     /// Project, if any.
     pub project: Option<Uuid>,
-    /// Meter (in the price book).
+    /// Meter (must be in the price book).
     pub meter: String,
     /// Quantity.
     pub quantity: i64,
@@ -30,6 +33,13 @@ pub struct UsageEvent {
     pub event_time: DateTime<Utc>,
     /// The reporter's idempotency key.
     pub idempotency_key: String,
+}
+
+/// BatchRecordUsage, validated per event: a bad event fails alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageBatch {
+    /// Each event, or what is wrong with it.
+    pub events: Vec<Result<UsageEvent, FieldViolations>>,
 }
 
 /// The billing period (`YYYY-MM`, UTC) of a time.
@@ -43,70 +53,98 @@ pub fn period_of(t: DateTime<Utc>) -> String {
 const MAX_PERIOD_RETRIES: usize = 24;
 
 impl Billing {
-    /// Records an event; false when its idempotency key was seen before.
+    /// RecordUsage: records one event; false when its idempotency key was
+    /// seen before. Services only; the organization must exist.
+    pub async fn record_usage(&self, principal: &Principal, event: UsageEvent) -> Result<bool> {
+        self.authorize(principal, &rpcs::RECORD_USAGE, event.organization)
+            .await?;
+        self.record_event(principal, &event).await
+    }
+
+    /// BatchRecordUsage: each event recorded on its own, in order; the
+    /// answer says per event whether it was new, or why it was refused.
+    pub async fn batch_record_usage(
+        &self,
+        principal: &Principal,
+        batch: UsageBatch,
+    ) -> Result<Vec<Result<bool>>> {
+        let rpc = &rpcs::BATCH_RECORD_USAGE;
+        // A caller of the wrong kind fails the whole batch, not each event.
+        if principal.kind == PrincipalKind::Account {
+            return Err(Refusal::PrincipalKind("service").into());
+        }
+        let mut outcomes = Vec::with_capacity(batch.events.len());
+        for event in batch.events {
+            let outcome = match event {
+                Err(violations) => Err(Error::from(violations)),
+                Ok(event) => match self.authorize(principal, rpc, event.organization).await {
+                    Ok(_) => self.record_event(principal, &event).await,
+                    Err(e) => Err(e),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Records an authorized event, then re-evaluates the organization's
+    /// spending (a failed evaluation is retried by the periodic sweep).
+    async fn record_event(&self, principal: &Principal, event: &UsageEvent) -> Result<bool> {
+        if !self.settings().price_book.prices.contains_key(&event.meter) {
+            return Err(Refusal::invalid(
+                format!("{}.meter", event.path),
+                format!(
+                    "unknown meter {}: not in the price book",
+                    loopback_runtime::errors::quote(&event.meter)
+                ),
+            )
+            .into());
+        }
+        let recorded = self.insert_usage(&principal.audit_id(), event).await?;
+        if recorded && let Err(err) = self.evaluate_spending(event.organization).await {
+            tracing::warn!(organization = %event.organization, error = %err, "spending evaluation failed");
+        }
+        Ok(recorded)
+    }
+
+    /// Total quantity per (project, meter) of `org` in `period`, read
+    /// through `conn` (e.g. inside the transaction finalizing an invoice).
+    pub async fn usage_sums(
+        &self,
+        conn: &impl Conn,
+        org: Uuid,
+        period: &str,
+    ) -> Result<Vec<(String, String, i64)>> {
+        store::sums(conn, org, period).await
+    }
+
+    /// Stores an event; false when its idempotency key was seen before.
     ///
     /// The event is billed in its own period (the UTC month of its time)
     /// unless that period's invoice is no longer a draft; then in the next
     /// period that still has a draft (or no invoice yet), so a finalized
-    /// invoice never changes and always equals its period's cost summary.
-    /// The insert is guarded in the same statement by "that period is still
-    /// open", and on PostgreSQL runs under the organization's invoice lock
-    /// taken shared, so it cannot race a finalize.
-    pub async fn record_usage(&self, reporter: &str, e: &UsageEvent) -> Result<bool> {
+    /// invoice never changes and always equals its period's summary. The
+    /// insert is guarded in the same statement by "that period is still
+    /// open", and on PostgreSQL runs while holding the organization's
+    /// invoices open (shared), so it cannot race a finalize.
+    async fn insert_usage(&self, reporter: &str, e: &UsageEvent) -> Result<bool> {
         let own_period = period_of(e.event_time);
         for _ in 0..MAX_PERIOD_RETRIES {
             let period = self
                 .billing_period(self.db(), e.organization, &own_period)
                 .await?;
-            let txn = self.db().begin().await?;
-            invoices::store::lock_shared(&txn, e.organization).await?;
-            let insert = Query::insert()
-                .into_table(usage_event::Entity)
-                .columns([
-                    usage_event::Column::OrganizationId,
-                    usage_event::Column::IdempotencyKey,
-                    usage_event::Column::ProjectId,
-                    usage_event::Column::Meter,
-                    usage_event::Column::Quantity,
-                    usage_event::Column::EventTime,
-                    usage_event::Column::Period,
-                    usage_event::Column::RecordTime,
-                    usage_event::Column::Reporter,
-                ])
-                .select_from(
-                    Query::select()
-                        .exprs([
-                            Expr::val(e.organization.to_string()),
-                            Expr::val(e.idempotency_key.clone()),
-                            Expr::val(e.project.map(|p| p.to_string()).unwrap_or_default()),
-                            Expr::val(e.meter.clone()),
-                            Expr::val(e.quantity),
-                            Expr::val(e.event_time),
-                            Expr::val(period.clone()),
-                            Expr::val(Utc::now()),
-                            Expr::val(reporter.to_string()),
-                        ])
-                        .and_where(
-                            Expr::exists(invoices::store::period_closed(e.organization, &period))
-                                .not(),
-                        )
-                        .to_owned(),
-                )
-                .map_err(|err| Error::Corrupt(format!("usage insert: {err}")))?
-                .to_owned();
-            match txn.execute(&insert).await {
-                Ok(done) if done.rows_affected() == 1 => {
-                    txn.commit().await?;
-                    return Ok(true);
-                }
-                // The period closed since it was chosen: aim at the next one.
-                Ok(_) => txn.rollback().await?,
-                Err(err) if is_unique_violation(&err) => {
-                    txn.rollback().await?;
-                    return Ok(false);
-                }
-                Err(err) => return Err(err.into()),
+            let txn = self.unlocked_tx().await?;
+            self.hold_invoices_open(&txn, e.organization).await?;
+            let inserted = store::insert_if_period_open(&txn, e, &period, reporter).await?;
+            if inserted == store::Inserted::Yes {
+                txn.commit().await?;
+                return Ok(true);
             }
+            txn.rollback().await?;
+            if inserted == store::Inserted::Duplicate {
+                return Ok(false);
+            }
+            // The period closed since it was chosen: aim at the next one.
         }
         Err(Error::Corrupt(format!(
             "usage of {} for {own_period}: every period kept closing",
