@@ -2,11 +2,9 @@
 //! or apply migrations.
 
 use clap::{Parser, Subcommand};
-use loopback_billing::BillingArgs;
-use loopback_org_core::OrgCoreArgs;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use loopback_runtime::config::{AuthArgs, ServerArgs};
-use loopback_runtime::{db, server, telemetry};
+use loopback_runtime::{server, telemetry};
 use loopbackd::{Config, Loopbackd};
 
 /// Loopback control plane, all services in one process.
@@ -20,11 +18,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    server: ServerArgs,
-    #[command(flatten)]
-    org_core: OrgCoreArgs,
-    #[command(flatten)]
-    billing: BillingArgs,
+    config: Config,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,38 +70,30 @@ struct TokenArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let config = cli.config;
     match cli.command {
-        Some(Command::Token(args)) => token(&cli.server, args),
+        Some(Command::Token(args)) => token(&config.server, args),
         Some(Command::Migrate) => {
-            telemetry::init(cli.server.log_format);
-            let url = cli.org_core.database_url(&cli.server.data_dir)?;
-            let conn = db::connect(&url).await?;
-            loopback_org_core::migrate(&conn).await?;
-            tracing::info!(database = %loopbackd::redact(&url), "org-core migrations applied");
-            let url = cli.billing.database_url(&cli.server.data_dir)?;
-            let conn = db::connect(&url).await?;
-            loopback_billing::migrate(&conn).await?;
-            tracing::info!(database = %loopbackd::redact(&url), "billing migrations applied");
-            Ok(())
+            telemetry::init(config.server.log_format);
+            loopbackd::migrate(&config)
+                .await
+                .map_err(anyhow::Error::from_boxed)
         }
         Some(Command::RotateSecrets {
             add_key,
             remove_old_keys,
         }) => {
-            telemetry::init(cli.server.log_format);
-            let config = Config {
-                server: cli.server,
-                org_core: cli.org_core,
-                billing: cli.billing,
-            };
-            let done = loopbackd::rotate_secrets(&config, add_key, remove_old_keys).await?;
+            telemetry::init(config.server.log_format);
+            let done = loopbackd::rotate_secrets(&config, add_key, remove_old_keys)
+                .await
+                .map_err(anyhow::Error::from_boxed)?;
             println!(
                 "re-sealed {} secret(s); {} already under the newest key",
                 done.resealed, done.current
             );
             Ok(())
         }
-        None => serve(cli.server, cli.org_core, cli.billing).await,
+        None => serve(config).await,
     }
 }
 
@@ -145,20 +131,13 @@ fn token(server: &ServerArgs, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(
-    server_args: ServerArgs,
-    org_core: OrgCoreArgs,
-    billing: BillingArgs,
-) -> anyhow::Result<()> {
-    telemetry::init(server_args.log_format);
-    let uses_dev_key = server_args.auth.key_files.is_empty();
-    let data_dir = server_args.data_dir.clone();
-    let app = Loopbackd::start(Config {
-        server: server_args,
-        org_core,
-        billing,
-    })
-    .await?;
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.server.log_format);
+    let uses_dev_key = config.server.auth.key_files.is_empty();
+    let data_dir = config.server.data_dir.clone();
+    let app = Loopbackd::start(config)
+        .await
+        .map_err(anyhow::Error::from_boxed)?;
     tracing::info!(address = %app.addr, data_dir = %data_dir.display(), "loopbackd serving");
     if uses_dev_key {
         print_welcome(&app)?;
@@ -168,7 +147,7 @@ async fn serve(
         server::shutdown_signal().await;
         shutdown.cancel();
     });
-    app.wait().await
+    app.wait().await.map_err(anyhow::Error::from_boxed)
 }
 
 fn print_welcome(app: &Loopbackd) -> anyhow::Result<()> {
