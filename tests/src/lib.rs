@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod pg;
+pub mod requests;
 
 use std::path::PathBuf;
 
@@ -86,6 +87,16 @@ impl tonic::service::Interceptor for Bearer {
 /// A channel that authenticates as someone.
 pub type Authed = InterceptedService<Channel, Bearer>;
 
+/// A connection to `addr` (`127.0.0.1:PORT`) that sends `token`: for
+/// servers the harness did not start in-process (separate processes).
+pub async fn connect_as(addr: std::net::SocketAddr, token: &str) -> Authed {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let value = format!("Bearer {token}").parse().unwrap();
+    InterceptedService::new(channel, Bearer(Some(value)))
+}
+
 /// `loopbackd` running in-process for one test.
 pub struct TestServer {
     /// The running server.
@@ -107,25 +118,33 @@ impl TestServer {
     }
 
     /// Starts a server on `backend`, with extra `loopbackd` flags (e.g.
-    /// `--default-limit=max_projects=3`).
+    /// `--default-limit=max_projects=3`). Every service gets its own
+    /// database (`--<service>-database-url`), unless `flags` names one: a
+    /// SQLite file in the temp data dir, or a fresh PostgreSQL database.
     pub async fn start_with(backend: Backend, flags: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let (database_url, billing_url) = match backend {
-            Backend::Sqlite => (
-                loopback_runtime::db::sqlite_url(data_dir.path(), "org-core.db").unwrap(),
-                loopback_runtime::db::sqlite_url(data_dir.path(), "billing.db").unwrap(),
-            ),
-            Backend::Postgres => (pg::fresh_database().await, pg::fresh_database().await),
-        };
         let mut args: Vec<String> = vec![
             "loopbackd".into(),
             "--listen=127.0.0.1:0".into(),
             format!("--data-dir={}", data_dir.path().display()),
-            format!("--org-core-database-url={database_url}"),
-            format!("--billing-database-url={billing_url}"),
             "--shutdown-grace-seconds=1".into(),
         ];
+        for service in loopbackd::SERVICES {
+            let flag = format!("--{service}-database-url=");
+            if flags.iter().any(|f| f.starts_with(&flag)) {
+                continue; // the caller's database (e.g. one prepared by the test)
+            }
+            let url = match backend {
+                Backend::Sqlite => {
+                    loopback_runtime::db::sqlite_url(data_dir.path(), &format!("{service}.db"))
+                        .unwrap()
+                }
+                Backend::Postgres => pg::fresh_database().await,
+            };
+            args.push(format!("--{service}-database-url={url}"));
+        }
         args.extend(flags.iter().map(|f| f.to_string()));
+        let database_url = database_url_in(&args, "org-core");
         Self::launch(backend, database_url, args, data_dir).await
     }
 
@@ -159,9 +178,13 @@ impl TestServer {
     /// would be.
     pub async fn start_replica(&self) -> TestServer {
         let key_file = self.data_dir().join(loopback_runtime::config::DEV_KEY_FILE);
+        let secret_file = self
+            .data_dir()
+            .join(loopback_runtime::config::DEV_SECRET_KEY_FILE);
         let mut flags = vec![
             format!("--org-core-database-url={}", self.database_url),
             format!("--jwt-key-file={}", key_file.display()),
+            format!("--secret-key-file={}", secret_file.display()),
         ];
         // The same deployment settings as the first replica.
         flags.extend(
@@ -297,11 +320,13 @@ impl TestServer {
 
     /// billing's database URL.
     pub fn billing_database_url(&self) -> String {
-        self.args
-            .iter()
-            .find_map(|a| a.strip_prefix("--billing-database-url="))
-            .unwrap_or_default()
-            .to_string()
+        database_url_in(&self.args, "billing")
+    }
+
+    /// The running service of type `S` (for reading back what only the
+    /// service itself may see, e.g. sealed secrets).
+    pub fn service<S: loopback_runtime::service::Service>(&self) -> &S {
+        self.app.service::<S>().unwrap()
     }
 
     /// Invites `email` into `org` with `roles` (as `admin_token`), accepts as
@@ -424,22 +449,22 @@ impl TestServer {
 
 /// Parses a `loopbackd` command line into its configuration.
 pub fn config_from_args(args: &[String]) -> loopbackd::Config {
-    let cli = ServeArgs::try_parse_from(args).unwrap();
-    loopbackd::Config {
-        server: cli.server,
-        org_core: cli.org_core,
-        billing: cli.billing,
-    }
+    ServeArgs::try_parse_from(args).unwrap().config
+}
+
+/// The `--<service>-database-url` in a command line.
+fn database_url_in(args: &[String], service: &str) -> String {
+    let flag = format!("--{service}-database-url=");
+    args.iter()
+        .find_map(|a| a.strip_prefix(&flag))
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[derive(clap::Parser)]
 struct ServeArgs {
     #[command(flatten)]
-    server: loopback_runtime::config::ServerArgs,
-    #[command(flatten)]
-    org_core: loopback_org_core::OrgCoreArgs,
-    #[command(flatten)]
-    billing: loopback_billing::BillingArgs,
+    config: loopbackd::Config,
 }
 
 /// The `ErrorInfo.reason` of a status, if it carries one.

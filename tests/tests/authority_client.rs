@@ -39,6 +39,7 @@ impl Zones {
         self.authority
             .require(caller, org, READ_PERMISSION, ActionClass::Read, "ListZones")
             .await
+            .map_err(Status::from)
             .map(|_| ())
     }
 
@@ -53,6 +54,7 @@ impl Zones {
                 "CreateZone",
             )
             .await
+            .map_err(Status::from)
             .map(|_| ())
     }
 }
@@ -610,6 +612,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "CreateZone",
         )
         .await
+        .map_err(Status::from)
         .unwrap();
     assert_eq!(policy.organization, verified.name);
 
@@ -635,6 +638,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "ListZones",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(reason(&err), None);
@@ -661,6 +665,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "CreateZone",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err).as_deref(), Some("PERMISSION_DENIED"));
@@ -674,6 +679,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "ListZones",
         )
         .await
+        .map_err(Status::from)
         .unwrap();
 
     // Creating in an IN_SETUP organization: ENTITY_STATUS with its metadata.
@@ -686,6 +692,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "CreateZone",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"));
@@ -707,6 +714,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "CreateZone",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert_eq!(reason(&again).as_deref(), Some("ENTITY_STATUS"));
     assert_eq!(metadata(&again), meta);
@@ -719,6 +727,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "ListZones",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert_eq!(again.code(), Code::NotFound);
     assert_eq!(authority.stats().rpcs, rpcs);
@@ -733,6 +742,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "ListZones",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(loopback_tests::bad_fields(&err), ["organization"]);
@@ -754,6 +764,7 @@ async fn denials_become_the_designed_statuses(backend: Backend) {
             "ListZones",
         )
         .await
+        .map_err(Status::from)
         .unwrap_err();
     assert!(is_authority_unavailable(&err), "{err:?}");
     server.stop().await;

@@ -148,8 +148,7 @@ async fn a_compacted_revision_gets_a_resync_signal(backend: Backend) {
         .set_status(&org.name, VerificationStatus::Pending)
         .await;
     let removed = server
-        .app
-        .org_core
+        .service::<loopback_org_core::OrgCore>()
         .compact_changes(chrono::Duration::zero())
         .await
         .unwrap();

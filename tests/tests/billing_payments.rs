@@ -5,8 +5,10 @@
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use loopback_billing::payment_methods::PaymentMethodName;
 use loopback_proto::billing::v1 as pb;
 use loopback_proto::r#type::v1::VerificationStatus;
+use loopback_tests::requests::{card, sepa};
 use loopback_tests::{Backend, TestServer, backend_tests, bad_fields, metadata, reason};
 use sea_orm::{ConnectionTrait as _, Database, Statement};
 use tonic::Code;
@@ -54,43 +56,6 @@ const VALID_IBANS: &[&str] = &[
     "DK5000400440116243",
     "FI2112345600000785",
 ];
-
-fn sepa(parent: &str, iban: &str) -> pb::CreatePaymentMethodRequest {
-    pb::CreatePaymentMethodRequest {
-        parent: parent.into(),
-        payment_method: Some(pb::PaymentMethod {
-            details: Some(pb::payment_method::Details::SepaDebit(pb::SepaDebit {
-                iban: iban.into(),
-                account_holder: "Acme GmbH".into(),
-                mandate_reference: "MANDATE-2026-001".into(),
-                mandate_signature_time: Some(prost_types::Timestamp {
-                    seconds: 1_700_000_000,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn card(parent: &str, token: &str) -> pb::CreatePaymentMethodRequest {
-    pb::CreatePaymentMethodRequest {
-        parent: parent.into(),
-        payment_method: Some(pb::PaymentMethod {
-            details: Some(pb::payment_method::Details::Card(pb::Card {
-                processor_token: token.into(),
-                brand: "visa".into(),
-                last4: "4242".into(),
-                exp_month: 12,
-                exp_year: 2031,
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
 
 /// Every value of every text column of payment_methods.
 async fn raw_rows(server: &TestServer) -> String {
@@ -168,6 +133,22 @@ async fn sepa_ibans_are_validated_sealed_and_gated_by_their_flag(backend: Backen
     server
         .set_capabilities(&org.name, &[], &[("sepa_payment_allowed", true)])
         .await;
+    // The flag reaches billing's cache through the authority's watch feed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut validate = sepa(&org.name, VALID_IBANS[0]);
+    validate.validate_only = true;
+    while let Err(e) = server
+        .payment_methods(&owner)
+        .create_payment_method(validate.clone())
+        .await
+    {
+        assert_eq!(reason(&e).as_deref(), Some("CAPABILITY_DISABLED"), "{e:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flag never reached billing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let mut created = Vec::new();
     for iban in VALID_IBANS {
         let pm = server
@@ -219,13 +200,12 @@ async fn sepa_ibans_are_validated_sealed_and_gated_by_their_flag(backend: Backen
         assert!(!rows.contains(&compact), "{compact} stored in plaintext");
     }
     // ...yet billing can read it back to charge it.
-    let (org_id, id) =
+    let (organization, id) =
         loopback_runtime::validation::child_name(&created[0].name, "paymentMethods").unwrap();
     assert_eq!(
         server
-            .app
-            .billing
-            .payment_method_secret(org_id, id)
+            .service::<loopback_billing::Billing>()
+            .payment_method_secret(PaymentMethodName { organization, id })
             .await
             .unwrap(),
         "DE89370400440532013000"

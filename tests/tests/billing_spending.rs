@@ -7,6 +7,7 @@ use std::time::Duration;
 use loopback_proto::billing::v1 as pb;
 use loopback_proto::orgcore::v1 as ocpb;
 use loopback_proto::r#type::v1::Money;
+use loopback_tests::requests::spending_limit as limit;
 use loopback_tests::{Backend, TestServer, backend_tests, bad_fields, reason};
 use sea_orm::{ConnectionTrait as _, Database, Statement};
 use tonic::Code;
@@ -21,26 +22,6 @@ fn event(org: &str, quantity: i64, key: String) -> pb::UsageEvent {
         quantity,
         event_time: Some(loopback_runtime::fields::timestamp(chrono::Utc::now())),
         idempotency_key: key,
-    }
-}
-
-fn limit(
-    org: &str,
-    amount_minor: i64,
-    thresholds: &[i32],
-    hard: bool,
-) -> pb::SetSpendingLimitRequest {
-    pb::SetSpendingLimitRequest {
-        spending_limit: Some(pb::SpendingLimit {
-            name: format!("{org}/spendingLimit"),
-            monthly_limit: Some(Money {
-                currency_code: "EUR".into(),
-                amount_minor,
-            }),
-            alert_thresholds_percent: thresholds.to_vec(),
-            hard,
-            update_time: None,
-        }),
     }
 }
 

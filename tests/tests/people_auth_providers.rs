@@ -118,8 +118,7 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
         loopback_runtime::validation::child_name(&created.name, "authProviders").unwrap();
     assert_eq!(
         server
-            .app
-            .org_core
+            .service::<loopback_org_core::OrgCore>()
             .auth_provider_client_secret(org_id, id)
             .await
             .unwrap()
@@ -153,8 +152,7 @@ async fn oidc_and_saml_providers_with_write_only_secrets(backend: Backend) {
     assert!(!rotated.enabled);
     assert_eq!(
         server
-            .app
-            .org_core
+            .service::<loopback_org_core::OrgCore>()
             .auth_provider_client_secret(org_id, id)
             .await
             .unwrap()
@@ -385,7 +383,8 @@ async fn rotation_reseals_every_secret_and_the_old_key_can_go(backend: Backend) 
     for (i, name) in names.iter().enumerate() {
         let (org, id) = loopback_runtime::validation::child_name(name, "authProviders").unwrap();
         let secret = restarted
-            .org_core
+            .service::<loopback_org_core::OrgCore>()
+            .unwrap()
             .auth_provider_client_secret(org, id)
             .await
             .unwrap();

@@ -25,18 +25,23 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `loopbackd` binary built next to this test binary:
-/// `target/<profile>/deps/<test>` → `target/<profile>/loopbackd`.
+/// The `loopbackd` binary built next to this test binary.
 pub fn loopbackd_bin() -> PathBuf {
+    binary("loopbackd")
+}
+
+/// A workspace binary (`loopbackd`, `org-core`, `billing`) built next to this
+/// test binary: `target/<profile>/deps/<test>` → `target/<profile>/<name>`.
+pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir.join(format!("loopbackd{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "the loopbackd binary is missing at {}: the interop tests run the real binary; \
+        "the {name} binary is missing at {}: the interop tests run the real binary; \
          build it first with `cargo build --workspace --bins` (scripts/test.sh does)",
         bin.display()
     );
@@ -110,13 +115,91 @@ pub fn clean_command(program: &Path) -> Command {
     command
 }
 
+/// A workspace binary running as a child process; killed on drop (its
+/// output is printed if the test is failing).
+pub struct Process {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+    name: String,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts binary `name` listening on `addr` with `--data-dir data_dir`,
+    /// `--shutdown-grace-seconds=1` and `flags`, and waits until it accepts
+    /// connections; on failure says why, with its output.
+    pub fn spawn(
+        name: &str,
+        addr: SocketAddr,
+        data_dir: &Path,
+        flags: &[String],
+    ) -> Result<Self, String> {
+        let bin = binary(name);
+        let log = data_dir.join(format!("{name}-{}.log", addr.port()));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("creating the log file");
+        let mut child = clean_command(&bin)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--shutdown-grace-seconds=1")
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file handle"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        match wait_ready(&mut child, addr, &log) {
+            Ok(()) => Ok(Self {
+                addr,
+                child,
+                name: name.to_string(),
+                log,
+            }),
+            Err(why) => {
+                stop(&mut child);
+                Err(why)
+            }
+        }
+    }
+
+    /// Kills it at once (SIGKILL: no drain, connections drop).
+    pub fn kill(mut self) {
+        stop(&mut self.child);
+    }
+
+    /// Everything it wrote so far (stdout and stderr).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} on {} wrote:\n{}--- end of {} output",
+                self.name,
+                self.addr,
+                self.log_text(),
+                self.name
+            );
+        }
+    }
+}
+
 /// The real `loopbackd` running as a child process; killed on drop.
 pub struct Daemon {
     /// Where it listens.
     pub addr: SocketAddr,
-    child: Child,
+    process: Process,
     bin: PathBuf,
-    log: PathBuf,
     data_dir: tempfile::TempDir,
 }
 
@@ -133,39 +216,22 @@ impl Daemon {
             .prefix("loopback-interop-")
             .tempdir()
             .expect("creating a temp data dir");
+        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
         // The port is free when picked but could be taken before the child
         // binds it; then the child exits and we try another one.
         let mut failures = String::new();
         for attempt in 1..=5 {
             let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-            let log = data_dir
-                .path()
-                .join(format!("loopbackd-{}.log", addr.port()));
-            let log_file = std::fs::File::create(&log).expect("creating the log file");
-            let mut child = clean_command(&bin)
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--data-dir")
-                .arg(data_dir.path())
-                .arg("--shutdown-grace-seconds=1")
-                .args(flags)
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().expect("log file handle"))
-                .stderr(log_file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            match wait_ready(&mut child, addr, &log) {
-                Ok(()) => {
+            match Process::spawn("loopbackd", addr, data_dir.path(), &flags) {
+                Ok(process) => {
                     return Self {
                         addr,
-                        child,
+                        process,
                         bin,
-                        log,
                         data_dir,
                     };
                 }
                 Err(why) => {
-                    stop(&mut child);
                     failures.push_str(&format!("attempt {attempt} on {addr}: {why}\n"));
                     if !why.contains("in use") {
                         break;
@@ -188,7 +254,7 @@ impl Daemon {
 
     /// Everything the server wrote so far (stdout and stderr).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     /// `loopbackd --data-dir <dir> token <args>`: a token signed with this
@@ -225,20 +291,6 @@ impl Daemon {
     /// An account token for `email`.
     pub fn account_token(&self, email: &str) -> String {
         self.token(&["--account", email])
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        stop(&mut self.child);
-        if std::thread::panicking() {
-            eprintln!(
-                "--- loopbackd on {} (data dir {}) wrote:\n{}--- end of loopbackd output",
-                self.addr,
-                self.data_dir.path().display(),
-                self.log_text()
-            );
-        }
     }
 }
 

@@ -1,0 +1,78 @@
+//! Requests many tests send, built once.
+
+use loopback_proto::billing::v1 as bpb;
+use loopback_proto::r#type::v1 as tpb;
+
+/// CreatePaymentMethod for a card known by processor token `token`.
+pub fn card(parent: &str, token: &str) -> bpb::CreatePaymentMethodRequest {
+    bpb::CreatePaymentMethodRequest {
+        parent: parent.into(),
+        payment_method: Some(bpb::PaymentMethod {
+            details: Some(bpb::payment_method::Details::Card(bpb::Card {
+                processor_token: token.into(),
+                brand: "visa".into(),
+                last4: "4242".into(),
+                exp_month: 12,
+                exp_year: 2031,
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// CreatePaymentMethod for a SEPA mandate on `iban`.
+pub fn sepa(parent: &str, iban: &str) -> bpb::CreatePaymentMethodRequest {
+    bpb::CreatePaymentMethodRequest {
+        parent: parent.into(),
+        payment_method: Some(bpb::PaymentMethod {
+            details: Some(bpb::payment_method::Details::SepaDebit(bpb::SepaDebit {
+                iban: iban.into(),
+                account_holder: "Acme GmbH".into(),
+                mandate_reference: "MANDATE-2026-001".into(),
+                mandate_signature_time: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// SetSpendingLimit of `amount_minor` EUR a month for organization `org`.
+pub fn spending_limit(
+    org: &str,
+    amount_minor: i64,
+    thresholds: &[i32],
+    hard: bool,
+) -> bpb::SetSpendingLimitRequest {
+    bpb::SetSpendingLimitRequest {
+        spending_limit: Some(bpb::SpendingLimit {
+            name: format!("{org}/spendingLimit"),
+            monthly_limit: Some(tpb::Money {
+                currency_code: "EUR".into(),
+                amount_minor,
+            }),
+            alert_thresholds_percent: thresholds.to_vec(),
+            hard,
+            update_time: None,
+        }),
+    }
+}
+
+/// RecordUsage of `quantity` vCPU hours now, idempotent by `key`.
+pub fn vcpu_usage(org: &str, quantity: i64, key: &str) -> bpb::RecordUsageRequest {
+    bpb::RecordUsageRequest {
+        event: Some(bpb::UsageEvent {
+            organization: org.into(),
+            project: String::new(),
+            meter: "compute.vcpu_hours".into(),
+            quantity,
+            event_time: Some(loopback_runtime::fields::timestamp(chrono::Utc::now())),
+            idempotency_key: key.into(),
+        }),
+    }
+}
