@@ -2,7 +2,9 @@
 //! the real `loopbackd` binary (`tests/python/smoke.py`): create and list an
 //! organization, an unauthenticated call, and a refused CreateProject whose
 //! `grpc-status-details-bin` trailer decodes (with the generated
-//! `google.rpc` messages) to an ErrorInfo with reason ENTITY_STATUS.
+//! `google.rpc` messages) to an ErrorInfo with reason ENTITY_STATUS; huge bad
+//! input (100 KB values, 10,000 unknown limit keys) arrives as a small
+//! INVALID_ARGUMENT, not as grpc-core's RESOURCE_EXHAUSTED.
 //!
 //! Needs `target/debug/loopbackd` and `.venv` with grpcio and grpcio-tools;
 //! `scripts/test.sh` provides both.
@@ -84,6 +86,8 @@ fn generated_python_client_creates_lists_and_decodes_error_details() {
         .arg(daemon.target())
         .arg("--token")
         .arg(&token)
+        .arg("--operator-token")
+        .arg(daemon.operator_token())
         .env("PYTHONPATH", generated.path())
         .env("PYTHONDONTWRITEBYTECODE", "1"));
     let stdout = String::from_utf8_lossy(&output.stdout);
