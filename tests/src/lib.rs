@@ -490,3 +490,12 @@ pub fn bad_fields(status: &Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// The subject of each `PreconditionFailure` violation of a status.
+pub fn precondition_subjects(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_precondition_failure()
+        .map(|p| p.violations.into_iter().map(|v| v.subject).collect())
+        .unwrap_or_default()
+}

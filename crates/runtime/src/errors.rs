@@ -312,6 +312,24 @@ pub fn failed_precondition(
     with_info(Code::FailedPrecondition, message, reason, meta)
 }
 
+/// FAILED_PRECONDITION with a reason of its own and a
+/// `google.rpc.PreconditionFailure` naming each failing precondition.
+pub fn preconditions(
+    reason: &str,
+    message: String,
+    violations: &[PreconditionViolation],
+) -> Status {
+    let mut details = ErrorDetails::with_error_info(reason, DOMAIN, HashMap::new());
+    for v in violations {
+        details.add_precondition_failure_violation(
+            v.kind.clone(),
+            v.subject.clone(),
+            v.description.clone(),
+        );
+    }
+    Status::with_error_details(Code::FailedPrecondition, message, details)
+}
+
 /// NOT_FOUND that never reveals whether the resource exists elsewhere.
 pub fn not_found(name: &str) -> Status {
     Status::new(Code::NotFound, format!("{name} not found"))
@@ -471,6 +489,18 @@ pub enum Refusal {
         /// ErrorInfo metadata.
         metadata: Vec<(&'static str, String)>,
     },
+    /// Several preconditions fail at once (e.g. every limit a plan
+    /// downgrade would break, every missing onboarding item): each is named
+    /// in a `google.rpc.PreconditionFailure`.
+    #[error("{message}")]
+    Preconditions {
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Human explanation.
+        message: String,
+        /// Each failing precondition: its type, subject and description.
+        violations: Vec<PreconditionViolation>,
+    },
     /// The resource already exists.
     #[error("{0}")]
     AlreadyExists(String),
@@ -480,6 +510,17 @@ pub enum Refusal {
     /// The authority cannot be reached and nothing fresh is cached.
     #[error("authority unavailable: {0}")]
     AuthorityUnavailable(String),
+}
+
+/// One failing precondition of a [`Refusal::Preconditions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconditionViolation {
+    /// What kind of precondition, e.g. `LIMIT`, `ONBOARDING`.
+    pub kind: String,
+    /// What it is about, e.g. `max_projects`, `profile`.
+    pub subject: String,
+    /// What is wrong and what to do, for a human.
+    pub description: String,
 }
 
 impl Refusal {
@@ -545,6 +586,11 @@ impl From<Refusal> for Status {
                 message,
                 metadata,
             } => failed_precondition(reason, message, metadata),
+            Refusal::Preconditions {
+                reason,
+                message,
+                violations,
+            } => preconditions(reason, message, &violations),
             Refusal::AlreadyExists(message) => already_exists(message),
             Refusal::EtagMismatch(name) => etag_mismatch(&name),
             Refusal::AuthorityUnavailable(cause) => {
