@@ -48,6 +48,7 @@ permissions! {
     MEMBERS_LIST = "orgcore.members.list" : "list members";
     MEMBERS_REMOVE = "orgcore.members.remove" : "remove members";
     MEMBERS_UPDATE = "orgcore.members.update" : "change members' roles";
+    ORGANIZATIONS_CHANGE_PLAN = "orgcore.organizations.changePlan" : "choose a self-serve plan for the organization";
     ORGANIZATIONS_DELETE = "orgcore.organizations.delete" : "delete the organization";
     ORGANIZATIONS_GET = "orgcore.organizations.get" : "read the organization";
     ORGANIZATIONS_UNDELETE = "orgcore.organizations.undelete" : "restore the deleted organization";

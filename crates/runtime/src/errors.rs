@@ -23,7 +23,8 @@ pub mod reason {
     pub const SPENDING_LIMIT_REACHED: &str = "SPENDING_LIMIT_REACHED";
     /// A limitation flag forbids the action.
     pub const CAPABILITY_DISABLED: &str = "CAPABILITY_DISABLED";
-    /// The deployment has the feature off.
+    /// The deployment has the feature off, or (with metadata `plan`) the
+    /// organization's plan does not include it.
     pub const FEATURE_DISABLED: &str = "FEATURE_DISABLED";
     /// Bad input.
     pub const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
