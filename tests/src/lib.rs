@@ -288,6 +288,8 @@ impl TestServer {
         quotas: pb::quota_service_client::QuotaServiceClient<Authed>;
         /// LimitRequestService as `token`.
         limit_requests: pb::limit_request_service_client::LimitRequestServiceClient<Authed>;
+        /// PlanService as `token`.
+        plans: pb::plan_service_client::PlanServiceClient<Authed>;
         /// PaymentMethodService as `token`.
         payment_methods: bpb::payment_method_service_client::PaymentMethodServiceClient<Authed>;
         /// UsageService as `token`.
@@ -379,6 +381,7 @@ impl TestServer {
                 capabilities: Some(loopback_proto::r#type::v1::Capabilities {
                     limits: limits.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                     flags: flags.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    ..Default::default()
                 }),
                 reason: "test".into(),
                 ..Default::default()

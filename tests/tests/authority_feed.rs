@@ -477,7 +477,7 @@ async fn usage_reports_are_idempotent_and_limit_requests_set_overrides(backend: 
     // Features: listed for anyone, and in the policy.
     let features = server
         .authority(&owner)
-        .list_features(pb::ListFeaturesRequest {})
+        .list_features(pb::ListFeaturesRequest::default())
         .await
         .unwrap()
         .into_inner()
@@ -488,7 +488,7 @@ async fn usage_reports_are_idempotent_and_limit_requests_set_overrides(backend: 
     let limited = TestServer::start_with(backend, &["--features=github,monitoring"]).await;
     let features = limited
         .authority(&limited.service_token("ui"))
-        .list_features(pb::ListFeaturesRequest {})
+        .list_features(pb::ListFeaturesRequest::default())
         .await
         .unwrap()
         .into_inner()

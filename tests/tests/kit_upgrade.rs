@@ -67,6 +67,8 @@ async fn retries_across_the_upgrade_find_their_original(backend: Backend) {
         lock_seq: Set(0),
         creator_account_id: Set(Some(alice.to_string())),
         request_id: Set(Some(org_rid.to_string())),
+        // Not a column yet: the plans migration adds it.
+        ..Default::default()
     })
     .exec_without_returning(&core)
     .await
@@ -163,6 +165,13 @@ async fn retries_across_the_upgrade_find_their_original(backend: Backend) {
         .organization
         .unwrap();
     assert_eq!(again.name, org_name);
+    // The plans migration put it on the built-in default plan, which
+    // changes nothing about it.
+    assert_eq!(again.plan, "plans/default");
+    assert_eq!(
+        again.capabilities.as_ref().unwrap().limits["max_projects"],
+        10
+    );
     let again = server
         .projects(&token)
         .create_project(pb::CreateProjectRequest {

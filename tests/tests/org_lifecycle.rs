@@ -466,6 +466,7 @@ async fn operator_changes_are_audited_with_who_what_when_and_why(backend: Backen
         capabilities: Some(loopback_proto::r#type::v1::Capabilities {
             limits: [("max_projects".to_string(), 50)].into(),
             flags: [("sso_allowed".to_string(), true)].into(),
+            ..Default::default()
         }),
         reason: "enterprise plan".into(),
         ..Default::default()

@@ -25,6 +25,7 @@ async fn set_limit(server: &TestServer, org: &str, key: &str, value: i64) {
             capabilities: Some(loopback_proto::r#type::v1::Capabilities {
                 limits: [(key.to_string(), value)].into(),
                 flags: Default::default(),
+                ..Default::default()
             }),
             reason: "plan".into(),
             ..Default::default()

@@ -181,6 +181,7 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
                 ]
                 .into(),
                 flags: [("free_lunch".to_string(), true)].into(),
+                ..Default::default()
             }),
             reset_keys: vec!["nope".into()],
             reason: "x".into(),

@@ -53,6 +53,16 @@ pub struct OrgCoreArgs {
         default_value_t = 0.8
     )]
     pub usage_warning_fraction: f64,
+    /// The plan new organizations get (its id). The plan always exists:
+    /// if no plan has this id, org-core creates it at start with the
+    /// deployment's defaults and every deployment feature. It cannot be
+    /// deleted while it is the default.
+    #[arg(
+        long = "default-plan",
+        env = "LOOPBACK_DEFAULT_PLAN",
+        default_value = "default"
+    )]
+    pub default_plan: String,
     /// Hours an invite token stays valid unless the request says otherwise.
     #[arg(
         long = "invite-ttl-hours",
@@ -69,6 +79,7 @@ impl Default for OrgCoreArgs {
             default_limits: Vec::new(),
             default_flags: Vec::new(),
             features: None,
+            default_plan: "default".into(),
             deleted_retention_days: 30,
             invite_ttl_hours: 168,
             allow_http_loopback_idp: false,
@@ -84,6 +95,8 @@ pub struct Settings {
     pub defaults: Capabilities,
     /// Enabled deployment features.
     pub features: Vec<String>,
+    /// The id of the plan new organizations get.
+    pub default_plan: String,
     /// How long soft-deleted resources can be undeleted.
     pub retention: chrono::Duration,
     /// Default validity of invite tokens.
@@ -101,6 +114,7 @@ impl Default for Settings {
         Self {
             defaults: Capabilities::builtin_defaults(),
             features: policy::FEATURES.iter().map(|f| f.to_string()).collect(),
+            default_plan: "default".into(),
             retention: chrono::Duration::days(30),
             invite_ttl: chrono::Duration::days(7),
             allow_http_loopback_idp: false,
@@ -180,6 +194,10 @@ impl OrgCoreArgs {
             }
             settings.features = enabled;
         }
+        let default_plan = self.default_plan.trim();
+        crate::plans::validate_plan_id(default_plan)
+            .map_err(|e| format!("--default-plan: the plan id {e}"))?;
+        settings.default_plan = default_plan.to_string();
         if self.deleted_retention_days == 0 {
             return Err("--deleted-retention-days must be at least 1".into());
         }

@@ -5,13 +5,38 @@ use loopback_proto::r#type::v1 as tpb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use loopback_runtime::fields::Fields;
 
-use crate::policy::{Capabilities, LifecycleState, VerificationStatus};
+use crate::policy::{Capabilities, LifecycleState, Source, Sources, VerificationStatus};
 
-/// Wire capabilities.
+/// Wire capabilities without sources (a plan's own).
 pub fn capabilities_to_pb(c: &Capabilities) -> tpb::Capabilities {
     tpb::Capabilities {
         limits: c.limits.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         flags: c.flags.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        limit_sources: Default::default(),
+        flag_sources: Default::default(),
+    }
+}
+
+/// Wire effective capabilities, with the layer each value comes from.
+pub fn effective_capabilities_to_pb(c: &Capabilities, sources: &Sources) -> tpb::Capabilities {
+    let wire = |s: &std::collections::BTreeMap<String, Source>| {
+        s.iter()
+            .map(|(k, v)| (k.clone(), i32::from(source_to_pb(*v))))
+            .collect()
+    };
+    tpb::Capabilities {
+        limit_sources: wire(&sources.limits),
+        flag_sources: wire(&sources.flags),
+        ..capabilities_to_pb(c)
+    }
+}
+
+/// The wire value of a capability source.
+pub fn source_to_pb(s: Source) -> tpb::CapabilitySource {
+    match s {
+        Source::Deployment => tpb::CapabilitySource::Deployment,
+        Source::Plan => tpb::CapabilitySource::Plan,
+        Source::Override => tpb::CapabilitySource::Override,
     }
 }
 

@@ -33,6 +33,7 @@ pub mod model;
 pub mod operator;
 pub mod organizations;
 pub mod paging;
+pub mod plans;
 pub mod policy;
 pub mod projects;
 pub mod quotas;
@@ -65,6 +66,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.orgcore.v1.AuthProviderService",
     "loopback.orgcore.v1.QuotaService",
     "loopback.orgcore.v1.LimitRequestService",
+    "loopback.orgcore.v1.PlanService",
 ];
 
 /// Adds one gRPC service, behind the authenticator, to the routes.
@@ -109,7 +111,16 @@ impl Service for OrgCore {
         db: DatabaseConnection,
     ) -> Result<Self, BoxError> {
         let settings = args.settings(ctx.keyring.clone())?;
-        Ok(OrgCore::open(db, settings))
+        let core = OrgCore::open(db, settings);
+        // The default plan always exists (the migration seeds `default`;
+        // another `--default-plan` is created here if missing).
+        if core.ensure_default_plan().await? {
+            tracing::info!(
+                plan = %core.settings().default_plan,
+                "created the default plan with the deployment's defaults"
+            );
+        }
+        Ok(core)
     }
 
     fn routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
@@ -185,6 +196,12 @@ impl Service for OrgCore {
             auth,
             limit_request_service_server::LimitRequestServiceServer,
             limit_requests::grpc::LimitRequestGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            plan_service_server::PlanServiceServer,
+            plans::grpc::PlanGrpc(self.clone())
         );
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use loopback_runtime::auth::Principal;
 use uuid::Uuid;
 
-use crate::policy::{Capabilities, LifecycleState, VerificationStatus};
+use crate::policy::{Capabilities, LifecycleState, PlanFeatures, Sources, VerificationStatus};
 
 /// An organization as the domain sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +18,13 @@ pub struct Organization {
     pub verification_status: VerificationStatus,
     /// Lifecycle state.
     pub state: LifecycleState,
-    /// Effective capabilities (defaults + overrides).
+    /// Effective capabilities: deployment defaults, then the plan, then
+    /// the organization's overrides.
     pub capabilities: Capabilities,
+    /// Which layer each effective value comes from.
+    pub capability_sources: Sources,
+    /// The organization's plan.
+    pub plan: PlanRef,
     /// Creation time.
     pub create_time: DateTime<Utc>,
     /// Last change.
@@ -37,6 +42,37 @@ impl Organization {
     pub fn name(&self) -> String {
         organization_name(self.id)
     }
+}
+
+impl Organization {
+    /// The deployment features (of those `deployment` has on) this
+    /// organization may use: the ones its plan includes.
+    pub fn features(&self, deployment: &[String]) -> Vec<String> {
+        self.plan.features.of(deployment)
+    }
+}
+
+/// What an organization knows of its plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanRef {
+    /// The plan's id (`plans/{id}`).
+    pub id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// The features it includes.
+    pub features: PlanFeatures,
+}
+
+impl PlanRef {
+    /// `plans/{id}`.
+    pub fn name(&self) -> String {
+        plan_name(&self.id)
+    }
+}
+
+/// `plans/{id}`.
+pub fn plan_name(id: &str) -> String {
+    format!("plans/{id}")
 }
 
 /// `organizations/{id}`.

@@ -156,6 +156,126 @@ impl Capabilities {
     }
 }
 
+/// Where an effective capability value comes from: the layers are the
+/// deployment default, then the organization's plan, then a
+/// per-organization override; the last layer that sets a key wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// The deployment default (neither the plan nor an override sets it).
+    Deployment,
+    /// The organization's plan.
+    Plan,
+    /// A per-organization override (operator, approved limit request, or
+    /// billing's spending flag).
+    Override,
+}
+
+/// Which layer each effective limit and flag comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// By limit key.
+    pub limits: BTreeMap<String, Source>,
+    /// By flag key.
+    pub flags: BTreeMap<String, Source>,
+}
+
+impl Sources {
+    /// The values of `effective` that come from overrides: what an
+    /// organization keeps whatever its plan.
+    pub fn overrides_in(&self, effective: &Capabilities) -> Capabilities {
+        let pick = |sources: &BTreeMap<String, Source>| {
+            sources
+                .iter()
+                .filter(|(_, s)| **s == Source::Override)
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        };
+        Capabilities {
+            limits: pick(&self.limits)
+                .into_iter()
+                .filter_map(|k| effective.limits.get(&k).map(|v| (k, *v)))
+                .collect(),
+            flags: pick(&self.flags)
+                .into_iter()
+                .filter_map(|k| effective.flags.get(&k).map(|v| (k, *v)))
+                .collect(),
+        }
+    }
+}
+
+/// Effective capabilities: `defaults`, then `plan`, then `overrides`, with
+/// the layer each value comes from.
+pub fn layered(
+    defaults: &Capabilities,
+    plan: &Capabilities,
+    overrides: &Capabilities,
+) -> (Capabilities, Sources) {
+    let mut effective = defaults.clone();
+    let mut sources = Sources {
+        limits: defaults
+            .limits
+            .keys()
+            .map(|k| (k.clone(), Source::Deployment))
+            .collect(),
+        flags: defaults
+            .flags
+            .keys()
+            .map(|k| (k.clone(), Source::Deployment))
+            .collect(),
+    };
+    for (layer, source) in [(plan, Source::Plan), (overrides, Source::Override)] {
+        for (k, v) in &layer.limits {
+            effective.limits.insert(k.clone(), *v);
+            sources.limits.insert(k.clone(), source);
+        }
+        for (k, v) in &layer.flags {
+            effective.flags.insert(k.clone(), *v);
+            sources.flags.insert(k.clone(), source);
+        }
+    }
+    (effective, sources)
+}
+
+/// The deployment features a plan includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanFeatures {
+    /// Every deployment feature, including ones added later.
+    All,
+    /// Only these.
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl Default for PlanFeatures {
+    fn default() -> Self {
+        Self::Only(Default::default())
+    }
+}
+
+impl PlanFeatures {
+    /// Whether the plan includes `feature`.
+    pub fn includes(&self, feature: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(set) => set.contains(feature),
+        }
+    }
+
+    /// The features of `deployment` (those it has on) the plan includes,
+    /// in the deployment's order.
+    pub fn of(&self, deployment: &[String]) -> Vec<String> {
+        deployment
+            .iter()
+            .filter(|f| self.includes(f))
+            .cloned()
+            .collect()
+    }
+}
+
+/// True when `feature` is a known deployment feature.
+pub fn is_feature(feature: &str) -> bool {
+    FEATURES.contains(&feature)
+}
+
 /// True when `key` is a known limit.
 pub fn is_limit(key: &str) -> bool {
     LIMITS.iter().any(|(k, _, _)| *k == key)
@@ -169,6 +289,33 @@ pub fn is_flag(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_layer_that_sets_a_key_wins_and_says_so() {
+        let defaults = Capabilities::builtin_defaults();
+        let plan = Capabilities {
+            limits: [
+                ("max_projects".to_string(), 2),
+                ("max_members".to_string(), 5),
+            ]
+            .into(),
+            flags: [("sso_allowed".to_string(), true)].into(),
+        };
+        let overrides = Capabilities {
+            limits: [("max_members".to_string(), 7)].into(),
+            flags: Default::default(),
+        };
+        let (effective, sources) = layered(&defaults, &plan, &overrides);
+        assert_eq!(effective.limit("max_projects"), 2);
+        assert_eq!(effective.limit("max_members"), 7);
+        assert_eq!(effective.limit("max_hosts"), defaults.limit("max_hosts"));
+        assert!(effective.flags["sso_allowed"]);
+        assert_eq!(sources.limits["max_projects"], Source::Plan);
+        assert_eq!(sources.limits["max_members"], Source::Override);
+        assert_eq!(sources.limits["max_hosts"], Source::Deployment);
+        assert_eq!(sources.flags["sso_allowed"], Source::Plan);
+        assert_eq!(sources.overrides_in(&effective), overrides);
+    }
 
     #[test]
     fn inactive_is_read_only_and_deleted_allows_nothing() {

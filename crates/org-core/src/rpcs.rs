@@ -28,6 +28,7 @@ loopback_runtime::rpc_table! {
     SET_VERIFICATION_STATUS = "SetVerificationStatus", OPERATORS, Setup;
     SET_ORGANIZATION_STATE = "SetOrganizationState", OPERATORS, Setup;
     SET_CAPABILITIES = "SetCapabilities", OPERATORS, Setup;
+    SET_ORGANIZATION_PLAN = "SetOrganizationPlan", OPERATORS, Setup;
     // AccountService
     GET_CURRENT_ACCOUNT = "GetCurrentAccount", ACCOUNTS, Read;
     // MembershipService
@@ -76,6 +77,14 @@ loopback_runtime::rpc_table! {
     LIST_LIMIT_INCREASE_REQUESTS = "ListLimitIncreaseRequests", perm(c::LIMIT_REQUESTS_LIST), Read;
     APPROVE_LIMIT_INCREASE_REQUEST = "ApproveLimitIncreaseRequest", OPERATORS, Setup;
     DENY_LIMIT_INCREASE_REQUEST = "DenyLimitIncreaseRequest", OPERATORS, Setup;
+    // PlanService (plans belong to no organization: reads are scoped to
+    // what the caller may see, see `plans`)
+    CREATE_PLAN = "CreatePlan", OPERATORS, Setup;
+    GET_PLAN = "GetPlan", ANYONE, Read;
+    LIST_PLANS = "ListPlans", ANYONE, Read;
+    UPDATE_PLAN = "UpdatePlan", OPERATORS, Setup;
+    DELETE_PLAN = "DeletePlan", OPERATORS, Setup;
+    CHANGE_PLAN = "ChangePlan", perm(c::ORGANIZATIONS_CHANGE_PLAN), Setup;
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use loopback_runtime::rpc::{parse, unary};
 use tonic::{Request, Response, Status};
 
 use super::{
-    AccessAnswer, AccessQuestion, Decision, Feature, GetOrganizationPolicy, ListFeatures,
-    OrganizationPolicy, PolicyEvent, WatchOrganizationPolicies,
+    AccessAnswer, AccessQuestion, Availability, Decision, Feature, GetOrganizationPolicy,
+    ListFeatures, OrganizationPolicy, PolicyEvent, WatchOrganizationPolicies,
 };
 use crate::catalog;
-use crate::convert::{capabilities_to_pb, principal_from_pb};
+use crate::convert::{effective_capabilities_to_pb, principal_from_pb};
 use crate::model::organization_name;
 use crate::service::OrgCore;
 
@@ -29,7 +29,10 @@ pub fn policy_to_pb(p: OrganizationPolicy) -> pb::OrganizationPolicy {
         organization: p.organization.name(),
         verification_status: p.organization.verification_status.to_pb().into(),
         state: p.organization.state.to_pb().into(),
-        capabilities: Some(capabilities_to_pb(&p.organization.capabilities)),
+        capabilities: Some(effective_capabilities_to_pb(
+            &p.organization.capabilities,
+            &p.organization.capability_sources,
+        )),
         features: p.features,
         allowed_action_classes: p
             .allowed_classes
@@ -37,6 +40,9 @@ pub fn policy_to_pb(p: OrganizationPolicy) -> pb::OrganizationPolicy {
             .map(|c| c.to_pb().into())
             .collect(),
         revision: p.revision,
+        plan: p.organization.plan.name(),
+        plan_display_name: p.organization.plan.display_name,
+        deployment_features: p.deployment_features,
     }
 }
 
@@ -56,9 +62,16 @@ fn answer_to_pb(a: AccessAnswer) -> pb::AuthorizeResponse {
 }
 
 fn feature_to_pb(f: Feature) -> pb::Feature {
+    let availability = match f.availability {
+        None => pb::FeatureAvailability::Unspecified,
+        Some(Availability::Available) => pb::FeatureAvailability::Available,
+        Some(Availability::DisabledInDeployment) => pb::FeatureAvailability::DisabledInDeployment,
+        Some(Availability::NotInPlan) => pb::FeatureAvailability::NotInPlan,
+    };
     pb::Feature {
         name: f.name,
         enabled: f.enabled,
+        availability: availability.into(),
     }
 }
 
@@ -126,8 +139,12 @@ impl TryFrom<pb::GetOrganizationPolicyRequest> for GetOrganizationPolicy {
 
 impl TryFrom<pb::ListFeaturesRequest> for ListFeatures {
     type Error = FieldViolations;
-    fn try_from(_: pb::ListFeaturesRequest) -> Result<Self, FieldViolations> {
-        Ok(Self)
+    fn try_from(req: pb::ListFeaturesRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.optional_organization("organization", &req.organization);
+        Ok(Self {
+            organization: f.finish(organization)?,
+        })
     }
 }
 

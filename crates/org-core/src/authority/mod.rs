@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use crate::access::{Permissions, account_permissions, spending_blocked};
+use crate::access::{Deleted, Permissions, account_permissions, spending_blocked};
 use crate::catalog::{self, Permission};
 use crate::error::{Error, Result};
 use crate::model::{Organization, organization_name};
@@ -28,10 +28,13 @@ const BATCH: u64 = 500;
 /// An organization's policy as the authority publishes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationPolicy {
-    /// The organization (with effective capabilities).
+    /// The organization (with its plan and effective capabilities).
     pub organization: Organization,
-    /// Enabled deployment features.
+    /// The deployment features it may use: those the deployment has on
+    /// that its plan includes.
     pub features: Vec<String>,
+    /// Every deployment feature that is on.
+    pub deployment_features: Vec<String>,
     /// Action classes the status table allows now.
     pub allowed_classes: Vec<ActionClass>,
     /// Latest change-feed revision of this organization.
@@ -85,9 +88,23 @@ pub struct GetOrganizationPolicy {
     pub organization: Uuid,
 }
 
-/// ListFeatures (it has no fields).
+/// ListFeatures, validated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ListFeatures;
+pub struct ListFeatures {
+    /// Also say whether this organization may use each feature.
+    pub organization: Option<Uuid>,
+}
+
+/// Whether one organization may use a feature, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    /// The deployment has it on and the plan includes it.
+    Available,
+    /// The deployment has it off.
+    DisabledInDeployment,
+    /// The deployment has it on, the organization's plan lacks it.
+    NotInPlan,
+}
 
 /// A deployment feature and whether it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +113,8 @@ pub struct Feature {
     pub name: String,
     /// Whether this deployment has it on.
     pub enabled: bool,
+    /// For the organization asked about, if any: whether it may use it.
+    pub availability: Option<Availability>,
 }
 
 /// WatchOrganizationPolicies, validated.
@@ -139,13 +158,15 @@ impl OrgCore {
             return Ok(None);
         };
         let revision = changes::latest_for(self.db(), org).await?;
+        let deployment_features = self.settings().features.clone();
         Ok(Some(OrganizationPolicy {
             allowed_classes: policy::allowed_classes(
                 organization.verification_status,
                 organization.state,
             ),
+            features: organization.features(&deployment_features),
+            deployment_features,
             organization,
-            features: self.settings().features.clone(),
             revision,
         }))
     }
@@ -226,19 +247,40 @@ impl OrgCore {
         Ok(answer(Decision::Allow, String::new(), Some(policy)))
     }
 
-    /// Every known deployment feature, sorted by name.
+    /// Every known deployment feature, sorted by name; with an
+    /// organization the caller can see, whether it may use each.
     pub async fn list_features(
         &self,
         principal: &Principal,
-        _input: ListFeatures,
+        input: ListFeatures,
     ) -> Result<Vec<Feature>> {
-        self.caller_of(principal, &rpcs::LIST_FEATURES).await?;
+        let rpc = &rpcs::LIST_FEATURES;
+        let caller = self.caller_of(principal, rpc).await?;
+        let plan = match input.organization {
+            Some(org) => {
+                let access = self
+                    .authorize(self.db(), &caller, rpc, org, Deleted::Hide)
+                    .await?;
+                Some(access.organization.plan)
+            }
+            None => None,
+        };
         let enabled = &self.settings().features;
         let mut features: Vec<Feature> = policy::FEATURES
             .iter()
-            .map(|f| Feature {
-                name: f.to_string(),
-                enabled: enabled.iter().any(|e| e == f),
+            .map(|f| {
+                let on = enabled.iter().any(|e| e == f);
+                Feature {
+                    name: f.to_string(),
+                    enabled: on,
+                    availability: plan
+                        .as_ref()
+                        .map(|plan| match (on, plan.features.includes(f)) {
+                            (false, _) => Availability::DisabledInDeployment,
+                            (true, false) => Availability::NotInPlan,
+                            (true, true) => Availability::Available,
+                        }),
+                }
             })
             .collect();
         features.sort_by(|a, b| a.name.cmp(&b.name));

@@ -31,6 +31,8 @@ pub mod kind {
     pub const STATE: &str = "state";
     /// Capability overrides changed.
     pub const CAPABILITIES: &str = "capabilities";
+    /// The organization moved to another plan, or its plan changed.
+    pub const PLAN: &str = "plan";
     /// Soft-deleted.
     pub const DELETED: &str = "deleted";
     /// Undeleted.

@@ -10,6 +10,7 @@ pub mod limit_increase_request;
 pub mod membership;
 pub mod membership_role;
 pub mod organization;
+pub mod plan;
 pub mod policy_change;
 pub mod policy_feed_meta;
 pub mod project;

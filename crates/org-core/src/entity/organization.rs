@@ -32,6 +32,8 @@ pub struct Model {
     pub creator_account_id: Option<String>,
     /// The creator's idempotency key.
     pub request_id: Option<String>,
+    /// The organization's plan (`plans.id`).
+    pub plan_id: String,
 }
 
 /// No relations are navigated through sea-orm.

@@ -8,10 +8,12 @@ use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
 
 use super::{
-    CapabilityChange, OperatorChange, SetCapabilities, SetOrganizationState, SetVerificationStatus,
+    CapabilityChange, OperatorChange, PlanAssignment, SetCapabilities, SetOrganizationPlan,
+    SetOrganizationState, SetVerificationStatus,
 };
 use crate::convert::reason;
 use crate::organizations::grpc::organization_to_pb;
+use crate::plans::grpc::plan_name;
 use crate::policy::{self, LifecycleState, VerificationStatus};
 use crate::service::OrgCore;
 
@@ -128,6 +130,26 @@ impl TryFrom<pb::SetCapabilitiesRequest> for SetCapabilities {
     }
 }
 
+impl TryFrom<pb::SetOrganizationPlanRequest> for SetOrganizationPlan {
+    type Error = FieldViolations;
+    fn try_from(req: pb::SetOrganizationPlanRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let organization = f.organization("name", &req.name);
+        let plan = plan_name(&mut f, "plan", &req.plan);
+        let reason = reason(&mut f, &req.reason);
+        let (organization, plan, reason) = f.finish((organization, plan, reason))?;
+        Ok(OperatorChange {
+            organization,
+            change: PlanAssignment {
+                plan,
+                force: req.force,
+            },
+            reason,
+            validate_only: req.validate_only,
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl pb::operator_service_server::OperatorService for OperatorGrpc {
     async fn set_verification_status(
@@ -148,6 +170,18 @@ impl pb::operator_service_server::OperatorService for OperatorGrpc {
     ) -> Result<Response<pb::SetOrganizationStateResponse>, Status> {
         unary(&self.0, request, OrgCore::set_organization_state, |o| {
             pb::SetOrganizationStateResponse {
+                organization: Some(organization_to_pb(o)),
+            }
+        })
+        .await
+    }
+
+    async fn set_organization_plan(
+        &self,
+        request: Request<pb::SetOrganizationPlanRequest>,
+    ) -> Result<Response<pb::SetOrganizationPlanResponse>, Status> {
+        unary(&self.0, request, OrgCore::set_organization_plan, |o| {
+            pb::SetOrganizationPlanResponse {
                 organization: Some(organization_to_pb(o)),
             }
         })

@@ -16,6 +16,7 @@ use crate::changes::{self, kind};
 use crate::error::{Error, Result};
 use crate::model::{Caller, Organization, OrganizationView};
 use crate::organizations::{self, Override};
+use crate::plans::PlanName;
 use crate::policy::{LifecycleState, VerificationStatus};
 use crate::rpcs;
 use crate::service::OrgCore;
@@ -39,6 +40,18 @@ pub type SetVerificationStatus = OperatorChange<VerificationStatus>;
 pub type SetOrganizationState = OperatorChange<LifecycleState>;
 /// SetCapabilities, validated.
 pub type SetCapabilities = OperatorChange<CapabilityChange>;
+
+/// SetOrganizationPlan, validated.
+pub type SetOrganizationPlan = OperatorChange<PlanAssignment>;
+
+/// The plan an operator assigns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanAssignment {
+    /// The plan.
+    pub plan: PlanName,
+    /// Assign it even when usage exceeds its limits.
+    pub force: bool,
+}
 
 /// A capability change, already validated against the catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,6 +192,38 @@ impl OrgCore {
                 "before": { "limits": org.capabilities.limits, "flags": org.capabilities.flags },
             }),
         );
+        self.finish_operator_change(tx, &caller, org.id).await
+    }
+
+    /// Assigns any plan to an organization. A downgrade below usage is
+    /// refused naming every limit it would break, unless `force` is set
+    /// (then the audit record lists the limits exceeded).
+    pub async fn set_organization_plan(
+        &self,
+        principal: &Principal,
+        input: SetOrganizationPlan,
+    ) -> Result<OrganizationView> {
+        let rpc = &rpcs::SET_ORGANIZATION_PLAN;
+        let (caller, mut tx, org) = self
+            .operator_write(principal, rpc, input.organization, input.validate_only)
+            .await?;
+        let assignment = &input.change;
+        let plan = self.plan_for_move(&tx, &assignment.plan).await?;
+        if plan.id != org.plan.id {
+            let exceeded = self
+                .move_to_plan(&mut tx, &org, &plan, !assignment.force)
+                .await?;
+            tx.audit_with_reason(
+                org.name(),
+                &input.reason,
+                json!({
+                    "from": org.plan.name(),
+                    "to": plan.name(),
+                    "force": assignment.force,
+                    "exceeded": exceeded,
+                }),
+            );
+        }
         self.finish_operator_change(tx, &caller, org.id).await
     }
 }

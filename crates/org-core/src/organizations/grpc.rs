@@ -11,7 +11,7 @@ use super::{
     CreateOrganization, DeleteOrganization, GetOrganization, ListOrganizations, OrganizationUpdate,
     UndeleteOrganization, UpdateOrganization,
 };
-use crate::convert::{capabilities_to_pb, optional_state, optional_status};
+use crate::convert::{effective_capabilities_to_pb, optional_state, optional_status};
 use crate::model::OrganizationView;
 use crate::paging::caller_page;
 use crate::service::OrgCore;
@@ -28,13 +28,18 @@ pub fn organization_to_pb(view: OrganizationView) -> pb::Organization {
         display_name: o.display_name,
         verification_status: o.verification_status.to_pb().into(),
         state: o.state.to_pb().into(),
-        capabilities: Some(capabilities_to_pb(&o.capabilities)),
+        capabilities: Some(effective_capabilities_to_pb(
+            &o.capabilities,
+            &o.capability_sources,
+        )),
         create_time: Some(timestamp(o.create_time)),
         update_time: Some(timestamp(o.update_time)),
         delete_time: opt_timestamp(o.delete_time),
         purge_time: opt_timestamp(o.purge_time),
         etag: etag(o.version),
         allowed_actions: view.allowed_actions,
+        plan: o.plan.name(),
+        plan_display_name: o.plan.display_name,
     }
 }
 

@@ -3,6 +3,8 @@
 pub mod grpc;
 pub mod store;
 
+use std::collections::BTreeSet;
+
 use chrono::Utc;
 use loopback_runtime::auth::Principal;
 use loopback_runtime::db::Conn;
@@ -14,12 +16,15 @@ use uuid::Uuid;
 use crate::access::{Deleted, Permissions, check_status};
 use crate::catalog::{self, roles};
 use crate::changes::{self, kind};
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::model::{Caller, Organization, OrganizationView, organization_name};
 use crate::paging::CallerPage;
-use crate::policy::{self, ActionClass, LifecycleState, VerificationStatus};
+use crate::plans::{self, Plan};
+use crate::policy::{self, ActionClass, Capabilities, LifecycleState, VerificationStatus};
 use crate::service::OrgCore;
 use crate::{audit, memberships, projects, rpcs};
+use store::StoredOrganization;
 
 /// CreateOrganization, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +148,11 @@ pub fn allowed_actions(
             catalog::PROJECTS_CREATE,
             ActionClass::Create,
         ),
+        (
+            "change_plan",
+            catalog::ORGANIZATIONS_CHANGE_PLAN,
+            ActionClass::Setup,
+        ),
     ];
     for (verb, permission, class) in verbs {
         if permissions.has(permission) && policy::allows(org.verification_status, org.state, class)
@@ -151,7 +161,15 @@ pub fn allowed_actions(
         }
     }
     if operator {
-        out.extend(["set_verification_status", "set_state", "set_capabilities"].map(String::from));
+        out.extend(
+            [
+                "set_verification_status",
+                "set_state",
+                "set_capabilities",
+                "set_plan",
+            ]
+            .map(String::from),
+        );
     }
     out
 }
@@ -180,6 +198,71 @@ fn saved(ok: bool, org: &Organization) -> Result<()> {
     } else {
         Err(Error::etag_mismatch(org.name()))
     }
+}
+
+/// Stored organizations with their plans resolved: effective capabilities
+/// are the deployment defaults, then the plan, then the overrides.
+async fn resolve(
+    conn: &impl Conn,
+    settings: &Settings,
+    rows: Vec<StoredOrganization>,
+) -> Result<Vec<Organization>> {
+    let ids: BTreeSet<String> = rows.iter().map(|r| r.plan_id.clone()).collect();
+    let plans = plans::find_many(conn, &ids).await?;
+    rows.into_iter()
+        .map(|row| {
+            let plan = plans.get(&row.plan_id).ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "organization {} is on plan {:?}, which does not exist",
+                    row.organization.id, row.plan_id
+                ))
+            })?;
+            Ok(on_plan(
+                row.organization,
+                &settings.defaults,
+                plan,
+                &row.overrides,
+            ))
+        })
+        .collect()
+}
+
+/// `org` on `plan` with `overrides`: its plan, effective capabilities and
+/// their sources (deployment defaults, then the plan, then the overrides).
+pub fn on_plan(
+    mut org: Organization,
+    defaults: &Capabilities,
+    plan: &Plan,
+    overrides: &Capabilities,
+) -> Organization {
+    let (capabilities, sources) = policy::layered(defaults, &plan.capabilities, overrides);
+    org.capabilities = capabilities;
+    org.capability_sources = sources;
+    org.plan = plan.to_ref();
+    org
+}
+
+/// Moves `org` to plan `plan_id` (bumping its version).
+pub async fn set_plan(conn: &impl Conn, org: &Organization, plan_id: &str) -> Result<()> {
+    saved(
+        store::set_plan(conn, org.id, org.version, plan_id).await?,
+        org,
+    )
+}
+
+/// How many organizations (deleted ones included) are on plan `plan_id`.
+pub async fn count_on_plan(conn: &impl Conn, plan_id: &str) -> Result<u64> {
+    store::count_on_plan(conn, plan_id).await
+}
+
+/// Every organization (deleted ones included) on plan `plan_id`.
+pub async fn ids_on_plan(conn: &impl Conn, plan_id: &str) -> Result<Vec<Uuid>> {
+    store::ids_on_plan(conn, plan_id).await
+}
+
+/// The plans of the live organizations `account` is a member of.
+pub async fn plan_ids_of_member(conn: &impl Conn, account: Uuid) -> Result<BTreeSet<String>> {
+    store::plan_ids_of_member(conn, account).await
 }
 
 /// Sets or resets one capability override of `org` (bump its version with
@@ -213,13 +296,17 @@ pub async fn set_state(conn: &impl Conn, org: &Organization, state: LifecycleSta
 }
 
 impl OrgCore {
-    /// One organization with its effective capabilities, deleted or not.
+    /// One organization with its plan and effective capabilities, deleted
+    /// or not.
     pub async fn load_organization(
         &self,
         conn: &impl Conn,
         id: Uuid,
     ) -> Result<Option<Organization>> {
-        store::load(conn, self.settings(), id).await
+        let Some(stored) = store::load(conn, id).await? else {
+            return Ok(None);
+        };
+        Ok(resolve(conn, self.settings(), vec![stored]).await?.pop())
     }
 
     /// An organization that must exist inside the transaction `conn`.
@@ -258,14 +345,17 @@ impl OrgCore {
             display_name: input.display_name,
             verification_status: VerificationStatus::InSetup,
             state: LifecycleState::Active,
-            capabilities: self.settings().defaults.clone(),
+            // Resolved from the plan when it is read back below.
+            capabilities: Default::default(),
+            capability_sources: Default::default(),
+            plan: Default::default(),
             create_time: now,
             update_time: now,
             delete_time: None,
             purge_time: None,
             version: 1,
         };
-        store::insert(tx.conn(), &org, account.id).await?;
+        store::insert(tx.conn(), &org, account.id, &self.settings().default_plan).await?;
         memberships::add(tx.conn(), org.id, account.id, &[roles::OWNER]).await?;
         changes::append(tx.conn(), org.id, kind::CREATED).await?;
         // The write is scoped to the account, but the event belongs to the
@@ -339,7 +429,8 @@ impl OrgCore {
             verification_status: input.verification_status,
             state: input.state,
         };
-        let rows = store::list(self.db(), self.settings(), &filter, &page).await?;
+        let rows = store::list(self.db(), &filter, &page).await?;
+        let rows = resolve(self.db(), self.settings(), rows).await?;
         let page = page.page(rows, |o| o.id.to_string());
         let mut items = Vec::with_capacity(page.items.len());
         for org in page.items {

@@ -1,31 +1,43 @@
 //! Organization storage: rows and capability overrides.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait as _,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait as _,
 };
 use uuid::Uuid;
 
 use super::{ListFilter, Override};
-use crate::config::Settings;
 use crate::entity::{capability_override, membership, organization};
 use crate::error::{Error, Result};
 use crate::model::{Organization, parse_stored_uuid};
 use crate::policy::{Capabilities, LifecycleState, VerificationStatus};
 
-/// Builds the domain organization from its row and overrides.
+/// An organization as stored: the row with its overrides and the id of its
+/// plan. The domain resolves the plan into effective capabilities
+/// ([`super::resolve`]).
+#[derive(Debug, Clone)]
+pub struct StoredOrganization {
+    /// The organization; its capabilities, sources and plan are not
+    /// resolved yet.
+    pub organization: Organization,
+    /// Its plan's id.
+    pub plan_id: String,
+    /// Its per-organization overrides.
+    pub overrides: Capabilities,
+}
+
+/// Builds the stored organization from its row and overrides.
 fn to_domain(
     m: organization::Model,
-    settings: &Settings,
     overrides: Option<&Capabilities>,
-) -> Result<Organization> {
+) -> Result<StoredOrganization> {
     let corrupt =
         |what: &str, e: String| Error::Corrupt(format!("organization {}: {what}: {e}", m.id));
-    Ok(Organization {
+    let organization = Organization {
         id: parse_stored_uuid(&m.id)?,
         verification_status: m
             .verification_status
@@ -35,16 +47,20 @@ fn to_domain(
             .state
             .parse::<LifecycleState>()
             .map_err(|e| corrupt("state", e))?,
-        capabilities: match overrides {
-            Some(o) => settings.defaults.with_overrides(o),
-            None => settings.defaults.clone(),
-        },
+        capabilities: Capabilities::default(),
+        capability_sources: Default::default(),
+        plan: Default::default(),
         display_name: m.display_name,
         create_time: m.create_time,
         update_time: m.update_time,
         delete_time: m.delete_time,
         purge_time: m.purge_time,
         version: m.version,
+    };
+    Ok(StoredOrganization {
+        organization,
+        plan_id: m.plan_id,
+        overrides: overrides.cloned().unwrap_or_default(),
     })
 }
 
@@ -69,39 +85,40 @@ async fn overrides_for(
     Ok(out)
 }
 
-/// Turns rows into domain organizations, loading their overrides in one query.
+/// Turns rows into stored organizations, loading their overrides in one
+/// query.
 async fn to_domain_many(
     conn: &impl ConnectionTrait,
-    settings: &Settings,
     rows: Vec<organization::Model>,
-) -> Result<Vec<Organization>> {
+) -> Result<Vec<StoredOrganization>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let overrides = overrides_for(conn, &ids).await?;
     rows.into_iter()
         .map(|row| {
             let o = overrides.get(&row.id);
-            to_domain(row, settings, o)
+            to_domain(row, o)
         })
         .collect()
 }
 
-/// One organization with its effective capabilities, deleted or not.
-pub async fn load(
-    conn: &impl ConnectionTrait,
-    settings: &Settings,
-    id: Uuid,
-) -> Result<Option<Organization>> {
+/// One organization with its overrides and plan id, deleted or not.
+pub async fn load(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<StoredOrganization>> {
     let Some(row) = organization::Entity::find_by_id(id.to_string())
         .one(conn)
         .await?
     else {
         return Ok(None);
     };
-    Ok(to_domain_many(conn, settings, vec![row]).await?.pop())
+    Ok(to_domain_many(conn, vec![row]).await?.pop())
 }
 
-/// Inserts a new organization created by `creator`.
-pub async fn insert(conn: &impl ConnectionTrait, o: &Organization, creator: Uuid) -> Result<()> {
+/// Inserts a new organization created by `creator`, on plan `plan_id`.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    o: &Organization,
+    creator: Uuid,
+    plan_id: &str,
+) -> Result<()> {
     organization::Entity::insert(organization::ActiveModel {
         id: Set(o.id.to_string()),
         display_name: Set(o.display_name.clone()),
@@ -116,6 +133,7 @@ pub async fn insert(conn: &impl ConnectionTrait, o: &Organization, creator: Uuid
         creator_account_id: Set(Some(creator.to_string())),
         // Retries are recognised by the service kit's request ids now.
         request_id: Set(None),
+        plan_id: Set(plan_id.to_string()),
     })
     .exec_without_returning(conn)
     .await?;
@@ -230,14 +248,74 @@ pub async fn set_active(
     save(conn, id, expected_version, changes).await
 }
 
+/// Moves the organization to plan `plan_id`. Returns false on a
+/// concurrent change.
+pub async fn set_plan(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    plan_id: &str,
+) -> Result<bool> {
+    let changes = organization::ActiveModel {
+        plan_id: Set(plan_id.to_string()),
+        ..Default::default()
+    };
+    save(conn, id, expected_version, changes).await
+}
+
+/// How many organizations (deleted ones included) are on plan `plan_id`.
+pub async fn count_on_plan(conn: &impl ConnectionTrait, plan_id: &str) -> Result<u64> {
+    Ok(organization::Entity::find()
+        .filter(organization::Column::PlanId.eq(plan_id))
+        .count(conn)
+        .await?)
+}
+
+/// The ids of every organization (deleted ones included) on plan `plan_id`.
+pub async fn ids_on_plan(conn: &impl ConnectionTrait, plan_id: &str) -> Result<Vec<Uuid>> {
+    organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .filter(organization::Column::PlanId.eq(plan_id))
+        .order_by_asc(organization::Column::Id)
+        .into_tuple::<String>()
+        .all(conn)
+        .await?
+        .iter()
+        .map(|id| parse_stored_uuid(id))
+        .collect()
+}
+
+/// The plan ids of the live organizations `account` is a member of.
+pub async fn plan_ids_of_member(
+    conn: &impl ConnectionTrait,
+    account: Uuid,
+) -> Result<BTreeSet<String>> {
+    let member_orgs = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::OrganizationId)
+        .filter(membership::Column::AccountId.eq(account.to_string()))
+        .into_query();
+    Ok(organization::Entity::find()
+        .select_only()
+        .column(organization::Column::PlanId)
+        .distinct()
+        .filter(organization::Column::Id.in_subquery(member_orgs))
+        .filter(organization::Column::State.ne(LifecycleState::Deleted.as_str()))
+        .into_tuple::<String>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// One page of organizations in id (creation) order, fetched with the
 /// page's fetch limit.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    settings: &Settings,
     filter: &ListFilter,
     page: &PageRequest,
-) -> Result<Vec<Organization>> {
+) -> Result<Vec<StoredOrganization>> {
     let mut cond = Condition::all();
     if let Some(member) = filter.member {
         let member_orgs = membership::Entity::find()
@@ -265,7 +343,7 @@ pub async fn list(
         .limit(page.fetch_limit())
         .all(conn)
         .await?;
-    to_domain_many(conn, settings, rows).await
+    to_domain_many(conn, rows).await
 }
 
 /// Sets (or resets) one capability override.

@@ -11,7 +11,7 @@ use super::{
     GetOrganizationUsage, LimitUsage, ReportUsage, Reservation, ReservationName, ReserveQuota,
     SetSpendingLimitReached, state,
 };
-use crate::convert::reason;
+use crate::convert::{reason, source_to_pb};
 use crate::policy;
 use crate::service::OrgCore;
 
@@ -44,6 +44,7 @@ fn usage_to_pb(l: LimitUsage) -> pb::LimitUsage {
         usage: l.usage,
         warning: l.warning,
         source: l.source.into(),
+        limit_source: source_to_pb(l.limit_source).into(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod store;
 
 use chrono::{DateTime, Duration, Utc};
 use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
 use loopback_runtime::errors::Refusal;
 use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
@@ -138,12 +139,61 @@ pub struct LimitUsage {
     pub limit: String,
     /// Its value.
     pub limit_value: i64,
+    /// Where the value comes from (deployment default, plan or override).
+    pub limit_source: policy::Source,
     /// Units in use.
     pub usage: i64,
     /// True at or above the warning fraction.
     pub warning: bool,
     /// `org-core`, `reservations`, `reported` or `none`.
     pub source: &'static str,
+}
+
+/// What is in use of one limit, whatever its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// Limit key.
+    pub limit: String,
+    /// Units in use.
+    pub usage: i64,
+    /// `org-core` (counted here), `reservations`, `reported` or `none`.
+    pub source: &'static str,
+}
+
+/// What `org` uses of every limit in the catalog, sorted by key: counted
+/// here (projects, members plus pending invites, custom roles, auth
+/// providers), reserved (hosts, workspaces) or reported by the service
+/// that owns the resource. GetOrganizationUsage and plan moves both answer
+/// from this.
+pub async fn usage_counts(conn: &impl Conn, org: Uuid) -> Result<Vec<Usage>> {
+    let reports = store::reported_usage(conn, org).await?;
+    let mut out = Vec::new();
+    for (key, _, _) in policy::LIMITS {
+        let (usage, source) = match *key {
+            projects::LIMIT => (projects::count_live(conn, org).await?, "org-core"),
+            invites::LIMIT => (
+                memberships::count(conn, org).await?
+                    + invites::count_pending(conn, org, None).await?,
+                "org-core",
+            ),
+            roles::LIMIT => (roles::count(conn, org).await?, "org-core"),
+            auth_providers::LIMIT => (auth_providers::count(conn, org).await?, "org-core"),
+            k if policy::RESERVABLE_LIMITS.contains(&k) => {
+                (store::reserved_usage(conn, org, k).await?, "reservations")
+            }
+            k => match reports.iter().find(|(limit, _)| limit == k) {
+                Some((_, usage)) => (*usage, "reported"),
+                None => (0, "none"),
+            },
+        };
+        out.push(Usage {
+            limit: key.to_string(),
+            usage,
+            source,
+        });
+    }
+    out.sort_by(|a, b| a.limit.cmp(&b.limit));
+    Ok(out)
 }
 
 /// Every limit's usage, and the fraction at which usage warns.
@@ -309,35 +359,27 @@ impl OrgCore {
         let access = self
             .authorize(self.db(), &caller, rpc, org, Deleted::Hide)
             .await?;
-        let db = self.db();
-        let reports = store::reported_usage(db, org).await?;
         let caps = &access.organization.capabilities;
+        let sources = &access.organization.capability_sources;
         let warning_fraction = self.settings().usage_warning_fraction;
         let mut limits = Vec::new();
-        for (key, _, _) in policy::LIMITS {
-            let (usage, source) = match *key {
-                projects::LIMIT => (projects::count_live(db, org).await?, "org-core"),
-                invites::LIMIT => (
-                    memberships::count(db, org).await?
-                        + invites::count_pending(db, org, None).await?,
-                    "org-core",
-                ),
-                roles::LIMIT => (roles::count(db, org).await?, "org-core"),
-                auth_providers::LIMIT => (auth_providers::count(db, org).await?, "org-core"),
-                k if policy::RESERVABLE_LIMITS.contains(&k) => {
-                    (store::reserved_usage(db, org, k).await?, "reservations")
-                }
-                k => match reports.iter().find(|(limit, _)| limit == k) {
-                    Some((_, usage)) => (*usage, "reported"),
-                    None => (0, "none"),
-                },
-            };
-            let limit_value = caps.limit(key);
+        for Usage {
+            limit,
+            usage,
+            source,
+        } in usage_counts(self.db(), org).await?
+        {
+            let limit_value = caps.limit(&limit);
             #[allow(clippy::cast_precision_loss)]
             let warning = limit_value > 0 && usage as f64 >= warning_fraction * limit_value as f64
                 || limit_value == 0 && usage > 0;
             limits.push(LimitUsage {
-                limit: key.to_string(),
+                limit_source: sources
+                    .limits
+                    .get(&limit)
+                    .copied()
+                    .unwrap_or(policy::Source::Deployment),
+                limit,
                 limit_value,
                 usage,
                 warning,
