@@ -374,6 +374,9 @@ mod tests {
             limits: BTreeMap::new(),
             flags: BTreeMap::new(),
             features: Vec::new(),
+            deployment_features: Vec::new(),
+            plan: String::new(),
+            plan_display_name: String::new(),
             allowed_action_classes: vec![ActionClass::Read],
             revision,
         }

@@ -311,9 +311,11 @@ impl AuthorityClient {
     /// Authorizes one row of a service's RPC table for `organization`
     /// (`organizations/{id}`): the caller (a permission in the organization
     /// with the status table's verdict on the action class, or the kind of
-    /// principal the method is for), then the method's deployment feature
-    /// (FEATURE_DISABLED when off). Every domain method of a service starts
-    /// with this; it returns the organization's policy.
+    /// principal the method is for), then the method's feature:
+    /// FEATURE_DISABLED when the deployment has it off, or — naming the
+    /// plan ("enterprise-only") — when the organization's plan does not
+    /// include it. Every domain method of a service starts with this; it
+    /// returns the organization's policy.
     pub async fn authorize_rpc(
         &self,
         principal: &Principal,
@@ -351,13 +353,8 @@ impl AuthorityClient {
                 policy
             }
         };
-        if let Some(feature) = rpc.feature
-            && !policy.feature_enabled(feature)
-        {
-            return Err(AuthorityDenied::FeatureDisabled {
-                feature: feature.to_string(),
-                plan: None,
-            });
+        if let Some(denied) = rpc.feature.and_then(|f| policy.feature_denial(f)) {
+            return Err(denied);
         }
         Ok(policy)
     }

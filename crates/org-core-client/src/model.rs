@@ -22,8 +22,18 @@ pub struct OrganizationPolicy {
     pub limits: BTreeMap<String, i64>,
     /// Effective limitation flags by key (`sepa_payment_allowed`, ...).
     pub flags: BTreeMap<String, bool>,
-    /// Enabled deployment features (`github`, `monitoring`, ...).
+    /// The deployment features this organization may use (`github`,
+    /// `monitoring`, ...): those the deployment has on that its plan
+    /// includes.
     pub features: Vec<String>,
+    /// Every deployment feature that is on, whether or not the plan
+    /// includes it (empty from an org-core that predates plans).
+    pub deployment_features: Vec<String>,
+    /// The organization's plan, `plans/{plan}` (empty from an org-core that
+    /// predates plans).
+    pub plan: String,
+    /// The plan's display name, e.g. `Free`.
+    pub plan_display_name: String,
     /// The action classes the status table allows for this status and state.
     pub allowed_action_classes: Vec<ActionClass>,
     /// Change-feed revision this policy was read at.
@@ -46,9 +56,32 @@ impl OrganizationPolicy {
         self.flags.get(key).copied().unwrap_or(false)
     }
 
-    /// Whether the deployment has `feature` on.
+    /// Whether this organization may use `feature`: the deployment has it
+    /// on and the organization's plan includes it.
     pub fn feature_enabled(&self, feature: &str) -> bool {
         self.features.iter().any(|f| f == feature)
+    }
+
+    /// Why this organization may not use `feature`, if it may not: the
+    /// deployment has it off (`plan: None`), or the organization's plan
+    /// lacks it (`plan` names the plan by its display name, or by
+    /// `plans/{plan}` when it has none).
+    pub fn feature_denial(&self, feature: &str) -> Option<AuthorityDenied> {
+        if self.feature_enabled(feature) {
+            return None;
+        }
+        let in_deployment = self.deployment_features.iter().any(|f| f == feature);
+        let plan = in_deployment.then(|| {
+            if self.plan_display_name.is_empty() {
+                self.plan.clone()
+            } else {
+                self.plan_display_name.clone()
+            }
+        });
+        Some(AuthorityDenied::FeatureDisabled {
+            feature: feature.to_string(),
+            plan,
+        })
     }
 
     /// Converts org-core's message; `None` when it holds a status or state
@@ -61,6 +94,9 @@ impl OrganizationPolicy {
             limits: capabilities.limits.into_iter().collect(),
             flags: capabilities.flags.into_iter().collect(),
             features: p.features,
+            deployment_features: p.deployment_features,
+            plan: p.plan,
+            plan_display_name: p.plan_display_name,
             allowed_action_classes: p
                 .allowed_action_classes
                 .into_iter()
@@ -222,6 +258,38 @@ mod tests {
     }
 
     #[test]
+    fn a_feature_the_plan_lacks_names_the_plan_one_the_deployment_lacks_does_not() {
+        let policy = OrganizationPolicy {
+            organization: "organizations/x".into(),
+            verification_status: VerificationStatus::Verified,
+            state: State::Active,
+            limits: BTreeMap::new(),
+            flags: BTreeMap::new(),
+            features: vec!["monitoring".into()],
+            deployment_features: vec!["monitoring".into(), "network_bridges".into()],
+            plan: "plans/free".into(),
+            plan_display_name: "Free".into(),
+            allowed_action_classes: vec![ActionClass::Read],
+            revision: 1,
+        };
+        assert_eq!(policy.feature_denial("monitoring"), None);
+        assert_eq!(
+            policy.feature_denial("network_bridges"),
+            Some(AuthorityDenied::FeatureDisabled {
+                feature: "network_bridges".into(),
+                plan: Some("Free".into()),
+            })
+        );
+        assert_eq!(
+            policy.feature_denial("github"),
+            Some(AuthorityDenied::FeatureDisabled {
+                feature: "github".into(),
+                plan: None,
+            })
+        );
+    }
+
+    #[test]
     fn entity_status_carries_the_policy_in_its_metadata() {
         use tonic_types::StatusExt as _;
         let auth = Authorization {
@@ -233,6 +301,9 @@ mod tests {
                 limits: BTreeMap::new(),
                 flags: BTreeMap::new(),
                 features: Vec::new(),
+                deployment_features: Vec::new(),
+                plan: "plans/default".into(),
+                plan_display_name: "Default".into(),
                 allowed_action_classes: vec![ActionClass::Read],
                 revision: 7,
             })),
