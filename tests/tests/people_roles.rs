@@ -423,7 +423,21 @@ const MATRIX: &[(&str, &str)] = &[
     ("CreateLimitIncreaseRequest", "orgcore.limitRequests.create"),
     ("ListLimitIncreaseRequests", "orgcore.limitRequests.list"),
     ("GetOrganizationUsage", "orgcore.organizations.get"),
+    ("ChangePlan", "orgcore.organizations.changePlan"),
 ];
+
+/// org-core RPCs no role grants: operators only, PERMISSION_DENIED naming
+/// the principal kind for every member and non-member alike.
+const OPERATORS_ONLY: &[&str] = &[
+    "CreatePlan",
+    "UpdatePlan",
+    "DeletePlan",
+    "SetOrganizationPlan",
+];
+
+/// org-core RPCs open to every authenticated caller (they answer what the
+/// caller may see: a self-serve plan is visible to all).
+const ANYONE: &[&str] = &["GetPlan", "ListPlans"];
 
 struct Fixture {
     org: String,
@@ -432,6 +446,7 @@ struct Fixture {
     invite: String,
     role: String,
     provider: String,
+    plan: String,
 }
 
 async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Result<(), Status> {
@@ -745,6 +760,73 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             .get_organization_usage(pb::GetOrganizationUsageRequest { organization: org })
             .await
             .map(|_| ()),
+        "ChangePlan" => server
+            .plans(token)
+            .change_plan(pb::ChangePlanRequest {
+                organization: org,
+                plan: f.plan.clone(),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "CreatePlan" => server
+            .plans(token)
+            .create_plan(pb::CreatePlanRequest {
+                plan: Some(pb::Plan {
+                    display_name: "x".into(),
+                    ..Default::default()
+                }),
+                plan_id: "another".into(),
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
+        "UpdatePlan" => server
+            .plans(token)
+            .update_plan(pb::UpdatePlanRequest {
+                plan: Some(pb::Plan {
+                    name: f.plan.clone(),
+                    description: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["description"]),
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
+        "DeletePlan" => server
+            .plans(token)
+            .delete_plan(pb::DeletePlanRequest {
+                name: f.plan.clone(),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "SetOrganizationPlan" => server
+            .operator(token)
+            .set_organization_plan(pb::SetOrganizationPlanRequest {
+                name: org,
+                plan: f.plan.clone(),
+                reason: "x".into(),
+                validate_only: true,
+                force: false,
+            })
+            .await
+            .map(|_| ()),
+        "GetPlan" => server
+            .plans(token)
+            .get_plan(pb::GetPlanRequest {
+                name: f.plan.clone(),
+            })
+            .await
+            .map(|_| ()),
+        "ListPlans" => server
+            .plans(token)
+            .list_plans(pb::ListPlansRequest::default())
+            .await
+            .map(|_| ()),
         other => panic!("no call for {other}"),
     }
 }
@@ -834,6 +916,23 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
         .into_inner()
         .role
         .unwrap();
+    let plan = server
+        .plans(&server.operator_token())
+        .create_plan(pb::CreatePlanRequest {
+            plan: Some(pb::Plan {
+                display_name: "Starter".into(),
+                self_serve: true,
+                all_features: true,
+                ..Default::default()
+            }),
+            plan_id: "starter".into(),
+            validate_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
     let fixture = Fixture {
         org: org.name.clone(),
         project: project.name,
@@ -841,6 +940,7 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
         invite: invite.name,
         role: role.name,
         provider: provider.name,
+        plan: plan.name,
     };
 
     // The published catalog: each built-in role's permissions.
@@ -918,6 +1018,45 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
             }
         }
     }
+    // Operator verbs are nobody's role; plan reads are everyone's.
+    let stranger = server.account_token("stranger@example.com");
+    for role_id in [
+        "owner",
+        "admin",
+        "billing_admin",
+        "member",
+        "viewer",
+        "stranger",
+    ] {
+        let token = if role_id == "stranger" {
+            stranger.clone()
+        } else {
+            server.account_token(&format!("{role_id}-holder@example.com"))
+        };
+        for rpc in OPERATORS_ONLY {
+            let err = call(&server, &token, rpc, &fixture)
+                .await
+                .expect_err(&format!("{role_id} {rpc} should be denied"));
+            assert_eq!(err.code(), Code::PermissionDenied, "{role_id} {rpc}");
+            assert_eq!(
+                metadata(&err)["principal_kind"],
+                "operator",
+                "{role_id} {rpc}"
+            );
+        }
+        for rpc in ANYONE {
+            call(&server, &token, rpc, &fixture)
+                .await
+                .unwrap_or_else(|e| panic!("{role_id} {rpc}: {e:?}"));
+        }
+    }
+    let operator = server.operator_token();
+    for rpc in OPERATORS_ONLY.iter().chain(ANYONE) {
+        call(&server, &operator, rpc, &fixture)
+            .await
+            .unwrap_or_else(|e| panic!("operator {rpc}: {e:?}"));
+    }
+
     // A viewer reads but never writes.
     assert!(
         published["viewer"]
@@ -926,7 +1065,6 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
     );
 
     // A non-member gets NOT_FOUND for every one of them.
-    let stranger = server.account_token("stranger@example.com");
     for (rpc, _) in MATRIX {
         let err = call(&server, &stranger, rpc, &fixture).await.unwrap_err();
         assert_eq!(err.code(), Code::NotFound, "non-member {rpc}: {err:?}");
