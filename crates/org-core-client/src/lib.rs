@@ -96,5 +96,6 @@ pub use error::{AuthorityDenied, AuthorityError, ConnectError};
 pub use loopback_runtime::auth::{Principal, PrincipalKind};
 pub use loopback_runtime::authz::Rpc;
 pub use model::{
-    ActionClass, Authorization, Decision, OrganizationPolicy, State, VerificationStatus,
+    ActionClass, Authorization, Decision, LifecycleChange, LifecycleEvent, OrganizationPolicy,
+    ProjectLifecycle, State, VerificationStatus,
 };

@@ -113,6 +113,22 @@ pub fn is_builtin_role(role: &str) -> bool {
     roles::ALL.contains(&role)
 }
 
+/// What a project-only member (project roles, no organization role) holds
+/// at organization level: reading the organization (GetOrganization,
+/// GetOrganizationUsage) and listing projects (ListProjects shows them the
+/// projects they are bound to). Everything else at organization level is
+/// PERMISSION_DENIED to them.
+pub const PROJECT_MEMBER: [Permission; 2] = [ORGANIZATIONS_GET, PROJECTS_LIST];
+
+/// The part of `permissions` a project role grants in its project.
+pub fn project_scoped(permissions: &BTreeSet<Permission>) -> BTreeSet<Permission> {
+    permissions
+        .iter()
+        .copied()
+        .filter(|p| is_project_scoped(p))
+        .collect()
+}
+
 /// Permissions service principals hold in every organization: reads only.
 pub fn service_permissions() -> BTreeSet<Permission> {
     reads()

@@ -63,6 +63,7 @@ loopback_runtime::rpc_table! {
     AUTHORIZE = "Authorize", SERVICES, Read;
     GET_ORGANIZATION_POLICY = "GetOrganizationPolicy", SERVICES, Read;
     WATCH_ORGANIZATION_POLICIES = "WatchOrganizationPolicies", SERVICES, Read;
+    GET_PROJECT_STATE = "GetProjectState", SERVICES, Read;
     LIST_FEATURES = "ListFeatures", ANYONE, Read;
     // QuotaService (reservations create: the status table judges them)
     RESERVE_QUOTA = "ReserveQuota", SERVICES, Create;
