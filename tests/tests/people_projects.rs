@@ -11,14 +11,24 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use loopback_org_core_client::{
-    ActionClass, AuthorityClient, Config, Decision, LifecycleChange, LifecycleEvent, Principal,
-    PrincipalKind, ProjectLifecycle,
+    ActionClass, AuthorityClient, AuthorityDenied, Config, Decision, LifecycleChange,
+    LifecycleEvent, Principal, PrincipalKind, ProjectLifecycle, Rpc,
 };
 use loopback_proto::orgcore::v1 as pb;
 use loopback_proto::r#type::v1 as tpb;
+use loopback_runtime::authz::{SERVICES, perm};
 use loopback_tests::{Backend, TestServer, backend_tests, bad_fields, metadata, reason};
 use tokio::sync::broadcast;
 use tonic::{Code, Status};
+
+/// A row of a dependent service's RPC table acting on workspaces.
+const UPDATE_WORKSPACE: Rpc = Rpc::new(
+    "UpdateWorkspace",
+    perm("orgcore.projects.update"),
+    ActionClass::Operate,
+);
+/// A services-only row (e.g. a reconciler's call).
+const SYNC_WORKSPACE: Rpc = Rpc::new("SyncWorkspace", SERVICES, ActionClass::Operate);
 
 /// How fast a change must reach a subscriber's cache (issue 4).
 const PROPAGATION: Duration = Duration::from_secs(1);
@@ -757,6 +767,10 @@ async fn removing_a_binding_reaches_a_service_cache_within_a_second(backend: Bac
         .await
         .unwrap();
     assert_eq!(policy.organization, org);
+    authority
+        .authorize_rpc_in(&contractor, &UPDATE_WORKSPACE, &workspace)
+        .await
+        .unwrap();
     let org_scope = authority
         .authorize(&contractor, &org, UPDATE, ActionClass::Operate)
         .await
@@ -821,6 +835,15 @@ async fn removing_a_binding_reaches_a_service_cache_within_a_second(backend: Bac
     );
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(err.message(), format!("{workspace} not found"));
+    assert_eq!(
+        authority
+            .authorize_rpc_in(&contractor, &UPDATE_WORKSPACE, &workspace)
+            .await
+            .unwrap_err(),
+        AuthorityDenied::NotFound {
+            organization: workspace.clone()
+        }
+    );
     // In Y they now read but do not write.
     let in_y = authority
         .authorize_in(&contractor, &y, UPDATE, ActionClass::Operate)
@@ -1291,6 +1314,30 @@ async fn project_lifecycle_reaches_watchers_in_order(backend: Backend) {
     let rpcs = authority.stats().rpcs;
     assert!(!authority.project(&p).await.unwrap().is_live());
     assert_eq!(authority.stats().rpcs, rpcs);
+    // A services-only row in a deleted project's workspace: NOT_FOUND.
+    let service = Principal {
+        kind: PrincipalKind::Service,
+        subject: "workspaces".into(),
+        email: None,
+        name: None,
+    };
+    let workspace = format!("{p}/workspaces/w1");
+    assert_eq!(
+        authority
+            .authorize_rpc_in(&service, &SYNC_WORKSPACE, &workspace)
+            .await
+            .unwrap_err(),
+        AuthorityDenied::NotFound {
+            organization: workspace.clone()
+        }
+    );
+    assert!(matches!(
+        authority
+            .authorize_rpc_in(&service, &SYNC_WORKSPACE, &format!("{p}/workspaces/Bad"))
+            .await
+            .unwrap_err(),
+        AuthorityDenied::Rejected(_)
+    ));
     server
         .projects(&owner)
         .undelete_project(pb::UndeleteProjectRequest {
@@ -1304,6 +1351,10 @@ async fn project_lifecycle_reaches_watchers_in_order(backend: Backend) {
         project_event(&org, &p, LifecycleChange::Undeleted)
     );
     assert_eq!(authority.cached_project(&p), Some(ProjectLifecycle::Live));
+    authority
+        .authorize_rpc_in(&service, &SYNC_WORKSPACE, &workspace)
+        .await
+        .unwrap();
     next_lifecycle(&mut stream, &org).await;
 
     // A forced organization delete takes every project, each on the feed;

@@ -11,6 +11,7 @@ use loopback_proto::orgcore::v1::authority_service_client::AuthorityServiceClien
 use loopback_proto::r#type::v1 as tpb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use loopback_runtime::authz::{Callers, Rpc, State};
+use loopback_runtime::errors::FieldViolations;
 use loopback_runtime::service::AuthorityLink;
 use tokio::sync::broadcast;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -453,6 +454,13 @@ impl AuthorityClient {
                     return Err(AuthorityDenied::NotFound {
                         organization: organization.to_string(),
                     });
+                }
+                if !target.resource.is_empty() && !target.cacheable {
+                    // What org-core would refuse naming the field.
+                    return Err(AuthorityDenied::Rejected(FieldViolations::single(
+                        "resource",
+                        format!("{named} is not a project or workspace name org-core accepts"),
+                    )));
                 }
                 if !target.scope.is_empty() && !self.project(target.scope).await?.is_live() {
                     return Err(AuthorityDenied::NotFound {

@@ -351,7 +351,9 @@ pub(crate) struct Target<'a> {
     /// The cache's resource key: `""`, or the project (a workspace is
     /// decided as its project).
     pub scope: &'a str,
-    /// Only canonical names are cached.
+    /// Whether the name is canonical (the feed's spelling: only such
+    /// names are cached), which for projects and workspaces is also the
+    /// only form org-core accepts.
     pub cacheable: bool,
 }
 
