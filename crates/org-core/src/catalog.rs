@@ -1,7 +1,10 @@
 //! The published permission catalog and the built-in roles. Every RPC checks
 //! exactly one permission from here (or is open to every authenticated
 //! caller, as documented on the RPC); other services' permissions join the
-//! catalog as those services land.
+//! catalog as those services land. Any role may also be held on a single
+//! project, where it grants only its project-scoped permissions
+//! ([`PROJECT_SCOPED`]); a member holding only such roles gets
+//! [`PROJECT_MEMBER`] at organization level.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
