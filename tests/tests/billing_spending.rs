@@ -177,6 +177,7 @@ async fn a_hard_limit_blocks_creates_everywhere_until_it_is_raised(backend: Back
             organization: org.name.clone(),
             permission: "orgcore.projects.create".into(),
             action_class: loopback_proto::r#type::v1::ActionClass::Create.into(),
+            resource: String::new(),
         })
         .await
         .unwrap()

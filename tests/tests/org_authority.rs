@@ -111,6 +111,7 @@ async fn authorize_answers_membership_permission_and_status(backend: Backend) {
         organization: org.name.clone(),
         permission: permission.into(),
         action_class: class.into(),
+        resource: String::new(),
     };
     let mut authority = server.authority(&svc);
     let allow = authority

@@ -1,7 +1,8 @@
 //! Acceptance (people & access): last-owner rules, no privilege escalation,
 //! custom roles behind their flag, roles in use cannot be deleted, and the
-//! permission matrix: every org-core RPC for every built-in role, exactly
-//! as the published catalog says; non-members always get NOT_FOUND.
+//! permission matrix: every org-core RPC for every built-in role, held in
+//! the organization or on one project, exactly as the published catalog
+//! says; non-members always get NOT_FOUND.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -439,6 +440,7 @@ const OPERATORS_ONLY: &[&str] = &[
 /// caller may see: a self-serve plan is visible to all).
 const ANYONE: &[&str] = &["GetPlan", "ListPlans"];
 
+#[derive(Clone)]
 struct Fixture {
     org: String,
     project: String,
@@ -831,6 +833,30 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
     }
 }
 
+/// Asserts the outcome of `rpc` (checking `permission`) for `who`: allowed
+/// (or stopped past the permission check by the fixture's state), or
+/// PERMISSION_DENIED naming the permission.
+fn expect(who: &str, rpc: &str, permission: &str, allowed: bool, result: Result<(), Status>) {
+    if allowed {
+        match &result {
+            Ok(()) => {}
+            // Allowed past the permission check, stopped by the state of the fixture.
+            Err(e) if e.code() == Code::FailedPrecondition => {
+                assert_eq!(
+                    reason(e).as_deref(),
+                    Some("NOT_DELETED"),
+                    "{who} {rpc}: {e:?}"
+                )
+            }
+            Err(e) => panic!("{who} {rpc} should be allowed: {e:?}"),
+        }
+    } else {
+        let err = result.expect_err(&format!("{who} {rpc} should be denied"));
+        assert_eq!(err.code(), Code::PermissionDenied, "{who} {rpc}: {err:?}");
+        assert_eq!(metadata(&err)["permission"], permission, "{who} {rpc}");
+    }
+}
+
 fn oidc_provider() -> pb::AuthProvider {
     pb::AuthProvider {
         display_name: "SSO".into(),
@@ -994,28 +1020,103 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
         for (rpc, permission) in MATRIX {
             let allowed = published[role_id].contains(*permission);
             let result = call(&server, &token, rpc, &fixture).await;
-            if allowed {
-                match &result {
-                    Ok(()) => {}
-                    // Allowed past the permission check, stopped by the state of the fixture.
-                    Err(e) if e.code() == Code::FailedPrecondition => {
-                        assert_eq!(
-                            reason(e).as_deref(),
-                            Some("NOT_DELETED"),
-                            "{role_id} {rpc}: {e:?}"
-                        )
-                    }
-                    Err(e) => panic!("{role_id} {rpc} should be allowed: {e:?}"),
-                }
+            expect(role_id, rpc, permission, allowed, result);
+        }
+    }
+
+    // Project roles: a member holding a built-in role on the fixture's
+    // project only (`owner` is organization-wide) holds exactly the role's
+    // project-scoped permissions there, reads the organization and lists
+    // projects, holds nothing else at organization level, and finds every
+    // other project NOT_FOUND.
+    let scoped: BTreeSet<String> = server
+        .roles(&owner)
+        .list_permissions(pb::ListPermissionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .permissions
+        .into_iter()
+        .filter(|p| p.project_scoped)
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        scoped,
+        BTreeSet::from(
+            [
+                "orgcore.projects.delete",
+                "orgcore.projects.get",
+                "orgcore.projects.update"
+            ]
+            .map(String::from)
+        )
+    );
+    const PROJECT_RPCS: [&str; 4] = [
+        "GetProject",
+        "UpdateProject",
+        "DeleteProject",
+        "UndeleteProject",
+    ];
+    const PROJECT_MEMBER: [&str; 2] = ["orgcore.organizations.get", "orgcore.projects.list"];
+    let elsewhere = Fixture {
+        project: server
+            .projects(&owner)
+            .create_project(pb::CreateProjectRequest {
+                parent: org.name.clone(),
+                project: Some(pb::Project {
+                    display_name: "elsewhere".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .project
+            .unwrap()
+            .name,
+        ..fixture.clone()
+    };
+    for role_id in ["admin", "billing_admin", "member", "viewer"] {
+        let email = format!("{role_id}-on-project@example.com");
+        let invite = server
+            .invites(&owner)
+            .create_invite(pb::CreateInviteRequest {
+                parent: org.name.clone(),
+                invite: Some(pb::Invite {
+                    email: email.clone(),
+                    project_roles: vec![pb::ProjectRoles {
+                        project: fixture.project.clone(),
+                        roles: vec![role_id.into()],
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let token = server.account_token(&email);
+        server
+            .invites(&token)
+            .accept_invite(pb::AcceptInviteRequest {
+                invite_token: invite.invite_token,
+            })
+            .await
+            .unwrap();
+        let who = format!("{role_id} on the project");
+        for (rpc, permission) in MATRIX {
+            let allowed = if PROJECT_RPCS.contains(rpc) {
+                scoped.contains(*permission) && published[role_id].contains(*permission)
             } else {
-                let err = result.expect_err(&format!("{role_id} {rpc} should be denied"));
-                assert_eq!(
-                    err.code(),
-                    Code::PermissionDenied,
-                    "{role_id} {rpc}: {err:?}"
-                );
-                assert_eq!(metadata(&err)["permission"], *permission, "{role_id} {rpc}");
-            }
+                PROJECT_MEMBER.contains(permission)
+            };
+            let result = call(&server, &token, rpc, &fixture).await;
+            expect(&who, rpc, permission, allowed, result);
+        }
+        for rpc in PROJECT_RPCS {
+            let err = call(&server, &token, rpc, &elsewhere).await.unwrap_err();
+            assert_eq!(err.code(), Code::NotFound, "{who} {rpc} elsewhere: {err:?}");
         }
     }
     // Operator verbs are nobody's role; plan reads are everyone's.

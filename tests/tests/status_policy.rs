@@ -124,6 +124,7 @@ async fn authorize(server: &TestServer, org: &str, class: ActionClass) -> pb::Au
             }
             .into(),
             action_class: class.into(),
+            resource: String::new(),
         })
         .await
         .unwrap()

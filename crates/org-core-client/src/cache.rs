@@ -1,7 +1,8 @@
-//! Policies per organization and decisions per (principal, organization,
-//! permission, class), fed by answers and invalidated by the watch feed.
+//! Policies per organization, decisions per (principal, organization,
+//! permission, resource, class) and project lifecycles per project, fed by
+//! answers and invalidated by the watch feed.
 //!
-//! The hit path takes a read lock and walks three small maps keyed by the
+//! The hit path takes a read lock and walks four small maps keyed by the
 //! borrowed strings of the request, so it allocates nothing; cloning the
 //! answer only bumps reference counts.
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use loopback_runtime::auth::PrincipalKind;
 
-use crate::model::{ActionClass, Authorization, OrganizationPolicy};
+use crate::model::{ActionClass, Authorization, OrganizationPolicy, ProjectLifecycle};
 
 /// Number of invalidation epochs; organizations hash onto them.
 const SHARDS: usize = 64;
@@ -31,15 +32,27 @@ struct CachedPolicy {
     confirmed_at: Instant,
 }
 
-/// permission → decisions by (kind, class); usually one or two.
-type ByPermission = HashMap<Box<str>, Vec<CachedDecision>>;
+struct CachedProject {
+    lifecycle: ProjectLifecycle,
+    /// Feed revision (of its organization) the state was read at.
+    revision: i64,
+    confirmed_at: Instant,
+}
+
+/// resource (`""` for the organization, else a project name) → decisions
+/// by (kind, class); usually one or two.
+type ByResource = HashMap<Box<str>, Vec<CachedDecision>>;
+/// permission → resource → decisions.
+type ByPermission = HashMap<Box<str>, ByResource>;
 
 #[derive(Default)]
 struct OrgEntry {
     policy: Option<CachedPolicy>,
-    /// subject → permission → decisions.
+    /// subject → permission → resource → decisions.
     subjects: HashMap<Box<str>, ByPermission>,
     decisions: usize,
+    /// project name → lifecycle.
+    projects: HashMap<Box<str>, CachedProject>,
 }
 
 impl OrgEntry {
@@ -47,12 +60,18 @@ impl OrgEntry {
         self.subjects.clear();
         std::mem::take(&mut self.decisions)
     }
+
+    /// Worth keeping without decisions.
+    fn holds_more(&self) -> bool {
+        self.policy.is_some() || !self.projects.is_empty()
+    }
 }
 
 #[derive(Default)]
 struct Entries {
     orgs: HashMap<Box<str>, OrgEntry>,
     decisions: usize,
+    projects: usize,
 }
 
 impl Entries {
@@ -83,9 +102,17 @@ impl Entries {
     fn clear_decisions(&mut self) {
         self.orgs.retain(|_, entry| {
             entry.clear_decisions();
-            entry.policy.is_some()
+            entry.holds_more()
         });
         self.decisions = 0;
+    }
+
+    fn clear_projects(&mut self) {
+        self.orgs.retain(|_, entry| {
+            entry.projects.clear();
+            entry.policy.is_some() || entry.decisions > 0
+        });
+        self.projects = 0;
     }
 }
 
@@ -93,10 +120,25 @@ impl Entries {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DecisionKey<'a> {
     pub organization: &'a str,
+    /// `""` for the organization itself, else the project the decision is
+    /// about (workspaces are decided as their project).
+    pub resource: &'a str,
     pub kind: PrincipalKind,
     pub subject: &'a str,
     pub permission: &'a str,
     pub class: ActionClass,
+}
+
+/// What the feed says happened to one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProjectChange {
+    /// Created or restored: live.
+    Live,
+    /// Soft-deleted: the cached state goes (the next look-up reads the
+    /// delete and purge times).
+    Deleted,
+    /// Purged for good.
+    Purged,
 }
 
 pub(crate) struct Cache {
@@ -216,6 +258,7 @@ impl Cache {
             .subjects
             .get(key.subject)?
             .get(key.permission)?
+            .get(key.resource)?
             .iter()
             .find(|d| d.kind == key.kind && d.class == key.class)
             .map(|d| (d.authorization.clone(), d.confirmed_at))
@@ -226,6 +269,26 @@ impl Cache {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let cached = entries.orgs.get(organization)?.policy.as_ref()?;
         Some((Arc::clone(&cached.policy), cached.confirmed_at))
+    }
+
+    /// The cached lifecycle of `project` (in `organization`) and when it
+    /// was confirmed.
+    pub(crate) fn project(
+        &self,
+        organization: &str,
+        project: &str,
+    ) -> Option<(ProjectLifecycle, Instant)> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let cached = entries.orgs.get(organization)?.projects.get(project)?;
+        Some((cached.lifecycle.clone(), cached.confirmed_at))
+    }
+
+    /// Number of cached project lifecycles.
+    pub(crate) fn project_count(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .projects
     }
 
     /// Number of cached decisions.
@@ -267,6 +330,8 @@ impl Cache {
             .entry(key.subject.into())
             .or_default()
             .entry(key.permission.into())
+            .or_default()
+            .entry(key.resource.into())
             .or_default();
         let fresh = CachedDecision {
             kind: key.kind,
@@ -299,17 +364,56 @@ impl Cache {
         entries.merge_policy(policy, now);
     }
 
+    /// Caches a fetched project lifecycle, read at `revision` of its
+    /// organization, unless the organization was invalidated since `epoch`
+    /// was read.
+    pub(crate) fn store_project(
+        &self,
+        epoch: u64,
+        organization: &str,
+        project: &str,
+        lifecycle: ProjectLifecycle,
+        revision: i64,
+    ) {
+        let now = Instant::now();
+        let mut guard = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let entries = &mut *guard;
+        if self.epochs[shard(organization)].load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if entries.projects >= self.max_decisions {
+            entries.clear_projects();
+        }
+        let org = entries.orgs.entry(organization.into()).or_default();
+        let fresh = CachedProject {
+            lifecycle,
+            revision,
+            confirmed_at: now,
+        };
+        match org.projects.get_mut(project) {
+            Some(cached) if cached.revision > revision => {}
+            Some(cached) => *cached = fresh,
+            None => {
+                org.projects.insert(project.into(), fresh);
+                entries.projects += 1;
+            }
+        }
+    }
+
     // ---- invalidation (the watch feed) ----
 
     /// Change `revision` of `organization` on the feed: its decisions go
     /// (except those read at a later revision, which already include it),
-    /// and its policy is replaced by the feed's, or dropped when the feed
-    /// has none. Organizations this cache never saw are ignored.
+    /// its policy is replaced by the feed's, or everything about it dropped
+    /// when the feed has none; a project change (`project`) also updates
+    /// that project's cached lifecycle unless it was read later.
+    /// Organizations this cache never saw are ignored.
     pub(crate) fn apply_change(
         &self,
         organization: &str,
         revision: i64,
         policy: Option<OrganizationPolicy>,
+        project: Option<(&str, ProjectChange)>,
     ) {
         let now = Instant::now();
         let mut guard = self.entries.write().unwrap_or_else(PoisonError::into_inner);
@@ -320,16 +424,40 @@ impl Cache {
         };
         let Some(policy) = policy.filter(|p| p.organization == organization) else {
             entries.decisions -= entry.decisions;
+            entries.projects -= entry.projects.len();
             entries.orgs.remove(organization);
             return;
         };
+        if let Some((name, change)) = project
+            && let Some(cached) = entry.projects.get_mut(name)
+            && cached.revision < revision
+        {
+            match change {
+                ProjectChange::Live | ProjectChange::Purged => {
+                    cached.lifecycle = if change == ProjectChange::Live {
+                        ProjectLifecycle::Live
+                    } else {
+                        ProjectLifecycle::Purged
+                    };
+                    cached.revision = revision;
+                    cached.confirmed_at = now;
+                }
+                ProjectChange::Deleted => {
+                    entry.projects.remove(name);
+                    entries.projects -= 1;
+                }
+            }
+        }
         let mut dropped = 0;
         entry.subjects.retain(|_, permissions| {
-            permissions.retain(|_, decisions| {
-                let before = decisions.len();
-                decisions.retain(|d| d.revision.is_some_and(|read_at| revision < read_at));
-                dropped += before - decisions.len();
-                !decisions.is_empty()
+            permissions.retain(|_, resources| {
+                resources.retain(|_, decisions| {
+                    let before = decisions.len();
+                    decisions.retain(|d| d.revision.is_some_and(|read_at| revision < read_at));
+                    dropped += before - decisions.len();
+                    !decisions.is_empty()
+                });
+                !resources.is_empty()
             });
             !permissions.is_empty()
         });
@@ -385,6 +513,7 @@ mod tests {
     fn key(class: ActionClass) -> DecisionKey<'static> {
         DecisionKey {
             organization: ORG,
+            resource: "",
             kind: PrincipalKind::Account,
             subject: "alice",
             permission: "orgcore.projects.create",
@@ -409,7 +538,7 @@ mod tests {
         assert!(cache.decision(key(ActionClass::Create)).is_some());
         assert!(cache.decision(key(ActionClass::Operate)).is_none());
 
-        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Blocked)));
+        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Blocked)), None);
         assert_eq!(cache.decision_count(), 0);
         assert!(cache.decision(key(ActionClass::Create)).is_none());
         let (cached, _) = cache.policy(ORG).expect("policy kept");
@@ -422,7 +551,7 @@ mod tests {
         let cache = Cache::new(Duration::from_secs(30), 100);
         let before = cache.epoch(ORG);
         cache.store_policy(before, &Arc::new(policy(3, VerificationStatus::Verified)));
-        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Blocked)));
+        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Blocked)), None);
         cache.store_decision(before, key(ActionClass::Create), &allow(3));
         assert!(cache.decision(key(ActionClass::Create)).is_none());
         let (cached, _) = cache.policy(ORG).expect("policy");
@@ -448,18 +577,18 @@ mod tests {
         let cache = Cache::new(Duration::from_secs(30), 100);
         let epoch = cache.epoch(ORG);
         cache.store_decision(epoch, key(ActionClass::Create), &allow(5));
-        cache.apply_change(ORG, 4, Some(policy(5, VerificationStatus::Verified)));
+        cache.apply_change(ORG, 4, Some(policy(5, VerificationStatus::Verified)), None);
         assert!(
             cache.decision(key(ActionClass::Create)).is_some(),
             "change 4 is in what was read at 5"
         );
-        cache.apply_change(ORG, 5, Some(policy(5, VerificationStatus::Verified)));
+        cache.apply_change(ORG, 5, Some(policy(5, VerificationStatus::Verified)), None);
         assert!(
             cache.decision(key(ActionClass::Create)).is_none(),
             "change 5 may not be"
         );
         assert_eq!(cache.decision_count(), 0);
-        cache.apply_change(ORG, 6, None);
+        cache.apply_change(ORG, 6, None, None);
         assert!(
             cache.policy(ORG).is_none(),
             "a purged organization is forgotten"
@@ -475,6 +604,78 @@ mod tests {
         }
         assert!(cache.decision_count() <= 2);
         assert!(cache.policy(ORG).is_some(), "policies survive");
+    }
+
+    const PROJECT: &str = "organizations/01890a5d-ac96-774b-bcce-b302099a8057/projects/01890a5d-ac96-774b-bcce-b302099a8058";
+
+    #[test]
+    fn project_decisions_are_kept_apart_from_the_organization_s() {
+        let cache = Cache::new(Duration::from_secs(30), 100);
+        let epoch = cache.epoch(ORG);
+        let in_project = DecisionKey {
+            resource: PROJECT,
+            ..key(ActionClass::Operate)
+        };
+        let deny = Authorization {
+            decision: Decision::DenyPermission("no".into()),
+            policy: Some(Arc::new(policy(3, VerificationStatus::Verified))),
+        };
+        cache.store_decision(epoch, key(ActionClass::Operate), &deny);
+        cache.store_decision(epoch, in_project, &allow(3));
+        assert_eq!(
+            cache.decision(in_project).unwrap().0.decision,
+            Decision::Allow
+        );
+        assert!(matches!(
+            cache
+                .decision(key(ActionClass::Operate))
+                .unwrap()
+                .0
+                .decision,
+            Decision::DenyPermission(_)
+        ));
+        cache.apply_change(ORG, 4, Some(policy(4, VerificationStatus::Verified)), None);
+        assert!(cache.decision(in_project).is_none());
+        assert_eq!(cache.decision_count(), 0);
+    }
+
+    #[test]
+    fn the_feed_moves_cached_projects_unless_they_were_read_later() {
+        let cache = Cache::new(Duration::from_secs(30), 100);
+        let epoch = cache.epoch(ORG);
+        cache.store_project(epoch, ORG, PROJECT, ProjectLifecycle::Live, 5);
+        assert_eq!(
+            cache.project(ORG, PROJECT).unwrap().0,
+            ProjectLifecycle::Live
+        );
+        // A replayed change older than the read is already in it.
+        let verified = || Some(policy(6, VerificationStatus::Verified));
+        cache.apply_change(ORG, 4, verified(), Some((PROJECT, ProjectChange::Purged)));
+        assert_eq!(
+            cache.project(ORG, PROJECT).unwrap().0,
+            ProjectLifecycle::Live
+        );
+        // A newer delete drops it (the next look-up reads the purge time)...
+        cache.apply_change(ORG, 6, verified(), Some((PROJECT, ProjectChange::Deleted)));
+        assert!(cache.project(ORG, PROJECT).is_none());
+        assert_eq!(cache.project_count(), 0);
+        // ...an answer fetched before that change is not stored...
+        cache.store_project(epoch, ORG, PROJECT, ProjectLifecycle::Live, 5);
+        assert!(cache.project(ORG, PROJECT).is_none());
+        // ...and a purge is remembered.
+        let epoch = cache.epoch(ORG);
+        let deleted = ProjectLifecycle::Deleted {
+            delete_time: None,
+            purge_time: None,
+        };
+        cache.store_project(epoch, ORG, PROJECT, deleted, 6);
+        cache.apply_change(ORG, 7, verified(), Some((PROJECT, ProjectChange::Purged)));
+        assert_eq!(
+            cache.project(ORG, PROJECT).unwrap().0,
+            ProjectLifecycle::Purged
+        );
+        cache.clear();
+        assert!(cache.project(ORG, PROJECT).is_none());
     }
 
     #[test]

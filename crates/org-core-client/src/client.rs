@@ -11,17 +11,25 @@ use loopback_proto::orgcore::v1::authority_service_client::AuthorityServiceClien
 use loopback_proto::r#type::v1 as tpb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use loopback_runtime::authz::{Callers, Rpc, State};
+use loopback_runtime::errors::FieldViolations;
 use loopback_runtime::service::AuthorityLink;
+use tokio::sync::broadcast;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
-use crate::cache::{Cache, DecisionKey};
+use crate::cache::{Cache, DecisionKey, ProjectChange};
 use crate::config::Config;
 use crate::error::{AuthorityDenied, AuthorityError, ConnectError};
-use crate::model::{ActionClass, Authorization, OrganizationPolicy, is_canonical_org};
+use crate::model::{
+    ActionClass, Authorization, LifecycleChange, LifecycleEvent, OrganizationPolicy,
+    ProjectLifecycle, Target, canonical_project_org, is_canonical_org,
+};
+
+/// Lifecycle events buffered per subscriber before it lags.
+const LIFECYCLE_BUFFER: usize = 4096;
 
 /// Adds `authorization: Bearer <service token>` to every call; the token
 /// can be replaced while calls are in flight.
@@ -72,6 +80,8 @@ pub struct Stats {
     pub fail_closed: u64,
     /// Decisions cached now.
     pub cached_decisions: usize,
+    /// Project lifecycles cached now.
+    pub cached_projects: usize,
     /// Whether the watch stream is connected now.
     pub watch_connected: bool,
     /// The last feed revision the watch stream delivered (0 before any).
@@ -99,6 +109,7 @@ struct Shared {
     cache: Cache,
     config: Config,
     counters: Counters,
+    lifecycle: broadcast::Sender<LifecycleEvent>,
 }
 
 struct Inner {
@@ -204,6 +215,7 @@ impl AuthorityClient {
             cache: Cache::new(config.staleness, config.max_cached_decisions),
             config,
             counters: Counters::default(),
+            lifecycle: broadcast::channel(LIFECYCLE_BUFFER).0,
         });
         let watcher = runtime.spawn(watch(Arc::clone(&shared))).abort_handle();
         Ok(Self {
@@ -213,7 +225,9 @@ impl AuthorityClient {
 
     /// Decides whether `principal` may perform a `class` action needing
     /// `permission` (e.g. `dns.zones.create`) in `organization`
-    /// (`organizations/{id}`), with the organization's policy.
+    /// (`organizations/{id}`), with the organization's policy. Only the
+    /// principal's organization roles count here; for an action in a
+    /// project use [`AuthorityClient::authorize_in`].
     ///
     /// A fresh cached decision answers without an RPC. Otherwise org-core
     /// is asked (deadline, retries); when it cannot be reached, a READ is
@@ -226,15 +240,55 @@ impl AuthorityClient {
         permission: &str,
         class: ActionClass,
     ) -> Result<Authorization, AuthorityError> {
+        let target = Target {
+            organization,
+            resource: "",
+            scope: "",
+            cacheable: is_canonical_org(organization),
+        };
+        self.decide(principal, target, permission, class).await
+    }
+
+    /// [`AuthorityClient::authorize`] for an action in `resource`: an
+    /// organization (`organizations/{id}`), a project
+    /// (`organizations/{id}/projects/{id}`) or a workspace under one
+    /// (`.../workspaces/{id}`, decided exactly as its project). In a
+    /// project the principal holds its organization roles' permissions
+    /// plus the project-scoped permissions of its roles on that project; a
+    /// missing or deleted project, or one a project-only member is not
+    /// bound to, is [`crate::Decision::DenyNotFound`]. Decisions are cached
+    /// per project (a workspace shares its project's) and dropped by any
+    /// change of the organization on the feed, bindings and project
+    /// lifecycle included.
+    pub async fn authorize_in(
+        &self,
+        principal: &Principal,
+        resource: &str,
+        permission: &str,
+        class: ActionClass,
+    ) -> Result<Authorization, AuthorityError> {
+        self.decide(principal, Target::parse(resource), permission, class)
+            .await
+    }
+
+    async fn decide(
+        &self,
+        principal: &Principal,
+        target: Target<'_>,
+        permission: &str,
+        class: ActionClass,
+    ) -> Result<Authorization, AuthorityError> {
         let shared = &self.inner.shared;
+        let organization = target.organization;
         let key = DecisionKey {
             organization,
+            resource: target.scope,
             kind: principal.kind,
             subject: &principal.subject,
             permission,
             class,
         };
-        let cacheable = is_canonical_org(organization);
+        let cacheable = target.cacheable;
         let cached = if cacheable {
             shared.cache.decision(key)
         } else {
@@ -262,6 +316,7 @@ impl AuthorityClient {
             organization: organization.to_string(),
             permission: permission.to_string(),
             action_class: class.to_pb().into(),
+            resource: target.resource.to_string(),
         };
         let response = shared
             .call(
@@ -308,6 +363,22 @@ impl AuthorityClient {
             .require(organization, permission, action)
     }
 
+    /// [`AuthorityClient::require`] for an action in `resource` (see
+    /// [`AuthorityClient::authorize_in`]); NOT_FOUND names `resource`.
+    pub async fn require_in(
+        &self,
+        principal: &Principal,
+        resource: &str,
+        permission: &str,
+        class: ActionClass,
+        action: &str,
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
+        let organization = Target::parse(resource).organization;
+        self.authorize_in(principal, resource, permission, class)
+            .await?
+            .require_at(organization, resource, permission, action)
+    }
+
     /// Authorizes one row of a service's RPC table for `organization`
     /// (`organizations/{id}`): the caller (a permission in the organization
     /// with the status table's verdict on the action class, or the kind of
@@ -322,11 +393,46 @@ impl AuthorityClient {
         rpc: &Rpc,
         organization: &str,
     ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
+        let target = Target {
+            organization,
+            resource: "",
+            scope: "",
+            cacheable: is_canonical_org(organization),
+        };
+        self.authorize_rpc_at(principal, rpc, target).await
+    }
+
+    /// [`AuthorityClient::authorize_rpc`] for a method acting in `resource`:
+    /// an organization, a project or a workspace under one (see
+    /// [`AuthorityClient::authorize_in`]). For rows naming a kind of
+    /// principal rather than a permission, the project must be live.
+    pub async fn authorize_rpc_in(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        resource: &str,
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
+        self.authorize_rpc_at(principal, rpc, Target::parse(resource))
+            .await
+    }
+
+    async fn authorize_rpc_at(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        target: Target<'_>,
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
+        let organization = target.organization;
+        let named = if target.resource.is_empty() {
+            organization
+        } else {
+            target.resource
+        };
         let policy = match rpc.callers {
-            Callers::Permission(permission) => {
-                self.require(principal, organization, permission, rpc.class, rpc.method)
-                    .await?
-            }
+            Callers::Permission(permission) => self
+                .decide(principal, target, permission, rpc.class)
+                .await?
+                .require_at(organization, named, permission, rpc.method)?,
             callers => {
                 let required = match callers {
                     Callers::Services if principal.kind == PrincipalKind::Account => {
@@ -343,11 +449,24 @@ impl AuthorityClient {
                 if let Some(required) = required {
                     return Err(AuthorityDenied::PrincipalKind { required });
                 }
-                // No permission to check, but the organization must exist.
+                // No permission to check, but the organization (and the
+                // project) must exist.
                 let policy = self.policy(organization).await?;
                 if policy.state == State::Deleted {
                     return Err(AuthorityDenied::NotFound {
                         organization: organization.to_string(),
+                    });
+                }
+                if !target.resource.is_empty() && !target.cacheable {
+                    // What org-core would refuse naming the field.
+                    return Err(AuthorityDenied::Rejected(FieldViolations::single(
+                        "resource",
+                        format!("{named} is not a project or workspace name org-core accepts"),
+                    )));
+                }
+                if !target.scope.is_empty() && !self.project(target.scope).await?.is_live() {
+                    return Err(AuthorityDenied::NotFound {
+                        organization: named.to_string(),
                     });
                 }
                 policy
@@ -446,6 +565,100 @@ impl AuthorityClient {
         }
     }
 
+    /// Where `project` (`organizations/{id}/projects/{id}`) stands: live,
+    /// deleted (with its purge time), purged, or not found. Services ask
+    /// this before serving or changing project-scoped resources, and hide,
+    /// restore or purge them by it.
+    ///
+    /// Answered from the cache while fresh (the watch feed's `project_*`
+    /// changes keep it current: created and restored projects turn live, a
+    /// deleted one is read again for its purge time, a purged one is
+    /// remembered as [`ProjectLifecycle::Purged`]); otherwise org-core's
+    /// `GetProjectState` is asked. When org-core cannot be reached and the
+    /// cached answer is stale (or there is none), this fails closed with
+    /// [`AuthorityDenied::Unavailable`], as [`AuthorityClient::policy`]
+    /// does. [`ProjectLifecycle::NotFound`] answers are not cached.
+    pub async fn project(&self, project: &str) -> Result<ProjectLifecycle, AuthorityDenied> {
+        let shared = &self.inner.shared;
+        let organization = canonical_project_org(project);
+        if let Some(organization) = organization
+            && let Some((lifecycle, confirmed_at)) = shared.cache.project(organization, project)
+            && shared.cache.is_fresh(confirmed_at)
+        {
+            return Ok(lifecycle);
+        }
+        if shared.cache.known_unreachable() {
+            return Ok(shared.without_authority(None, "org-core was unreachable moments ago")?);
+        }
+        let epoch = organization.map(|o| shared.cache.epoch(o));
+        let request = pb::GetProjectStateRequest {
+            project: project.to_string(),
+        };
+        let response = shared
+            .call(
+                project,
+                shared.config.retry.attempts,
+                request,
+                |mut rpc, request| async move { rpc.get_project_state(request).await },
+            )
+            .await;
+        match response {
+            Ok(response) => {
+                let lifecycle = ProjectLifecycle::from_pb(&response).ok_or_else(|| {
+                    bump(&shared.counters.fail_closed);
+                    AuthorityDenied::Unavailable(
+                        "org-core answered a project state this client does not know".into(),
+                    )
+                })?;
+                if let (Some(organization), Some(epoch)) = (organization, epoch) {
+                    shared.cache.store_project(
+                        epoch,
+                        organization,
+                        project,
+                        lifecycle.clone(),
+                        response.revision,
+                    );
+                }
+                Ok(lifecycle)
+            }
+            Err(AuthorityError::NotFound(_)) => Ok(ProjectLifecycle::NotFound),
+            Err(AuthorityError::Unavailable(cause)) => Ok(shared.without_authority(None, &cause)?),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The cached lifecycle of `project`, however old, without asking
+    /// org-core (`None` if none is cached).
+    pub fn cached_project(&self, project: &str) -> Option<ProjectLifecycle> {
+        let organization = canonical_project_org(project)?;
+        self.inner
+            .shared
+            .cache
+            .project(organization, project)
+            .map(|(lifecycle, _)| lifecycle)
+    }
+
+    /// Organization and project lifecycle events, in feed order, for
+    /// services that keep resources per organization or project (billing,
+    /// dns, integrations): hide on `Deleted`, show on `Undeleted`, delete on
+    /// `Purged`.
+    ///
+    /// Delivery is at most once per receiver: events are sent as the watch
+    /// stream delivers them (after the cache applied them, so
+    /// [`AuthorityClient::project`] already answers accordingly); events
+    /// from before the subscription are not replayed, and a receiver more
+    /// than a few thousand events behind gets `RecvError::Lagged`. So:
+    /// subscribe first, then reconcile what you keep (ask
+    /// [`AuthorityClient::project`] for each project you hold), then follow
+    /// the events, idempotently — a restarted client replays the retained
+    /// feed, so an event may repeat what you already did. Reconcile again
+    /// on [`LifecycleEvent::Resync`] (the feed lost this client's position)
+    /// and on `Lagged`. The watch stream resumes after a reconnect without
+    /// gaps or repeats.
+    pub fn subscribe_lifecycle(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.inner.shared.lifecycle.subscribe()
+    }
+
     /// The cached policy of `organization`, however old, without asking
     /// org-core (`None` if none is cached).
     pub fn cached_policy(&self, organization: &str) -> Option<Arc<OrganizationPolicy>> {
@@ -493,6 +706,7 @@ impl AuthorityClient {
             stale_answers: counters.stale_answers.load(Ordering::Relaxed),
             fail_closed: counters.fail_closed.load(Ordering::Relaxed),
             cached_decisions: shared.cache.decision_count(),
+            cached_projects: shared.cache.project_count(),
             watch_connected: shared.cache.watch_connected(),
             watched_revision: counters.watched_revision.load(Ordering::Relaxed),
         }
@@ -625,17 +839,53 @@ async fn watch(shared: Arc<Shared>) {
                             );
                             shared.cache.clear();
                             revision = change.revision;
+                            let _ = shared.lifecycle.send(LifecycleEvent::Resync { revision });
                         }
                         Ok(Some(change)) => {
                             bump(&shared.counters.watch_changes);
                             revision = revision.max(change.revision);
+                            let lifecycle = LifecycleChange::from_kind(&change.kind);
+                            let project = match lifecycle {
+                                Some((what, true)) if !change.project.is_empty() => {
+                                    let moved = match what {
+                                        LifecycleChange::Created | LifecycleChange::Undeleted => {
+                                            ProjectChange::Live
+                                        }
+                                        LifecycleChange::Deleted => ProjectChange::Deleted,
+                                        LifecycleChange::Purged => ProjectChange::Purged,
+                                    };
+                                    Some((change.project.as_str(), moved))
+                                }
+                                _ => None,
+                            };
                             // A policy this client cannot read only invalidates.
                             let policy = change.policy.and_then(OrganizationPolicy::from_pb);
                             shared.cache.apply_change(
                                 &change.organization,
                                 change.revision,
                                 policy,
+                                project,
                             );
+                            let event = match lifecycle {
+                                Some((what, true)) if !change.project.is_empty() => {
+                                    Some(LifecycleEvent::Project {
+                                        organization: change.organization,
+                                        project: change.project,
+                                        change: what,
+                                        revision: change.revision,
+                                    })
+                                }
+                                Some((what, false)) => Some(LifecycleEvent::Organization {
+                                    organization: change.organization,
+                                    change: what,
+                                    revision: change.revision,
+                                }),
+                                _ => None,
+                            };
+                            if let Some(event) = event {
+                                // No subscriber is not an error.
+                                let _ = shared.lifecycle.send(event);
+                            }
                         }
                         Ok(None) => {
                             tracing::info!(revision, "org-core ended the policy watch stream");

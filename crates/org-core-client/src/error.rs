@@ -56,7 +56,8 @@ pub enum AuthorityDenied {
     /// a member: NOT_FOUND, revealing nothing.
     #[error("{organization} not found")]
     NotFound {
-        /// `organizations/{id}` as asked.
+        /// The name asked about: `organizations/{id}`, or the project or
+        /// workspace for a decision in one.
         organization: String,
     },
     /// A member without the permission.

@@ -25,15 +25,34 @@
 //! # let _ = max_zones; Ok(()) }
 //! ```
 //!
+//! # Projects and workspaces
+//!
+//! Project-scoped resources authorize in their project (or workspace):
+//! [`AuthorityClient::authorize_in`], [`AuthorityClient::require_in`] and
+//! [`AuthorityClient::authorize_rpc_in`] take
+//! `organizations/{id}/projects/{id}` or
+//! `organizations/{id}/projects/{id}/workspaces/{id}` (decided as its
+//! project) as well as an organization name. There the principal holds its
+//! organization roles' permissions plus the project-scoped permissions of
+//! its roles on that project; a project it may not see (missing, deleted,
+//! or a project-only member's other projects) is NOT_FOUND, naming the
+//! resource. [`AuthorityClient::project`] answers whether a project is
+//! live, deleted (with its purge time) or purged, and
+//! [`AuthorityClient::subscribe_lifecycle`] hands out organization and
+//! project lifecycle events in feed order, so a service hides, restores
+//! and purges what it keeps per project.
+//!
 //! # Caching
 //!
 //! Decisions are cached per (principal kind and subject, organization,
-//! permission, action class) and policies per organization. A background
-//! task consumes `WatchOrganizationPolicies`: a change of an organization
-//! (status, state, capabilities, membership, ...) drops its cached
-//! decisions (but those read at a later revision, which already include
-//! it) and replaces its policy, so a change reaches the cache as fast as the
-//! feed delivers it. After a disconnect the task reconnects with jittered
+//! permission, resource, action class), policies per organization and
+//! project lifecycles per project. A background task consumes
+//! `WatchOrganizationPolicies`: a change of an organization (status, state,
+//! capabilities, membership and project roles, a project's lifecycle, ...)
+//! drops its cached decisions (but those read at a later revision, which
+//! already include it) and replaces its policy, and a project change moves
+//! that project's cached lifecycle, so a change reaches the cache as fast as
+//! the feed delivers it. After a disconnect the task reconnects with jittered
 //! backoff and resumes after the last revision it saw; when the feed no
 //! longer has that revision it says `resync`, and the cache is emptied.
 //! An answer fetched while its organization was being invalidated is not
@@ -96,5 +115,6 @@ pub use error::{AuthorityDenied, AuthorityError, ConnectError};
 pub use loopback_runtime::auth::{Principal, PrincipalKind};
 pub use loopback_runtime::authz::Rpc;
 pub use model::{
-    ActionClass, Authorization, Decision, OrganizationPolicy, State, VerificationStatus,
+    ActionClass, Authorization, Decision, LifecycleChange, LifecycleEvent, OrganizationPolicy,
+    ProjectLifecycle, State, VerificationStatus,
 };

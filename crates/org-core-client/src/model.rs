@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use loopback_proto::orgcore::v1 as pb;
 pub use loopback_runtime::authz::{ActionClass, State, VerificationStatus};
 
@@ -173,12 +174,25 @@ impl Authorization {
         permission: &str,
         action: &str,
     ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
+        self.require_at(organization, organization, permission, action)
+    }
+
+    /// [`Authorization::require`] for a decision about `resource` (the
+    /// organization, or a project or workspace in it): NOT_FOUND names
+    /// `resource`.
+    pub fn require_at(
+        &self,
+        organization: &str,
+        resource: &str,
+        permission: &str,
+        action: &str,
+    ) -> Result<Arc<OrganizationPolicy>, AuthorityDenied> {
         match &self.decision {
             Decision::Allow => self.policy.clone().ok_or_else(|| {
                 AuthorityDenied::Unavailable("org-core allowed without a policy".into())
             }),
             Decision::DenyNotFound(_) => Err(AuthorityDenied::NotFound {
-                organization: organization.to_string(),
+                organization: resource.to_string(),
             }),
             Decision::DenyPermission(_) => Err(AuthorityDenied::PermissionDenied {
                 permission: permission.to_string(),
@@ -218,20 +232,202 @@ impl Authorization {
     }
 }
 
-/// Whether `name` is `organizations/{uuid}` in the canonical (lower-case,
-/// hyphenated) form org-core uses on the watch feed. Only such names are
-/// cached: another spelling of the same organization would never be
-/// invalidated by the feed.
-pub(crate) fn is_canonical_org(name: &str) -> bool {
-    let Some(id) = name.strip_prefix("organizations/") else {
-        return false;
-    };
+/// Where a project stands, as org-core last said (see
+/// [`crate::AuthorityClient::project`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectLifecycle {
+    /// Live: its resources run.
+    Live,
+    /// Soft-deleted: hide its resources; it can still be restored until
+    /// `purge_time`.
+    Deleted {
+        /// When it was deleted.
+        delete_time: Option<DateTime<Utc>>,
+        /// When it will be purged for good.
+        purge_time: Option<DateTime<Utc>>,
+    },
+    /// Purged for good (this client saw the feed say so): delete its
+    /// resources.
+    Purged,
+    /// org-core knows no such project: never created, or purged before this
+    /// client was watching. Treat it as purged.
+    NotFound,
+}
+
+impl ProjectLifecycle {
+    /// True for [`ProjectLifecycle::Live`].
+    pub fn is_live(&self) -> bool {
+        matches!(self, Self::Live)
+    }
+
+    /// From GetProjectState; `None` for a state this client does not know.
+    pub(crate) fn from_pb(response: &pb::GetProjectStateResponse) -> Option<Self> {
+        let time = |seconds: i64, nanos: i32| {
+            DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
+        };
+        match State::from_pb(response.state)? {
+            State::Active | State::Inactive => Some(Self::Live),
+            State::Deleted => Some(Self::Deleted {
+                delete_time: response
+                    .delete_time
+                    .as_ref()
+                    .and_then(|t| time(t.seconds, t.nanos)),
+                purge_time: response
+                    .purge_time
+                    .as_ref()
+                    .and_then(|t| time(t.seconds, t.nanos)),
+            }),
+        }
+    }
+}
+
+/// What happened to an organization or a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifecycleChange {
+    /// Created.
+    Created,
+    /// Soft-deleted (a project also when its organization was deleted with
+    /// it): hide what belongs to it.
+    Deleted,
+    /// Restored: show what belongs to it again.
+    Undeleted,
+    /// Purged for good: delete what belongs to it.
+    Purged,
+}
+
+impl LifecycleChange {
+    /// The change a feed kind names: `created`/`deleted`/`undeleted`/
+    /// `purged` for organizations, `project_*` for projects.
+    pub(crate) fn from_kind(kind: &str) -> Option<(Self, bool)> {
+        let (kind, project) = match kind.strip_prefix("project_") {
+            Some(rest) => (rest, true),
+            None => (kind, false),
+        };
+        let change = match kind {
+            "created" => Self::Created,
+            "deleted" => Self::Deleted,
+            "undeleted" => Self::Undeleted,
+            "purged" => Self::Purged,
+            _ => return None,
+        };
+        Some((change, project))
+    }
+}
+
+/// One lifecycle event from the watch feed, in feed order (see
+/// [`crate::AuthorityClient::subscribe_lifecycle`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LifecycleEvent {
+    /// An organization was created, deleted, restored or purged.
+    Organization {
+        /// `organizations/{organization}`.
+        organization: String,
+        /// What happened.
+        change: LifecycleChange,
+        /// Its feed revision.
+        revision: i64,
+    },
+    /// A project was created, deleted, restored or purged (an
+    /// organization's forced delete and its undelete send one per project
+    /// they took or restored).
+    Project {
+        /// `organizations/{organization}`.
+        organization: String,
+        /// `organizations/{organization}/projects/{project}`.
+        project: String,
+        /// What happened.
+        change: LifecycleChange,
+        /// Its feed revision.
+        revision: i64,
+    },
+    /// The feed no longer has what this client last saw, so events may
+    /// have been missed: reconcile everything you keep (e.g. ask
+    /// [`crate::AuthorityClient::project`] for each project you hold).
+    Resync {
+        /// The feed's revision; events continue after it.
+        revision: i64,
+    },
+}
+
+/// Whether `id` is a canonical (lower-case, hyphenated) UUID.
+fn is_canonical_uuid(id: &str) -> bool {
     let bytes = id.as_bytes();
     bytes.len() == 36
         && bytes.iter().enumerate().all(|(i, b)| match i {
             8 | 13 | 18 | 23 => *b == b'-',
             _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
         })
+}
+
+/// Whether `name` is `organizations/{uuid}` in the canonical (lower-case,
+/// hyphenated) form org-core uses on the watch feed. Only such names are
+/// cached: another spelling of the same organization would never be
+/// invalidated by the feed.
+pub(crate) fn is_canonical_org(name: &str) -> bool {
+    name.strip_prefix("organizations/")
+        .is_some_and(is_canonical_uuid)
+}
+
+/// Whether `name` is `organizations/{uuid}/projects/{uuid}` in the
+/// canonical form; returns its organization part.
+pub(crate) fn canonical_project_org(name: &str) -> Option<&str> {
+    let (org, id) = name.split_at_checked(name.find("/projects/")?)?;
+    let id = id.strip_prefix("/projects/")?;
+    (is_canonical_org(org) && is_canonical_uuid(id)).then_some(org)
+}
+
+/// A name [`crate::AuthorityClient::authorize_in`] takes, split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target<'a> {
+    /// The `organizations/{id}` part.
+    pub organization: &'a str,
+    /// What `AuthorizeRequest.resource` gets: `""` for the organization,
+    /// else the whole name.
+    pub resource: &'a str,
+    /// The cache's resource key: `""`, or the project (a workspace is
+    /// decided as its project).
+    pub scope: &'a str,
+    /// Whether the name is canonical (the feed's spelling: only such
+    /// names are cached), which for projects and workspaces is also the
+    /// only form org-core accepts.
+    pub cacheable: bool,
+}
+
+impl<'a> Target<'a> {
+    /// Splits `organizations/{org}[/projects/{p}[/workspaces/{w}]]`. Other
+    /// shapes pass through for org-core to refuse, naming the field.
+    pub(crate) fn parse(name: &'a str) -> Self {
+        let nth_slash = |n: usize| {
+            name.match_indices('/')
+                .nth(n)
+                .map_or(name.len(), |(i, _)| i)
+        };
+        let org_end = nth_slash(1);
+        let organization = &name[..org_end];
+        if org_end == name.len() {
+            return Self {
+                organization,
+                resource: "",
+                scope: "",
+                cacheable: is_canonical_org(organization),
+            };
+        }
+        let project = &name[..nth_slash(3)];
+        let rest = &name[project.len()..];
+        let workspace_ok = rest.is_empty()
+            || rest.strip_prefix("/workspaces/").is_some_and(|w| {
+                (1..=63).contains(&w.len())
+                    && w.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    })
+            });
+        Self {
+            organization,
+            resource: name,
+            scope: project,
+            cacheable: workspace_ok && canonical_project_org(project) == Some(organization),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +483,46 @@ mod tests {
                 plan: None,
             })
         );
+    }
+
+    #[test]
+    fn targets_split_into_organization_and_project() {
+        let org = "organizations/01890a5d-ac96-774b-bcce-b302099a8057";
+        let project = format!("{org}/projects/01890a5d-ac96-774b-bcce-b302099a8058");
+        let t = Target::parse(org);
+        assert_eq!(
+            (t.organization, t.resource, t.scope, t.cacheable),
+            (org, "", "", true)
+        );
+        let t = Target::parse(&project);
+        assert_eq!(
+            (t.organization, t.resource, t.scope, t.cacheable),
+            (org, project.as_str(), project.as_str(), true)
+        );
+        let workspace = format!("{project}/workspaces/ws-1");
+        let t = Target::parse(&workspace);
+        assert_eq!(
+            (t.organization, t.resource, t.scope, t.cacheable),
+            (org, workspace.as_str(), project.as_str(), true)
+        );
+        assert!(!Target::parse(&format!("{project}/workspaces/WS")).cacheable);
+        assert!(!Target::parse(&format!("{project}/zones/x")).cacheable);
+        assert!(!Target::parse(&format!("{org}/projects/nope")).cacheable);
+        assert_eq!(canonical_project_org(&project), Some(org));
+        assert_eq!(canonical_project_org(org), None);
+    }
+
+    #[test]
+    fn feed_kinds_name_lifecycle_changes() {
+        assert_eq!(
+            LifecycleChange::from_kind("project_deleted"),
+            Some((LifecycleChange::Deleted, true))
+        );
+        assert_eq!(
+            LifecycleChange::from_kind("undeleted"),
+            Some((LifecycleChange::Undeleted, false))
+        );
+        assert_eq!(LifecycleChange::from_kind("membership"), None);
     }
 
     #[test]

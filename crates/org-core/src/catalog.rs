@@ -1,7 +1,10 @@
 //! The published permission catalog and the built-in roles. Every RPC checks
 //! exactly one permission from here (or is open to every authenticated
 //! caller, as documented on the RPC); other services' permissions join the
-//! catalog as those services land.
+//! catalog as those services land. Any role may also be held on a single
+//! project, where it grants only its project-scoped permissions
+//! ([`PROJECT_SCOPED`]); a member holding only such roles gets
+//! [`PROJECT_MEMBER`] at organization level.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -111,6 +114,22 @@ pub fn builtin_role_info(role: &str) -> Option<(&'static str, &'static str)> {
 /// True for the built-in role ids.
 pub fn is_builtin_role(role: &str) -> bool {
     roles::ALL.contains(&role)
+}
+
+/// What a project-only member (project roles, no organization role) holds
+/// at organization level: reading the organization (GetOrganization,
+/// GetOrganizationUsage) and listing projects (ListProjects shows them the
+/// projects they are bound to). Everything else at organization level is
+/// PERMISSION_DENIED to them.
+pub const PROJECT_MEMBER: [Permission; 2] = [ORGANIZATIONS_GET, PROJECTS_LIST];
+
+/// The part of `permissions` a project role grants in its project.
+pub fn project_scoped(permissions: &BTreeSet<Permission>) -> BTreeSet<Permission> {
+    permissions
+        .iter()
+        .copied()
+        .filter(|p| is_project_scoped(p))
+        .collect()
 }
 
 /// Permissions service principals hold in every organization: reads only.

@@ -1,8 +1,9 @@
 //! org-core's RPC table: who may call each method and how the status table
 //! judges it. Every domain method starts by authorizing its row
-//! ([`crate::OrgCore::authorize`]), so this table is the whole permission
-//! map of org-core; a test compares it with the protos and with the
-//! published catalog.
+//! ([`crate::OrgCore::authorize`], or [`crate::OrgCore::authorize_project`]
+//! for the project-scoped ones, which also count the caller's roles on the
+//! project), so this table is the whole permission map of org-core; a test
+//! compares it with the protos and with the published catalog.
 
 use loopback_runtime::authz::ActionClass::{Create, Operate, Read, Setup};
 use loopback_runtime::authz::{ACCOUNTS, ANYONE, OPERATORS, SERVICES, perm};
@@ -64,6 +65,7 @@ loopback_runtime::rpc_table! {
     AUTHORIZE = "Authorize", SERVICES, Read;
     GET_ORGANIZATION_POLICY = "GetOrganizationPolicy", SERVICES, Read;
     WATCH_ORGANIZATION_POLICIES = "WatchOrganizationPolicies", SERVICES, Read;
+    GET_PROJECT_STATE = "GetProjectState", SERVICES, Read;
     LIST_FEATURES = "ListFeatures", ANYONE, Read;
     // QuotaService (reservations create: the status table judges them)
     RESERVE_QUOTA = "ReserveQuota", SERVICES, Create;

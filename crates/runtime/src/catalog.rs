@@ -66,6 +66,20 @@ permissions! {
     ROLES_UPDATE = "orgcore.roles.update" : "change custom roles";
 }
 
+/// The permissions that are about one project: a project role (a role a
+/// member holds on one project) grants these, and only these, within its
+/// project; every other permission applies through organization roles
+/// alone. Services with project-scoped resources (dns, integrations) add
+/// theirs here as they land. Restoring a deleted project
+/// (`orgcore.projects.undelete`) stays organization-wide: it counts
+/// against the organization's `max_projects`, like creating one.
+pub const PROJECT_SCOPED: &[Permission] = &[PROJECTS_DELETE, PROJECTS_GET, PROJECTS_UPDATE];
+
+/// True when a project role grants `permission` within its project.
+pub fn is_project_scoped(permission: &str) -> bool {
+    PROJECT_SCOPED.contains(&permission)
+}
+
 /// The catalog entry for a permission string, if it is one.
 pub fn lookup(permission: &str) -> Option<Permission> {
     PERMISSIONS
@@ -91,5 +105,15 @@ mod tests {
         for name in names {
             assert_eq!(name.split('.').count(), 3, "{name}");
         }
+    }
+
+    #[test]
+    fn project_scoped_permissions_are_in_the_catalog() {
+        for p in PROJECT_SCOPED {
+            assert_eq!(lookup(p), Some(*p));
+        }
+        assert!(is_project_scoped(PROJECTS_UPDATE));
+        assert!(!is_project_scoped(PROJECTS_CREATE));
+        assert!(!is_project_scoped(MEMBERS_UPDATE));
     }
 }

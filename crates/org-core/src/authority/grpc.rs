@@ -6,17 +6,20 @@ use futures::{Stream, StreamExt as _};
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::authz::ActionClass;
 use loopback_runtime::errors::{FieldViolations, quote};
-use loopback_runtime::fields::{Fields, timestamp};
+use loopback_runtime::fields::{Fields, opt_timestamp, timestamp};
+use loopback_runtime::names::ResourceName as _;
 use loopback_runtime::rpc::{parse, unary};
 use tonic::{Request, Response, Status};
 
 use super::{
     AccessAnswer, AccessQuestion, Availability, Decision, Feature, GetOrganizationPolicy,
-    ListFeatures, OrganizationPolicy, PolicyEvent, WatchOrganizationPolicies,
+    GetProjectState, ListFeatures, OrganizationPolicy, PolicyEvent, ProjectState, Scope,
+    WatchOrganizationPolicies,
 };
 use crate::catalog;
 use crate::convert::{effective_capabilities_to_pb, principal_from_pb};
-use crate::model::organization_name;
+use crate::model::{organization_name, project_name};
+use crate::projects::ProjectName;
 use crate::service::OrgCore;
 
 /// Serves AuthorityService.
@@ -86,6 +89,7 @@ fn event_to_pb(e: PolicyEvent) -> pb::WatchOrganizationPoliciesResponse {
             revision,
             organization,
             kind,
+            project,
             policy,
             change_time,
         } => pb::WatchOrganizationPoliciesResponse {
@@ -95,8 +99,57 @@ fn event_to_pb(e: PolicyEvent) -> pb::WatchOrganizationPoliciesResponse {
             policy: policy.map(|p| policy_to_pb(*p)),
             change_time: Some(timestamp(change_time)),
             resync: false,
+            project: project.map_or_else(String::new, |p| project_name(organization, p)),
         },
     }
+}
+
+fn project_state_to_pb(p: ProjectState) -> pb::GetProjectStateResponse {
+    pb::GetProjectStateResponse {
+        project: p.project.to_string(),
+        state: p.state.to_pb().into(),
+        delete_time: opt_timestamp(p.delete_time),
+        purge_time: opt_timestamp(p.purge_time),
+        revision: p.revision,
+    }
+}
+
+/// A workspace id: 1 to 63 characters of lowercase letters, digits, `-`
+/// and `_` (a canonical UUID fits).
+fn workspace_id(id: &str) -> Result<String, String> {
+    let ok = (1..=63).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err(format!(
+            "workspace id {} must be 1 to 63 characters of lowercase letters, digits, '-' and '_'",
+            quote(id)
+        ))
+    }
+}
+
+/// `resource` of an Authorize request: empty (the organization), a project
+/// or a workspace under a project, in `organization` (when that parsed).
+fn scope(resource: &str, organization: Option<uuid::Uuid>) -> Result<Scope, String> {
+    if resource.is_empty() {
+        return Ok(Scope::Organization);
+    }
+    const SHAPE: &str = "must be empty, organizations/{organization}/projects/{project} or organizations/{organization}/projects/{project}/workspaces/{workspace}";
+    let (project, workspace) = match resource.split_once("/workspaces/") {
+        Some((project, workspace)) => (project, Some(workspace_id(workspace)?)),
+        None => (resource, None),
+    };
+    let project = ProjectName::parse(project).map_err(|e| format!("{SHAPE}: {e}"))?;
+    if organization.is_some_and(|org| org != project.organization) {
+        return Err("must be in the organization named by `organization`".into());
+    }
+    Ok(match workspace {
+        Some(workspace) => Scope::Workspace { project, workspace },
+        None => Scope::Project(project),
+    })
 }
 
 impl TryFrom<pb::AuthorizeRequest> for AccessQuestion {
@@ -115,11 +168,13 @@ impl TryFrom<pb::AuthorizeRequest> for AccessQuestion {
         let class =
             ActionClass::from_pb(req.action_class).ok_or("must be READ, SETUP, CREATE or OPERATE");
         let class = f.take("action_class", class);
-        let (subject, organization, permission, class) =
-            f.finish((subject, organization, permission, class))?;
+        let scope = f.take("resource", scope(&req.resource, organization));
+        let (subject, organization, permission, class, scope) =
+            f.finish((subject, organization, permission, class, scope))?;
         Ok(Self {
             subject,
             organization,
+            scope,
             permission,
             class,
         })
@@ -133,6 +188,17 @@ impl TryFrom<pb::GetOrganizationPolicyRequest> for GetOrganizationPolicy {
         let organization = f.organization("organization", &req.organization);
         Ok(Self {
             organization: f.finish(organization)?,
+        })
+    }
+}
+
+impl TryFrom<pb::GetProjectStateRequest> for GetProjectState {
+    type Error = FieldViolations;
+    fn try_from(req: pb::GetProjectStateRequest) -> Result<Self, FieldViolations> {
+        let mut f = Fields::new();
+        let project = f.name("project", &req.project);
+        Ok(Self {
+            project: f.finish(project)?,
         })
     }
 }
@@ -186,6 +252,19 @@ impl pb::authority_service_server::AuthorityService for AuthorityGrpc {
                 policy: Some(policy_to_pb(p)),
             }
         })
+        .await
+    }
+
+    async fn get_project_state(
+        &self,
+        request: Request<pb::GetProjectStateRequest>,
+    ) -> Result<Response<pb::GetProjectStateResponse>, Status> {
+        unary(
+            &self.0,
+            request,
+            OrgCore::get_project_state,
+            project_state_to_pb,
+        )
         .await
     }
 

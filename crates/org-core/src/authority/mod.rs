@@ -12,11 +12,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use crate::access::{Deleted, Permissions, account_permissions, spending_blocked};
+use crate::access::{Deleted, Grants, Permissions, ProjectGrants, account_grants, spending_blocked};
 use crate::catalog::{self, Permission};
 use crate::error::{Error, Result};
 use crate::model::{Organization, organization_name};
 use crate::policy::{self, ActionClass, LifecycleState};
+use crate::projects::{self, ProjectName};
 use crate::service::OrgCore;
 use crate::{accounts, changes, rpcs};
 
@@ -41,14 +42,43 @@ pub struct OrganizationPolicy {
     pub revision: i64,
 }
 
+/// Where an action asked about happens, below its organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The organization itself: organization roles only.
+    Organization,
+    /// One project: organization roles plus the roles held on it.
+    Project(ProjectName),
+    /// A workspace (another service's resource) under a project: decided
+    /// exactly as its project.
+    Workspace {
+        /// The project it lives in.
+        project: ProjectName,
+        /// The owning service's id for it.
+        workspace: String,
+    },
+}
+
+impl Scope {
+    /// The project the decision is about, if any.
+    pub fn project(&self) -> Option<ProjectName> {
+        match self {
+            Scope::Organization => None,
+            Scope::Project(p) | Scope::Workspace { project: p, .. } => Some(*p),
+        }
+    }
+}
+
 /// Authorize, validated: may `subject` do a `class` action needing
-/// `permission` in `organization`?
+/// `permission` in `organization` (or one of its projects)?
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessQuestion {
     /// Who would act.
     pub subject: Principal,
     /// Where.
     pub organization: Uuid,
+    /// Where below the organization (its project matches `organization`).
+    pub scope: Scope,
     /// The permission the action needs.
     pub permission: Permission,
     /// The action's class.
@@ -86,6 +116,28 @@ pub struct AccessAnswer {
 pub struct GetOrganizationPolicy {
     /// The organization.
     pub organization: Uuid,
+}
+
+/// GetProjectState, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetProjectState {
+    /// The project.
+    pub project: ProjectName,
+}
+
+/// A project's lifecycle as services see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectState {
+    /// The project.
+    pub project: ProjectName,
+    /// ACTIVE or DELETED.
+    pub state: LifecycleState,
+    /// When it was soft-deleted.
+    pub delete_time: Option<DateTime<Utc>>,
+    /// When a soft-deleted project is purged.
+    pub purge_time: Option<DateTime<Utc>>,
+    /// The organization's latest feed revision when read.
+    pub revision: i64,
 }
 
 /// ListFeatures, validated.
@@ -141,6 +193,8 @@ pub enum PolicyEvent {
         organization: Uuid,
         /// What changed (see [`changes::kind`]).
         kind: String,
+        /// The project a `project_*` change is about.
+        project: Option<Uuid>,
         /// Its policy now (`None` once it no longer exists).
         policy: Option<Box<OrganizationPolicy>>,
         /// When it changed.
@@ -186,7 +240,10 @@ impl OrgCore {
     }
 
     /// Decides whether the question's subject may act; services and
-    /// operators only.
+    /// operators only. In a project (or a workspace under it) the subject
+    /// holds its organization-level permissions plus the project-scoped
+    /// permissions of its roles there; a missing or deleted project, or one
+    /// a project-only member is not bound to, is NOT_FOUND.
     pub async fn decide(
         &self,
         principal: &Principal,
@@ -199,36 +256,52 @@ impl OrgCore {
             message,
             policy,
         };
-        let not_found = || {
-            answer(
-                Decision::NotFound,
-                format!("{} not found", organization_name(org)),
-                None,
-            )
-        };
+        let not_found =
+            |name: String| answer(Decision::NotFound, format!("{name} not found"), None);
         let Some(policy) = self.policy(org).await? else {
-            return Ok(not_found());
+            return Ok(not_found(organization_name(org)));
         };
         if policy.organization.state == LifecycleState::Deleted {
-            return Ok(not_found());
+            return Ok(not_found(organization_name(org)));
         }
         let subject = &input.subject;
-        let permissions = match subject.kind {
-            PrincipalKind::Operator => Some(Permissions::All),
-            PrincipalKind::Service => Some(Permissions::Set(catalog::service_permissions())),
+        let everywhere = |permissions| Grants {
+            permissions,
+            projects: ProjectGrants::everywhere(),
+        };
+        let grants = match subject.kind {
+            PrincipalKind::Operator => Some(everywhere(Permissions::All)),
+            PrincipalKind::Service => {
+                Some(everywhere(Permissions::Set(catalog::service_permissions())))
+            }
             PrincipalKind::Account => {
                 match accounts::find_by_subject(self.db(), &subject.subject).await? {
-                    Some(account) => account_permissions(self.db(), &account, org).await?,
+                    Some(account) => account_grants(self.db(), &account, org).await?,
                     None => None,
                 }
             }
         };
-        let Some(permissions) = permissions else {
-            return Ok(not_found());
+        let Some(grants) = grants else {
+            return Ok(not_found(organization_name(org)));
+        };
+        let permissions = match input.scope.project() {
+            None => grants.permissions.clone(),
+            Some(name) => {
+                let live = projects::find(self.db(), org, name.id)
+                    .await?
+                    .filter(|p| p.state != LifecycleState::Deleted);
+                match live.and_then(|p| grants.in_project(p.id)) {
+                    Some(permissions) => permissions,
+                    None => return Ok(not_found(name.to_string())),
+                }
+            }
         };
         let permission = input.permission;
         if !permissions.has(permission) {
-            let message = format!("the caller lacks permission {permission}");
+            let message = match input.scope.project() {
+                None => format!("the caller lacks permission {permission}"),
+                Some(name) => format!("the caller lacks permission {permission} in {name}"),
+            };
             return Ok(answer(Decision::PermissionDenied, message, Some(policy)));
         }
         let o = &policy.organization;
@@ -245,6 +318,30 @@ impl OrgCore {
             return Ok(answer(Decision::SpendingLimit, message, Some(policy)));
         }
         Ok(answer(Decision::Allow, String::new(), Some(policy)))
+    }
+
+    /// A project's lifecycle state: services and operators only. NOT_FOUND
+    /// when it does not exist (never created, or purged).
+    pub async fn get_project_state(
+        &self,
+        principal: &Principal,
+        input: GetProjectState,
+    ) -> Result<ProjectState> {
+        self.caller_of(principal, &rpcs::GET_PROJECT_STATE).await?;
+        let name = input.project;
+        // Read the revision first: a change committed in between is then
+        // newer than what the answer claims, never older.
+        let revision = changes::latest_for(self.db(), name.organization).await?;
+        let project = projects::find(self.db(), name.organization, name.id)
+            .await?
+            .ok_or_else(|| Error::not_found(name.to_string()))?;
+        Ok(ProjectState {
+            project: name,
+            state: project.state,
+            delete_time: project.delete_time,
+            purge_time: project.purge_time,
+            revision,
+        })
     }
 
     /// Every known deployment feature, sorted by name; with an
@@ -335,6 +432,7 @@ impl OrgCore {
                     organization: change.organization,
                     policy: self.policy(change.organization).await?.map(Box::new),
                     kind: change.kind,
+                    project: change.project,
                     change_time: change.change_time,
                 };
                 if tx.send(Ok(event)).await.is_err() {

@@ -37,8 +37,17 @@ pub mod kind {
     pub const DELETED: &str = "deleted";
     /// Undeleted.
     pub const UNDELETED: &str = "undeleted";
-    /// Memberships or roles changed.
+    /// Memberships, their organization or project roles, or custom roles
+    /// changed.
     pub const MEMBERSHIP: &str = "membership";
+    /// A project was created (the change names it).
+    pub const PROJECT_CREATED: &str = "project_created";
+    /// A project was soft-deleted, alone or with its organization.
+    pub const PROJECT_DELETED: &str = "project_deleted";
+    /// A soft-deleted project was restored, alone or with its organization.
+    pub const PROJECT_UNDELETED: &str = "project_undeleted";
+    /// A project was purged for good: services drop what they keep for it.
+    pub const PROJECT_PURGED: &str = "project_purged";
 }
 
 /// One change on the feed.
@@ -50,6 +59,8 @@ pub struct Change {
     pub organization: Uuid,
     /// What changed (see [`kind`]).
     pub kind: String,
+    /// The project a `project_*` change is about.
+    pub project: Option<Uuid>,
     /// When.
     pub change_time: DateTime<Utc>,
 }
@@ -57,7 +68,25 @@ pub struct Change {
 /// Appends a change for `organization` inside the write transaction
 /// `conn`; watchers wake when it commits.
 pub async fn append(conn: &impl Conn, organization: Uuid, kind: &str) -> Result<()> {
-    store::append(conn, organization, kind).await
+    store::append(conn, organization, None, kind).await
+}
+
+/// Appends a `project_*` change (see [`kind`]) about `project` of
+/// `organization` inside the write transaction `conn`.
+pub async fn append_project(
+    conn: &impl Conn,
+    organization: Uuid,
+    project: Uuid,
+    kind: &str,
+) -> Result<()> {
+    store::append(conn, organization, Some(project), kind).await
+}
+
+/// Appends `project_purged` for `project` of `organization`: call it in the
+/// purge's write transaction, after the project's row and bindings went
+/// (see `memberships::remove_project_bindings`).
+pub async fn project_purged(conn: &impl Conn, organization: Uuid, project: Uuid) -> Result<()> {
+    append_project(conn, organization, project, kind::PROJECT_PURGED).await
 }
 
 /// The highest revision committed so far (0 if none).

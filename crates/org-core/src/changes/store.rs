@@ -33,12 +33,18 @@ fn to_domain(m: policy_change::Model) -> Result<Change> {
         revision: m.revision,
         organization: parse_stored_uuid(&m.organization_id)?,
         kind: m.kind,
+        project: m.project_id.as_deref().map(parse_stored_uuid).transpose()?,
         change_time: m.change_time,
     })
 }
 
-/// Appends a change for `organization`.
-pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str) -> Result<()> {
+/// Appends a change for `organization` (about `project`, if given).
+pub async fn append(
+    conn: &impl ConnectionTrait,
+    organization: Uuid,
+    project: Option<Uuid>,
+    kind: &str,
+) -> Result<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
         // Held until commit or rollback; see the module docs.
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"))
@@ -52,6 +58,7 @@ pub async fn append(conn: &impl ConnectionTrait, organization: Uuid, kind: &str)
         organization_id: Set(organization.to_string()),
         kind: Set(kind.to_string()),
         change_time: Set(Utc::now()),
+        project_id: Set(project.map(|p| p.to_string())),
         ..Default::default()
     })
     .exec_without_returning(conn)

@@ -31,6 +31,9 @@ pub struct Model {
     pub accepted_by: Option<String>,
     /// Bumped on every change.
     pub version: i64,
+    /// Project roles as a JSON array of `{project, roles}` (`None` before
+    /// project roles existed, meaning none).
+    pub project_roles: Option<String>,
 }
 
 /// No relations are navigated through sea-orm.

@@ -14,5 +14,6 @@ pub mod plan;
 pub mod policy_change;
 pub mod policy_feed_meta;
 pub mod project;
+pub mod project_role_binding;
 pub mod quota_reservation;
 pub mod usage_report;

@@ -15,6 +15,8 @@ pub struct Model {
     pub kind: String,
     /// When.
     pub change_time: DateTimeUtc,
+    /// The project a `project_*` change is about.
+    pub project_id: Option<String>,
 }
 
 /// No relations are navigated through sea-orm.

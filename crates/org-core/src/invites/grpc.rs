@@ -11,7 +11,7 @@ use super::{
     AcceptInvite, CreateInvite, Invite, InviteName, ListInvites, ResendInvite, RevokeInvite, state,
 };
 use crate::catalog::roles;
-use crate::memberships::grpc::{member_to_pb, role_ids};
+use crate::memberships::grpc::{member_to_pb, project_roles, project_roles_to_pb, role_ids};
 use crate::service::OrgCore;
 
 /// Serves InviteService.
@@ -35,6 +35,7 @@ pub fn invite_to_pb(i: Invite) -> pb::Invite {
     };
     pb::Invite {
         name: i.name(),
+        project_roles: project_roles_to_pb(i.organization, i.project_roles),
         email: i.email,
         roles: i.roles,
         state: state_to_pb(i.state).into(),
@@ -79,17 +80,26 @@ impl TryFrom<pb::CreateInviteRequest> for CreateInvite {
         let organization = f.organization("parent", &req.parent);
         let invite = f.message("invite", req.invite);
         let email = f.email("invite.email", &invite.email);
-        let roles = if invite.roles.is_empty() {
-            Some(vec![roles::MEMBER.to_string()])
-        } else {
-            role_ids(&mut f, "invite.roles", &invite.roles)
+        let roles = match (invite.roles.is_empty(), invite.project_roles.is_empty()) {
+            (true, true) => Some(vec![roles::MEMBER.to_string()]),
+            // Project roles alone: a project-only member.
+            (true, false) => Some(Vec::new()),
+            _ => role_ids(&mut f, "invite.roles", &invite.roles),
         };
+        let bindings = project_roles(
+            &mut f,
+            "invite.project_roles",
+            organization,
+            &invite.project_roles,
+        );
         let ttl = ttl(&mut f, req.ttl_hours);
-        let (organization, email, roles, ttl) = f.finish((organization, email, roles, ttl))?;
+        let (organization, email, roles, project_roles, ttl) =
+            f.finish((organization, email, roles, bindings, ttl))?;
         Ok(Self {
             organization,
             email,
             roles,
+            project_roles,
             ttl,
             validate_only: req.validate_only,
         })

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::access::{Deleted, OrgAccess, Permissions, check_status};
 use crate::changes::{self, kind};
 use crate::error::{Error, Result};
-use crate::memberships::{self, Member};
+use crate::memberships::{self, Member, ProjectRoles};
 use crate::model::Caller;
 use crate::policy::LifecycleState;
 use crate::rpcs;
@@ -51,8 +51,10 @@ pub struct Invite {
     pub organization: Uuid,
     /// Lower-cased email.
     pub email: String,
-    /// Role ids.
+    /// Organization role ids.
     pub roles: Vec<String>,
+    /// Project roles, by project.
+    pub project_roles: Vec<ProjectRoles>,
     /// Effective state: PENDING past its expire time reads as EXPIRED.
     pub state: &'static str,
     /// Who invited (audit id).
@@ -88,8 +90,10 @@ pub struct CreateInvite {
     pub organization: Uuid,
     /// Lower-cased email.
     pub email: String,
-    /// Role ids, sorted.
+    /// Organization role ids, sorted (empty for a project-only invite).
     pub roles: Vec<String>,
+    /// Project roles, in request order (see `UpdateMember`).
+    pub project_roles: Vec<ProjectRoles>,
     /// Validity, when not the deployment default.
     pub ttl: Option<Duration>,
     /// Check only.
@@ -237,6 +241,13 @@ impl OrgCore {
             .await?;
         self.check_grantable(tx.conn(), &access, &input.roles, "invite.roles")
             .await?;
+        self.check_project_roles(
+            tx.conn(),
+            &access,
+            &input.project_roles,
+            "invite.project_roles",
+        )
+        .await?;
         let email = input.email;
         if let Some(member) = memberships::find_by_email(tx.conn(), org, &email).await? {
             return Err(Error::already_exists(format!(
@@ -258,6 +269,7 @@ impl OrgCore {
             organization: org,
             email,
             roles: input.roles,
+            project_roles: ProjectRoles::normalized(&input.project_roles),
             state: state::PENDING,
             inviter: caller.audit_id(),
             create_time: now,
@@ -269,7 +281,11 @@ impl OrgCore {
         store::insert(tx.conn(), &invite, &hash).await?;
         tx.audit(
             invite.name(),
-            json!({ "email": invite.email, "roles": invite.roles }),
+            json!({
+                "email": invite.email,
+                "roles": invite.roles,
+                "project_roles": memberships::audit_bindings(org, &invite.project_roles),
+            }),
         );
         let name = InviteName {
             organization: org,
@@ -434,10 +450,32 @@ impl OrgCore {
         let access = OrgAccess {
             organization,
             permissions: Permissions::Set(Default::default()),
+            projects: Default::default(),
         };
         check_member_limit(tx.conn(), &access, Some(invite.id)).await?;
+        // Projects purged since the invite was sent are skipped; an invite
+        // left granting nothing cannot make a member.
+        let mut bindings = Vec::new();
+        for binding in &invite.project_roles {
+            if crate::projects::find(tx.conn(), org, binding.project)
+                .await?
+                .is_some()
+            {
+                bindings.push(binding.clone());
+            }
+        }
+        if invite.roles.is_empty() && bindings.is_empty() {
+            return Err(Error::precondition(
+                "INVITE_PROJECTS_GONE",
+                format!(
+                    "{} granted roles only on projects that no longer exist: ask for a new invite",
+                    invite.name()
+                ),
+            ));
+        }
         let roles: Vec<&str> = invite.roles.iter().map(String::as_str).collect();
         memberships::add(tx.conn(), org, account.id, &roles).await?;
+        memberships::add_project_roles(tx.conn(), org, account.id, &bindings).await?;
         let accepted = store::transition(
             tx.conn(),
             &invite,
@@ -453,7 +491,11 @@ impl OrgCore {
         changes::append(tx.conn(), org, kind::MEMBERSHIP).await?;
         tx.audit(
             invite.name(),
-            json!({ "email": invite.email, "roles": invite.roles }),
+            json!({
+                "email": invite.email,
+                "roles": invite.roles,
+                "project_roles": memberships::audit_bindings(org, &bindings),
+            }),
         );
         let member = memberships::find(tx.conn(), org, account.id)
             .await?

@@ -13,12 +13,43 @@ use uuid::Uuid;
 use super::{Invite, state};
 use crate::entity::invite;
 use crate::error::{Error, Result};
+use crate::memberships::ProjectRoles;
 use crate::model::parse_stored_uuid;
+
+/// Project roles as stored: `[{"project": uuid, "roles": [..]}]`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredBinding {
+    project: Uuid,
+    roles: Vec<String>,
+}
+
+fn project_roles_json(bindings: &[ProjectRoles]) -> String {
+    let stored: Vec<StoredBinding> = bindings
+        .iter()
+        .map(|b| StoredBinding {
+            project: b.project,
+            roles: b.roles.clone(),
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
+}
 
 /// Builds the domain invite from its row.
 fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
     let roles: Vec<String> = serde_json::from_str(&m.roles)
         .map_err(|e| Error::Corrupt(format!("invite {} roles: {e}", m.id)))?;
+    let stored: Vec<StoredBinding> = match &m.project_roles {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| Error::Corrupt(format!("invite {} project roles: {e}", m.id)))?,
+        None => Vec::new(),
+    };
+    let project_roles = stored
+        .into_iter()
+        .map(|b| ProjectRoles {
+            project: b.project,
+            roles: b.roles,
+        })
+        .collect();
     let state = match m.state.as_str() {
         state::PENDING if m.expire_time <= now => state::EXPIRED,
         state::PENDING => state::PENDING,
@@ -32,6 +63,7 @@ fn to_domain(m: invite::Model, now: DateTime<Utc>) -> Result<Invite> {
         organization: parse_stored_uuid(&m.organization_id)?,
         email: m.email,
         roles,
+        project_roles,
         state,
         inviter: m.inviter,
         create_time: m.create_time,
@@ -61,6 +93,7 @@ pub async fn insert(conn: &impl ConnectionTrait, i: &Invite, token_hash: &str) -
         expire_time: Set(i.expire_time),
         accepted_by: Set(i.accepted_by.map(|a| a.to_string())),
         version: Set(i.version),
+        project_roles: Set(Some(project_roles_json(&i.project_roles))),
     })
     .exec_without_returning(conn)
     .await?;

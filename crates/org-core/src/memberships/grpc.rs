@@ -6,8 +6,19 @@ use loopback_runtime::fields::{Fields, etag, timestamp};
 use loopback_runtime::rpc::unary;
 use tonic::{Request, Response, Status};
 
-use super::{LeaveOrganization, ListMembers, Member, MemberName, RemoveMember, UpdateMember};
+use loopback_runtime::names::ResourceName as _;
+use uuid::Uuid;
+
+use super::{
+    LeaveOrganization, ListMembers, Member, MemberName, ProjectRoles, RemoveMember, UpdateMember,
+};
+use crate::catalog::roles;
+use crate::model::project_name;
+use crate::projects::ProjectName;
 use crate::service::OrgCore;
+
+/// Most projects one member (or invite) may hold roles on in one request.
+const MAX_PROJECT_ROLES: usize = 1000;
 
 /// Serves MembershipService.
 #[derive(Debug, Clone)]
@@ -17,6 +28,7 @@ pub struct MembershipGrpc(pub OrgCore);
 pub fn member_to_pb(m: Member) -> pb::Member {
     pb::Member {
         name: m.name(),
+        project_roles: project_roles_to_pb(m.organization, m.project_roles),
         account: format!("accounts/{}", m.account),
         email: m.email,
         display_name: m.display_name,
@@ -27,19 +39,125 @@ pub fn member_to_pb(m: Member) -> pb::Member {
     }
 }
 
+/// The wire form of project roles.
+pub fn project_roles_to_pb(org: Uuid, bindings: Vec<ProjectRoles>) -> Vec<pb::ProjectRoles> {
+    bindings
+        .into_iter()
+        .map(|b| pb::ProjectRoles {
+            project: project_name(org, b.project),
+            roles: b.roles,
+        })
+        .collect()
+}
+
+/// Whether a role id is well-formed.
+fn is_role_id(role: &str) -> bool {
+    (1..=63).contains(&role.len())
+        && role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Project roles (`field` is e.g. `member.project_roles`): each project a
+/// project of `org` (when known), listed once, with at least one
+/// well-formed role, no repeats, never `owner`. Kept in request order.
+pub fn project_roles(
+    f: &mut Fields,
+    field: &str,
+    org: Option<Uuid>,
+    list: &[pb::ProjectRoles],
+) -> Option<Vec<ProjectRoles>> {
+    let mut v = Fields::new();
+    if list.len() > MAX_PROJECT_ROLES {
+        v.add(
+            field,
+            format!("at most {MAX_PROJECT_ROLES} projects per request"),
+        );
+    }
+    let mut out: Vec<ProjectRoles> = Vec::new();
+    for (i, binding) in list.iter().take(MAX_PROJECT_ROLES).enumerate() {
+        let at = format!("{field}[{i}]");
+        let project = match ProjectName::parse(&binding.project) {
+            Ok(p) if org.is_some_and(|o| o != p.organization) => {
+                v.add(
+                    format!("{at}.project"),
+                    format!(
+                        "{} is not a project of this organization",
+                        quote(&binding.project)
+                    ),
+                );
+                None
+            }
+            Ok(p) if out.iter().any(|b| b.project == p.id) => {
+                v.add(
+                    format!("{at}.project"),
+                    format!("{} is listed twice", quote(&binding.project)),
+                );
+                None
+            }
+            Ok(p) => Some(p.id),
+            Err(e) => {
+                v.add(format!("{at}.project"), e);
+                None
+            }
+        };
+        if binding.roles.is_empty() {
+            v.add(format!("{at}.roles"), "at least one role is required");
+        }
+        let mut roles_here: Vec<String> = Vec::new();
+        for (j, role) in binding.roles.iter().enumerate() {
+            let bad = if !is_role_id(role) {
+                Some(format!("{} is not a role id", quote(role)))
+            } else if role == roles::OWNER {
+                Some("owner is organization-wide: it cannot be a project role".into())
+            } else if roles_here.contains(role) {
+                Some(format!("{} is listed twice", quote(role)))
+            } else {
+                None
+            };
+            match bad {
+                Some(description) => v.add(format!("{at}.roles[{j}]"), description),
+                None => roles_here.push(role.clone()),
+            }
+        }
+        if let Some(project) = project {
+            out.push(ProjectRoles {
+                project,
+                roles: roles_here,
+            });
+        }
+    }
+    match v.into_result() {
+        Ok(()) => Some(out),
+        Err(bad) => {
+            f.extend(bad);
+            None
+        }
+    }
+}
+
 /// A list of role ids (non-empty, no duplicates, well-formed), sorted.
 pub fn role_ids(f: &mut Fields, field: &str, roles: &[String]) -> Option<Vec<String>> {
     let mut v = Fields::new();
     if roles.is_empty() {
         v.add(field, "at least one role is required");
     }
+    let out = some_role_ids(&mut v, field, roles);
+    match v.into_result() {
+        Ok(()) => out,
+        Err(bad) => {
+            f.extend(bad);
+            None
+        }
+    }
+}
+
+/// A list of role ids (possibly empty, no duplicates, well-formed), sorted.
+pub fn some_role_ids(f: &mut Fields, field: &str, roles: &[String]) -> Option<Vec<String>> {
+    let mut v = Fields::new();
     let mut out: Vec<String> = Vec::new();
     for (i, role) in roles.iter().enumerate() {
-        let ok = (1..=63).contains(&role.len())
-            && role
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !ok {
+        if !is_role_id(role) {
             v.add(
                 format!("{field}[{i}]"),
                 format!("{} is not a role id", quote(role)),
@@ -91,17 +209,31 @@ impl TryFrom<pb::UpdateMemberRequest> for UpdateMember {
         let m = f.message("member", req.member);
         let name = f.name("member.name", &m.name);
         let etag = f.etag("member.etag", &m.etag);
-        let paths = f.update_mask(req.update_mask.as_ref(), &["roles"]);
-        // "roles" is the only path, so a valid mask always names it.
-        let roles = if paths.contains(&"roles") {
-            role_ids(&mut f, "member.roles", &m.roles)
-        } else {
-            Some(Vec::new())
+        // An empty mask means `roles`, as before project roles existed, so
+        // an old client never wipes project roles it does not know about.
+        let paths = match req.update_mask.as_ref() {
+            Some(mask) if !mask.paths.is_empty() => {
+                f.update_mask(Some(mask), &["roles", "project_roles"])
+            }
+            _ => vec!["roles"],
         };
-        let (name, etag, roles) = f.finish((name, etag, roles))?;
+        // Emptiness is judged with the member's other roles, in the domain.
+        let roles = if paths.contains(&"roles") {
+            some_role_ids(&mut f, "member.roles", &m.roles).map(Some)
+        } else {
+            Some(None)
+        };
+        let org = name.as_ref().map(|n: &MemberName| n.organization);
+        let bindings = if paths.contains(&"project_roles") {
+            project_roles(&mut f, "member.project_roles", org, &m.project_roles).map(Some)
+        } else {
+            Some(None)
+        };
+        let (name, etag, roles, project_roles) = f.finish((name, etag, roles, bindings))?;
         Ok(Self {
             name,
             roles,
+            project_roles,
             etag,
             validate_only: req.validate_only,
         })

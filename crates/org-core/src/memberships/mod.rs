@@ -1,5 +1,8 @@
 //! Memberships: which accounts belong to which organization, with which
-//! roles. The last owner can neither leave, be removed nor be demoted.
+//! roles: organization roles (everywhere in it) and project roles (in one
+//! project; only their project-scoped permissions apply there). Every member
+//! keeps at least one of either. The last owner can neither leave, be
+//! removed nor be demoted; `owner` is never a project role.
 
 pub mod grpc;
 pub mod store;
@@ -17,7 +20,7 @@ use crate::access::{Deleted, OrgAccess};
 use crate::catalog::roles;
 use crate::changes::{self, kind};
 use crate::error::{Error, Result};
-use crate::model::Caller;
+use crate::model::{Caller, project_name};
 use crate::organizations::check_etag;
 use crate::rpcs;
 use crate::service::OrgCore;
@@ -33,8 +36,10 @@ pub struct Member {
     pub email: String,
     /// Account display name.
     pub display_name: String,
-    /// Role ids, sorted.
+    /// Organization role ids, sorted.
     pub roles: Vec<String>,
+    /// Project roles, by project.
+    pub project_roles: Vec<ProjectRoles>,
     /// Join time.
     pub join_time: DateTime<Utc>,
     /// Last change.
@@ -55,6 +60,35 @@ loopback_runtime::resource_name! {
     pub struct MemberName = "members", account: Uuid;
 }
 
+/// Roles held on one project of the member's organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRoles {
+    /// The project's id.
+    pub project: Uuid,
+    /// Role ids (never `owner`): sorted when read back, in request order
+    /// when asked for (so errors name the request's indexes).
+    pub roles: Vec<String>,
+}
+
+impl ProjectRoles {
+    /// The list sorted by project, each role list sorted: the stored order.
+    pub fn normalized(list: &[ProjectRoles]) -> Vec<ProjectRoles> {
+        let mut out: Vec<ProjectRoles> = list
+            .iter()
+            .map(|b| {
+                let mut roles = b.roles.clone();
+                roles.sort();
+                ProjectRoles {
+                    project: b.project,
+                    roles,
+                }
+            })
+            .collect();
+        out.sort_by_key(|b| b.project);
+        out
+    }
+}
+
 /// ListMembers, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListMembers {
@@ -69,8 +103,13 @@ pub struct ListMembers {
 pub struct UpdateMember {
     /// The member.
     pub name: MemberName,
-    /// The new role ids, sorted, without repeats.
-    pub roles: Vec<String>,
+    /// The new organization role ids, sorted, without repeats (when the
+    /// mask names `roles`; possibly empty).
+    pub roles: Option<Vec<String>>,
+    /// The new project roles, in request order, projects of the member's
+    /// organization without repeats, roles well-formed and not `owner`
+    /// (when the mask names `project_roles`).
+    pub project_roles: Option<Vec<ProjectRoles>>,
     /// The etag the caller read, if any.
     pub etag: Option<i64>,
     /// Check only.
@@ -116,6 +155,39 @@ pub async fn add(conn: &impl Conn, org: Uuid, account: Uuid, roles: &[&str]) -> 
     store::add(conn, org, account, roles).await
 }
 
+/// Adds project role bindings to `account`'s membership of `org`.
+pub async fn add_project_roles(
+    conn: &impl Conn,
+    org: Uuid,
+    account: Uuid,
+    bindings: &[ProjectRoles],
+) -> Result<()> {
+    store::add_project_roles(conn, org, account, &ProjectRoles::normalized(bindings)).await
+}
+
+/// The roles `account` holds on single projects of `org` (none when not a
+/// member), by project.
+pub async fn project_roles(
+    conn: &impl Conn,
+    org: Uuid,
+    account: Uuid,
+) -> Result<Vec<ProjectRoles>> {
+    store::project_roles(conn, org, account).await
+}
+
+/// Removes every project role binding on `project` of `org` (the project
+/// is being purged; call it inside the purge's write transaction). A member
+/// who held nothing but roles on that project stops being a member, so
+/// every member keeps a role. Appends a `membership` change when anything
+/// was removed. Returns how many bindings were removed.
+pub async fn remove_project_bindings(conn: &impl Conn, org: Uuid, project: Uuid) -> Result<u64> {
+    let removed = store::remove_project_bindings(conn, org, project).await?;
+    if removed > 0 {
+        changes::append(conn, org, kind::MEMBERSHIP).await?;
+    }
+    Ok(removed)
+}
+
 /// One member, if `account` belongs to `org`.
 pub async fn find(conn: &impl Conn, org: Uuid, account: Uuid) -> Result<Option<Member>> {
     store::find(conn, org, account).await
@@ -137,7 +209,8 @@ pub async fn count(conn: &impl Conn, org: Uuid) -> Result<i64> {
 }
 
 impl OrgCore {
-    /// Refuses unless `access` holds every permission of `member`'s roles:
+    /// Refuses unless `access` holds every permission of `member`'s roles,
+    /// and in each project every permission `member`'s roles there grant:
     /// nobody may change or remove someone more powerful than themselves.
     async fn require_outranks(
         &self,
@@ -145,9 +218,14 @@ impl OrgCore {
         access: &OrgAccess,
         member: &Member,
     ) -> Result<()> {
-        let checked = self
+        let mut checked = self
             .check_grantable(conn, access, &member.roles, "member.roles")
             .await;
+        if checked.is_ok() {
+            checked = self
+                .check_project_roles(conn, access, &member.project_roles, "member.project_roles")
+                .await;
+        }
         match checked {
             Err(Error::Refused(Refusal::PermissionDeniedBecause { permission, .. })) => {
                 Err(Refusal::PermissionDeniedBecause {
@@ -220,22 +298,54 @@ impl OrgCore {
         let member = self
             .member_for_change(tx.conn(), input.name, input.etag)
             .await?;
-        self.check_grantable(tx.conn(), &access, &input.roles, "member.roles")
-            .await?;
+        let new_roles = input.roles.as_ref().unwrap_or(&member.roles);
+        let new_bindings = match &input.project_roles {
+            Some(bindings) => ProjectRoles::normalized(bindings),
+            None => member.project_roles.clone(),
+        };
+        if new_roles.is_empty() && new_bindings.is_empty() {
+            return Err(Error::invalid(
+                "member.roles",
+                "a member keeps at least one organization role or one project role: to take everything away, remove the member",
+            ));
+        }
+        if let Some(roles) = &input.roles {
+            self.check_grantable(tx.conn(), &access, roles, "member.roles")
+                .await?;
+        }
+        if let Some(bindings) = &input.project_roles {
+            self.check_project_roles(tx.conn(), &access, bindings, "member.project_roles")
+                .await?;
+        }
         self.require_outranks(tx.conn(), &access, &member).await?;
         let was_owner = member.roles.iter().any(|r| r == roles::OWNER);
-        let stays_owner = input.roles.iter().any(|r| r == roles::OWNER);
+        let stays_owner = new_roles.iter().any(|r| r == roles::OWNER);
         if was_owner && !stays_owner && store::owner_count(tx.conn(), org).await? <= 1 {
             return Err(last_owner(&member, "removing the owner role"));
         }
         let account = member.account;
-        if !store::set_roles(tx.conn(), org, account, &input.roles, member.version).await? {
+        let saved = store::set_roles(
+            tx.conn(),
+            org,
+            account,
+            input.roles.as_deref(),
+            input
+                .project_roles
+                .as_ref()
+                .map(|_| new_bindings.as_slice()),
+            member.version,
+        )
+        .await?;
+        if !saved {
             return Err(Error::etag_mismatch(member.name()));
         }
         changes::append(tx.conn(), org, kind::MEMBERSHIP).await?;
         tx.audit(
             member.name(),
-            json!({ "from": member.roles, "to": input.roles }),
+            json!({
+                "from": { "roles": member.roles, "project_roles": audit_bindings(org, &member.project_roles) },
+                "to": { "roles": new_roles, "project_roles": audit_bindings(org, &new_bindings) },
+            }),
         );
         let updated = store::find(tx.conn(), org, account)
             .await?
@@ -302,9 +412,22 @@ impl OrgCore {
         changes::append(tx.conn(), org, kind::MEMBERSHIP).await?;
         tx.audit(
             member.name(),
-            json!({ "email": member.email, "roles": member.roles }),
+            json!({
+                "email": member.email,
+                "roles": member.roles,
+                "project_roles": audit_bindings(org, &member.project_roles),
+            }),
         );
         tx.commit().await?;
         Ok(member)
     }
+}
+
+/// Project roles as the audit log records them: `{project name: roles}`.
+pub fn audit_bindings(org: Uuid, bindings: &[ProjectRoles]) -> serde_json::Value {
+    bindings
+        .iter()
+        .map(|b| (project_name(org, b.project), json!(b.roles)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

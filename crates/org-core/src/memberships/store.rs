@@ -8,9 +8,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Member;
+use super::{Member, ProjectRoles};
 use crate::catalog::roles;
-use crate::entity::{account, membership, membership_role};
+use crate::entity::{account, membership, membership_role, project_role_binding};
 use crate::error::{Error, Result};
 use crate::model::parse_stored_uuid;
 
@@ -52,6 +52,45 @@ async fn insert_roles(
     Ok(())
 }
 
+async fn insert_bindings(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+    bindings: &[ProjectRoles],
+) -> Result<()> {
+    for binding in bindings {
+        for role in &binding.roles {
+            project_role_binding::Entity::insert(project_role_binding::ActiveModel {
+                organization_id: Set(org.to_string()),
+                project_id: Set(binding.project.to_string()),
+                account_id: Set(account.to_string()),
+                role: Set(role.clone()),
+            })
+            .exec_without_returning(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Groups binding rows (ordered by project, then role) into project roles.
+fn group_bindings<'a>(
+    rows: impl IntoIterator<Item = &'a project_role_binding::Model>,
+) -> Result<Vec<ProjectRoles>> {
+    let mut out: Vec<ProjectRoles> = Vec::new();
+    for row in rows {
+        let project = parse_stored_uuid(&row.project_id)?;
+        match out.last_mut() {
+            Some(last) if last.project == project => last.roles.push(row.role.clone()),
+            _ => out.push(ProjectRoles {
+                project,
+                roles: vec![row.role.clone()],
+            }),
+        }
+    }
+    Ok(out)
+}
+
 async fn assemble(
     conn: &impl ConnectionTrait,
     rows: Vec<membership::Model>,
@@ -67,8 +106,15 @@ async fn assemble(
         .await?;
     let role_rows = membership_role::Entity::find()
         .filter(membership_role::Column::OrganizationId.eq(org))
-        .filter(membership_role::Column::AccountId.is_in(account_ids))
+        .filter(membership_role::Column::AccountId.is_in(account_ids.clone()))
         .order_by_asc(membership_role::Column::Role)
+        .all(conn)
+        .await?;
+    let binding_rows = project_role_binding::Entity::find()
+        .filter(project_role_binding::Column::OrganizationId.eq(rows[0].organization_id.clone()))
+        .filter(project_role_binding::Column::AccountId.is_in(account_ids))
+        .order_by_asc(project_role_binding::Column::ProjectId)
+        .order_by_asc(project_role_binding::Column::Role)
         .all(conn)
         .await?;
     rows.into_iter()
@@ -89,6 +135,9 @@ async fn assemble(
                     .filter(|r| r.account_id == m.account_id)
                     .map(|r| r.role.clone())
                     .collect(),
+                project_roles: group_bindings(
+                    binding_rows.iter().filter(|b| b.account_id == m.account_id),
+                )?,
                 join_time: m.create_time,
                 update_time: m.update_time,
                 version: m.version,
@@ -161,6 +210,75 @@ pub async fn role_ids(
         .collect())
 }
 
+/// The roles `account` holds on single projects of `org`, by project.
+pub async fn project_roles(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+) -> Result<Vec<ProjectRoles>> {
+    let rows = project_role_binding::Entity::find()
+        .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+        .filter(project_role_binding::Column::AccountId.eq(account.to_string()))
+        .order_by_asc(project_role_binding::Column::ProjectId)
+        .order_by_asc(project_role_binding::Column::Role)
+        .all(conn)
+        .await?;
+    group_bindings(&rows)
+}
+
+/// Adds project role bindings to an existing membership.
+pub async fn add_project_roles(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    account: Uuid,
+    bindings: &[ProjectRoles],
+) -> Result<()> {
+    insert_bindings(conn, org, account, bindings).await
+}
+
+/// Removes every binding on `project` of `org`, then the memberships this
+/// leaves without any role. Returns how many bindings were removed.
+pub async fn remove_project_bindings(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    project: Uuid,
+) -> Result<u64> {
+    let bound: Vec<String> = project_role_binding::Entity::find()
+        .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+        .filter(project_role_binding::Column::ProjectId.eq(project.to_string()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|b| b.account_id)
+        .collect();
+    let removed = project_role_binding::Entity::delete_many()
+        .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+        .filter(project_role_binding::Column::ProjectId.eq(project.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    for account in bound {
+        let roles = membership_role::Entity::find()
+            .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
+            .filter(membership_role::Column::AccountId.eq(account.as_str()))
+            .count(conn)
+            .await?;
+        let bindings = project_role_binding::Entity::find()
+            .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+            .filter(project_role_binding::Column::AccountId.eq(account.as_str()))
+            .count(conn)
+            .await?;
+        if roles == 0 && bindings == 0 {
+            membership::Entity::delete_many()
+                .filter(membership::Column::OrganizationId.eq(org.to_string()))
+                .filter(membership::Column::AccountId.eq(account.as_str()))
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(removed)
+}
+
 /// Number of members of `org`.
 pub async fn count(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
     let n = membership::Entity::find()
@@ -179,12 +297,14 @@ pub async fn owner_count(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> 
         .await?)
 }
 
-/// Replaces a member's roles if the membership is still at `expected_version`.
+/// Replaces a member's organization roles and/or project roles (each when
+/// given) if the membership is still at `expected_version`.
 pub async fn set_roles(
     conn: &impl ConnectionTrait,
     org: Uuid,
     account: Uuid,
-    roles: &[String],
+    roles: Option<&[String]>,
+    project_roles: Option<&[ProjectRoles]>,
     expected_version: i64,
 ) -> Result<bool> {
     let updated = membership::Entity::update_many()
@@ -201,23 +321,39 @@ pub async fn set_roles(
     if updated.rows_affected != 1 {
         return Ok(false);
     }
-    membership_role::Entity::delete_many()
-        .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
-        .filter(membership_role::Column::AccountId.eq(account.to_string()))
-        .exec(conn)
-        .await?;
-    let refs: Vec<&str> = roles.iter().map(String::as_str).collect();
-    insert_roles(conn, org, account, &refs).await?;
+    if let Some(roles) = roles {
+        membership_role::Entity::delete_many()
+            .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
+            .filter(membership_role::Column::AccountId.eq(account.to_string()))
+            .exec(conn)
+            .await?;
+        let refs: Vec<&str> = roles.iter().map(String::as_str).collect();
+        insert_roles(conn, org, account, &refs).await?;
+    }
+    if let Some(bindings) = project_roles {
+        project_role_binding::Entity::delete_many()
+            .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+            .filter(project_role_binding::Column::AccountId.eq(account.to_string()))
+            .exec(conn)
+            .await?;
+        insert_bindings(conn, org, account, bindings).await?;
+    }
     Ok(true)
 }
 
-/// Removes a membership (its roles go with it) if still at `expected_version`.
+/// Removes a membership (its roles and project roles go with it) if still
+/// at `expected_version`.
 pub async fn remove(
     conn: &impl ConnectionTrait,
     org: Uuid,
     account: Uuid,
     expected_version: i64,
 ) -> Result<bool> {
+    project_role_binding::Entity::delete_many()
+        .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+        .filter(project_role_binding::Column::AccountId.eq(account.to_string()))
+        .exec(conn)
+        .await?;
     membership_role::Entity::delete_many()
         .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
         .filter(membership_role::Column::AccountId.eq(account.to_string()))

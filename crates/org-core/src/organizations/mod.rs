@@ -506,16 +506,17 @@ impl OrgCore {
         }
         let now = Utc::now();
         let purge = now + self.settings().retention;
+        saved(
+            store::set_deleted(tx.conn(), id, org.version, now, purge).await?,
+            org,
+        )?;
+        // The feed says `deleted`, then `project_deleted` per project taken.
+        changes::append(tx.conn(), id, kind::DELETED).await?;
         let taken = if live > 0 {
             projects::delete_with_organization(tx.conn(), id, now, purge).await?
         } else {
             0
         };
-        saved(
-            store::set_deleted(tx.conn(), id, org.version, now, purge).await?,
-            org,
-        )?;
-        changes::append(tx.conn(), id, kind::DELETED).await?;
         tx.audit(
             org.name(),
             json!({ "force": input.force, "projects_deleted": taken }),
@@ -551,9 +552,11 @@ impl OrgCore {
             ..org.clone()
         };
         check_status(&as_active, rpc.class, rpc.method)?;
-        let restored_projects = projects::undelete_with_organization(tx.conn(), id).await?;
         saved(store::set_active(tx.conn(), id, org.version).await?, org)?;
+        // The feed says `undeleted`, then `project_undeleted` per project
+        // restored.
         changes::append(tx.conn(), id, kind::UNDELETED).await?;
+        let restored_projects = projects::undelete_with_organization(tx.conn(), id).await?;
         tx.audit(
             org.name(),
             json!({ "projects_restored": restored_projects }),

@@ -1,4 +1,8 @@
 //! Projects: the required parent of workspaces and project-scoped resources.
+//! Project-scoped RPCs authorize through [`OrgCore::authorize_project`]:
+//! organization roles plus the roles held on the project. Creating,
+//! deleting and restoring a project appends `project_*` changes to the
+//! feed in the same transaction, so services follow the lifecycle in order.
 
 pub mod grpc;
 pub mod store;
@@ -14,7 +18,8 @@ use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::access::{Deleted, OrgAccess};
+use crate::access::{Deleted, OrgAccess, ProjectAccess};
+use crate::changes::{self, kind};
 use crate::error::{Error, Result};
 use crate::model::Project;
 use crate::organizations::check_etag;
@@ -122,6 +127,12 @@ fn check_limit(access: &OrgAccess, live: i64) -> Result<()> {
     Ok(())
 }
 
+/// One project of `org`, deleted or not (`None` once purged or when it
+/// belongs to another organization).
+pub async fn find(conn: &impl Conn, org: Uuid, id: Uuid) -> Result<Option<Project>> {
+    store::find(conn, org, id).await
+}
+
 /// Live projects of `org`.
 pub async fn count_live(conn: &impl Conn, org: Uuid) -> Result<i64> {
     store::count_live(conn, org).await
@@ -135,19 +146,32 @@ pub async fn live_projects(conn: &impl Conn, org: Uuid, n: u64) -> Result<(i64, 
 }
 
 /// Soft-deletes every live project of `org` with it (they come back when
-/// it is undeleted). Returns how many.
+/// it is undeleted), appending one `project_deleted` change per project.
+/// Call it under the organization's lock. Returns how many.
 pub async fn delete_with_organization(
     conn: &impl Conn,
     org: Uuid,
     now: DateTime<Utc>,
     purge: DateTime<Utc>,
 ) -> Result<u64> {
-    store::delete_all_live_with_organization(conn, org, now, purge).await
+    let taken = store::live_ids(conn, org).await?;
+    let deleted = store::delete_all_live_with_organization(conn, org, now, purge).await?;
+    for id in &taken {
+        changes::append_project(conn, org, *id, kind::PROJECT_DELETED).await?;
+    }
+    Ok(deleted)
 }
 
-/// Restores the projects `org`'s deletion took. Returns how many.
+/// Restores the projects `org`'s deletion took, appending one
+/// `project_undeleted` change per project. Call it under the
+/// organization's lock. Returns how many.
 pub async fn undelete_with_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
-    store::undelete_taken_with_organization(conn, org).await
+    let taken = store::taken_with_organization_ids(conn, org).await?;
+    let restored = store::undelete_taken_with_organization(conn, org).await?;
+    for id in &taken {
+        changes::append_project(conn, org, *id, kind::PROJECT_UNDELETED).await?;
+    }
+    Ok(restored)
 }
 
 impl OrgCore {
@@ -193,6 +217,7 @@ impl OrgCore {
             version: 1,
         };
         store::insert(tx.conn(), &project).await?;
+        changes::append_project(tx.conn(), org, project.id, kind::PROJECT_CREATED).await?;
         tx.created(project.id);
         tx.audit(
             project.name(),
@@ -205,21 +230,21 @@ impl OrgCore {
     /// Reads one project (deleted ones only for operators).
     pub async fn get_project(&self, principal: &Principal, name: ProjectName) -> Result<Project> {
         let caller = self.caller(principal).await?;
-        self.authorize(
-            self.db(),
-            &caller,
-            &rpcs::GET_PROJECT,
-            name.organization,
-            Deleted::Hide,
-        )
-        .await?;
-        store::find(self.db(), name.organization, name.id)
-            .await?
-            .filter(|p| p.state != LifecycleState::Deleted || caller.is_operator())
-            .ok_or_else(|| Error::not_found(name.to_string()))
+        let access = self
+            .authorize_project(
+                self.db(),
+                &caller,
+                &rpcs::GET_PROJECT,
+                name,
+                Deleted::ShowToOperators,
+            )
+            .await?;
+        Ok(access.project)
     }
 
-    /// Lists an organization's projects.
+    /// Lists an organization's projects: all of them for callers with an
+    /// organization role, the projects they are bound to for project-only
+    /// members.
     pub async fn list_projects(
         &self,
         principal: &Principal,
@@ -227,7 +252,8 @@ impl OrgCore {
     ) -> Result<Page<Project>> {
         let caller = self.caller(principal).await?;
         let org = input.organization;
-        self.authorize(self.db(), &caller, &rpcs::LIST_PROJECTS, org, Deleted::Hide)
+        let access = self
+            .authorize(self.db(), &caller, &rpcs::LIST_PROJECTS, org, Deleted::Hide)
             .await?;
         if input.show_deleted && !caller.is_operator() {
             return Err(Error::invalid(
@@ -235,7 +261,16 @@ impl OrgCore {
                 "only operators may list deleted projects",
             ));
         }
-        let rows = store::list(self.db(), org, input.show_deleted, &input.page).await?;
+        let only: Option<Vec<Uuid>> = (!access.projects.every_project)
+            .then(|| access.projects.bound.keys().copied().collect());
+        let rows = store::list(
+            self.db(),
+            org,
+            input.show_deleted,
+            only.as_deref(),
+            &input.page,
+        )
+        .await?;
         Ok(input.page.page(rows, |p| p.id.to_string()))
     }
 
@@ -256,9 +291,11 @@ impl OrgCore {
                 WriteOptions::validate_only(input.validate_only),
             )
             .await?;
-        self.authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
-            .await?;
-        let project = self.live_project(tx.conn(), name, input.etag).await?;
+        let project = self
+            .authorize_project(tx.conn(), &caller, rpc, name, Deleted::Hide)
+            .await?
+            .project;
+        check_etag(&project.name(), input.etag, project.version)?;
         if !store::update(tx.conn(), name.id, project.version, &input.update).await? {
             return Err(Error::etag_mismatch(name.to_string()));
         }
@@ -292,14 +329,18 @@ impl OrgCore {
                 WriteOptions::validate_only(input.validate_only),
             )
             .await?;
-        self.authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
-            .await?;
-        let project = self.live_project(tx.conn(), name, input.etag).await?;
+        let project = self
+            .authorize_project(tx.conn(), &caller, rpc, name, Deleted::Hide)
+            .await?
+            .project;
+        check_etag(&project.name(), input.etag, project.version)?;
         let now = Utc::now();
         let purge = now + self.settings().retention;
         if !store::set_deleted(tx.conn(), name.id, project.version, now, purge).await? {
             return Err(Error::etag_mismatch(name.to_string()));
         }
+        changes::append_project(tx.conn(), name.organization, name.id, kind::PROJECT_DELETED)
+            .await?;
         tx.audit(name.to_string(), json!({}));
         let deleted = self.project_in(tx.conn(), name).await?;
         tx.commit().await?;
@@ -323,13 +364,13 @@ impl OrgCore {
                 WriteOptions::validate_only(input.validate_only),
             )
             .await?;
-        let access = self
-            .authorize(tx.conn(), &caller, rpc, name.organization, Deleted::Hide)
+        let ProjectAccess {
+            org: access,
+            project,
+            ..
+        } = self
+            .authorize_project(tx.conn(), &caller, rpc, name, Deleted::Show)
             .await?;
-        let project = store::find(tx.conn(), name.organization, name.id)
-            .await?
-            .filter(|p| p.purge_time.is_none_or(|t| t > Utc::now()))
-            .ok_or_else(|| Error::not_found(name.to_string()))?;
         if project.state != LifecycleState::Deleted {
             return Err(Error::precondition(
                 "NOT_DELETED",
@@ -343,6 +384,13 @@ impl OrgCore {
         if !store::set_active(tx.conn(), name.id, project.version).await? {
             return Err(Error::etag_mismatch(name.to_string()));
         }
+        changes::append_project(
+            tx.conn(),
+            name.organization,
+            name.id,
+            kind::PROJECT_UNDELETED,
+        )
+        .await?;
         tx.audit(name.to_string(), json!({}));
         let restored = self.project_in(tx.conn(), name).await?;
         tx.commit().await?;
@@ -354,20 +402,5 @@ impl OrgCore {
         store::find(conn, name.organization, name.id)
             .await?
             .ok_or_else(|| Error::not_found(name.to_string()))
-    }
-
-    /// A live project for a change, checked against the caller's etag.
-    async fn live_project(
-        &self,
-        conn: &impl Conn,
-        name: ProjectName,
-        etag: Option<i64>,
-    ) -> Result<Project> {
-        let project = store::find(conn, name.organization, name.id)
-            .await?
-            .filter(|p| p.state != LifecycleState::Deleted)
-            .ok_or_else(|| Error::not_found(name.to_string()))?;
-        check_etag(&project.name(), etag, project.version)?;
-        Ok(project)
     }
 }

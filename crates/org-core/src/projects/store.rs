@@ -78,6 +78,42 @@ pub async fn first_live(conn: &impl ConnectionTrait, org: Uuid, n: u64) -> Resul
         .collect()
 }
 
+/// Ids of the live projects of `org`.
+pub async fn live_ids(conn: &impl ConnectionTrait, org: Uuid) -> Result<Vec<Uuid>> {
+    ids(
+        conn,
+        Condition::all()
+            .add(project::Column::OrganizationId.eq(org.to_string()))
+            .add(project::Column::State.eq(LifecycleState::Active.as_str())),
+    )
+    .await
+}
+
+/// Ids of the projects of `org` its deletion took.
+pub async fn taken_with_organization_ids(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+) -> Result<Vec<Uuid>> {
+    ids(
+        conn,
+        Condition::all()
+            .add(project::Column::OrganizationId.eq(org.to_string()))
+            .add(project::Column::DeletedWithOrganization.eq(true)),
+    )
+    .await
+}
+
+async fn ids(conn: &impl ConnectionTrait, cond: Condition) -> Result<Vec<Uuid>> {
+    project::Entity::find()
+        .filter(cond)
+        .order_by_asc(project::Column::Id)
+        .all(conn)
+        .await?
+        .iter()
+        .map(|p| parse_stored_uuid(&p.id))
+        .collect()
+}
+
 /// Inserts a new project row.
 pub async fn insert(conn: &impl ConnectionTrait, p: &Project) -> Result<()> {
     project::Entity::insert(project::ActiveModel {
@@ -229,14 +265,19 @@ pub async fn undelete_taken_with_organization(
     Ok(result.rows_affected)
 }
 
-/// One page of `org`'s projects in id (creation) order.
+/// One page of `org`'s projects in id (creation) order; with `only`, just
+/// those ids.
 pub async fn list(
     conn: &impl ConnectionTrait,
     org: Uuid,
     include_deleted: bool,
+    only: Option<&[Uuid]>,
     page: &PageRequest,
 ) -> Result<Vec<Project>> {
     let mut cond = Condition::all().add(project::Column::OrganizationId.eq(org.to_string()));
+    if let Some(ids) = only {
+        cond = cond.add(project::Column::Id.is_in(ids.iter().map(Uuid::to_string)));
+    }
     if !include_deleted {
         cond = cond.add(project::Column::State.eq(LifecycleState::Active.as_str()));
     }

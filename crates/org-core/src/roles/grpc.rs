@@ -190,6 +190,7 @@ impl pb::role_service_server::RoleService for RoleGrpc {
             let permission = |(name, description): &(&str, &str)| pb::Permission {
                 name: name.to_string(),
                 description: description.to_string(),
+                project_scoped: crate::catalog::is_project_scoped(name),
             };
             pb::ListPermissionsResponse {
                 permissions: all.iter().map(permission).collect(),

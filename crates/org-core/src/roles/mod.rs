@@ -15,11 +15,14 @@ use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::access::{Deleted, OrgAccess};
+use crate::access::{Deleted, OrgAccess, Permissions};
 use crate::catalog::{self, Permission};
 use crate::changes::{self, kind};
 use crate::error::{Error, Result};
+use crate::memberships::ProjectRoles;
+use crate::model::project_name;
 use crate::organizations::check_etag;
+use crate::projects;
 use crate::rpcs;
 use crate::service::OrgCore;
 
@@ -178,6 +181,17 @@ fn cannot_grant(permission: Permission) -> Error {
         permission: permission.to_string(),
         reason: "PERMISSION_ESCALATION",
         message: format!("you cannot grant {permission}: you do not hold it yourself"),
+    }
+    .into()
+}
+
+fn cannot_grant_in(permission: Permission, project: &str) -> Error {
+    Refusal::PermissionDeniedBecause {
+        permission: permission.to_string(),
+        reason: "PERMISSION_ESCALATION",
+        message: format!(
+            "you cannot grant {permission} in {project}: you do not hold it there yourself"
+        ),
     }
     .into()
 }
@@ -397,6 +411,56 @@ impl OrgCore {
         tx.audit(name.to_string(), json!({}));
         tx.commit().await?;
         Ok(RoleView::custom(org, role))
+    }
+
+    /// Checks project roles granted (or held by someone the caller changes):
+    /// each project is a project of `access`'s organization (live or
+    /// deleted), each role exists and is not `owner`, and in each project
+    /// `access` holds every permission the role grants there (its
+    /// project-scoped permissions), counting the caller's organization
+    /// permissions and its own roles on that project. `field` names the
+    /// request field (`member.project_roles`), indexed as in `bindings`.
+    pub async fn check_project_roles(
+        &self,
+        conn: &impl Conn,
+        access: &OrgAccess,
+        bindings: &[ProjectRoles],
+        field: &str,
+    ) -> Result<()> {
+        let org = access.organization.id;
+        for (i, binding) in bindings.iter().enumerate() {
+            let name = project_name(org, binding.project);
+            if projects::find(conn, org, binding.project).await?.is_none() {
+                return Err(Error::invalid(
+                    format!("{field}[{i}].project"),
+                    format!(
+                        "{} is not a project of {}",
+                        quote(&name),
+                        access.organization.name()
+                    ),
+                ));
+            }
+            let held = access
+                .in_project(binding.project)
+                .unwrap_or_else(|| Permissions::Set(BTreeSet::new()));
+            for (j, role) in binding.roles.iter().enumerate() {
+                let at = format!("{field}[{i}].roles[{j}]");
+                if role == catalog::roles::OWNER {
+                    return Err(Error::invalid(
+                        at,
+                        "owner is organization-wide: it cannot be a project role",
+                    ));
+                }
+                if !store::exists(conn, org, role).await? {
+                    return Err(Error::invalid(at, format!("unknown role {}", quote(role))));
+                }
+                let granted =
+                    catalog::project_scoped(&store::role_permissions(conn, org, role).await?);
+                held.covers(&granted)
+                    .map_err(|p| cannot_grant_in(p, &name))?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks that every role id exists in `access`'s organization and that

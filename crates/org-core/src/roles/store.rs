@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{CustomRole, RoleInput};
 use crate::catalog::{self, Permission};
-use crate::entity::{custom_role, invite, membership_role};
+use crate::entity::{custom_role, invite, membership_role, project_role_binding};
 use crate::error::{Error, Result};
 
 /// Parses stored permissions, keeping only catalog entries (a permission
@@ -160,24 +160,54 @@ pub async fn count(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// How many members hold the role, and how many pending invites grant it.
+/// Whether a stored invite grants `role_id`, organization-wide or on a
+/// project.
+fn invite_grants(i: &invite::Model, role_id: &str) -> bool {
+    let org_wide = serde_json::from_str::<Vec<String>>(&i.roles)
+        .map(|roles| roles.iter().any(|r| r == role_id))
+        .unwrap_or(false);
+    let on_projects = i
+        .project_roles
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<Vec<serde_json::Value>>(json).ok())
+        .is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b["roles"]
+                    .as_array()
+                    .is_some_and(|roles| roles.iter().any(|r| r == role_id))
+            })
+        });
+    org_wide || on_projects
+}
+
+/// How many members hold the role (in the organization or on a project),
+/// and how many pending invites grant it.
 pub async fn usage(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Result<(u64, u64)> {
-    let members = membership_role::Entity::find()
+    let mut holders: BTreeSet<String> = membership_role::Entity::find()
         .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
         .filter(membership_role::Column::Role.eq(role_id))
-        .count(conn)
-        .await?;
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.account_id)
+        .collect();
+    holders.extend(
+        project_role_binding::Entity::find()
+            .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+            .filter(project_role_binding::Column::Role.eq(role_id))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|b| b.account_id),
+    );
+    let members = holders.len() as u64;
     let pending = invite::Entity::find()
         .filter(invite::Column::OrganizationId.eq(org.to_string()))
         .filter(invite::Column::State.eq("PENDING"))
         .all(conn)
         .await?
         .into_iter()
-        .filter(|i| {
-            serde_json::from_str::<Vec<String>>(&i.roles)
-                .map(|roles| roles.iter().any(|r| r == role_id))
-                .unwrap_or(false)
-        })
+        .filter(|i| invite_grants(i, role_id))
         .count() as u64;
     Ok((members, pending))
 }
