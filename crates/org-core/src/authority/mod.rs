@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use crate::access::{Deleted, Grants, Permissions, ProjectGrants, account_grants, spending_blocked};
+use crate::access::{
+    Deleted, Grants, Permissions, ProjectGrants, account_grants, spending_blocked,
+};
 use crate::catalog::{self, Permission};
 use crate::error::{Error, Result};
 use crate::model::{Organization, organization_name};
