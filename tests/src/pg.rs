@@ -39,6 +39,43 @@ pub async fn server_url() -> String {
     }
 }
 
+/// Test databases older than this are dropped (on a shared server they
+/// would otherwise pile up run after run).
+const STALE_AFTER_SECONDS: u64 = 6 * 3600;
+
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Drops the `t_…` databases of earlier runs (their name holds a UUIDv7, so
+/// its time tells their age). One in use is left alone: DROP refuses it.
+async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection) {
+    let Ok(rows) = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'".to_string(),
+        ))
+        .await
+    else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let created = uuid::Uuid::parse_str(&name[2..])
+            .ok()
+            .and_then(|id| id.get_timestamp())
+            .map(|t| t.to_unix().0);
+        if created.is_some_and(|c| now.saturating_sub(c) > STALE_AFTER_SECONDS) {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+        }
+    }
+}
+
 /// A fresh, empty database; returns its URL.
 pub async fn fresh_database() -> String {
     let server = server_url().await;
@@ -46,6 +83,7 @@ pub async fn fresh_database() -> String {
     let admin = Database::connect(format!("{server}/postgres"))
         .await
         .unwrap_or_else(|e| panic!("connecting to {server}/postgres: {e}"));
+    SWEPT.get_or_init(|| drop_stale_databases(&admin)).await;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
