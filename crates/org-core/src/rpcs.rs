@@ -76,6 +76,13 @@ loopback_runtime::rpc_table! {
     LIST_LIMIT_INCREASE_REQUESTS = "ListLimitIncreaseRequests", perm(c::LIMIT_REQUESTS_LIST), Read;
     APPROVE_LIMIT_INCREASE_REQUEST = "ApproveLimitIncreaseRequest", OPERATORS, Setup;
     DENY_LIMIT_INCREASE_REQUEST = "DenyLimitIncreaseRequest", OPERATORS, Setup;
+    // OnboardingService (a report states a fact, so no status gate)
+    GET_ORGANIZATION_PROFILE = "GetOrganizationProfile", perm(c::PROFILE_GET), Read;
+    UPDATE_ORGANIZATION_PROFILE = "UpdateOrganizationProfile", perm(c::PROFILE_UPDATE), Setup;
+    GET_ONBOARDING_STATUS = "GetOnboardingStatus", perm(c::ONBOARDING_GET), Read;
+    SUBMIT_FOR_VERIFICATION = "SubmitForVerification", perm(c::ONBOARDING_SUBMIT), Setup;
+    LIST_REVIEW_QUEUE = "ListReviewQueue", OPERATORS, Read;
+    REPORT_ONBOARDING_ITEM = "ReportOnboardingItem", SERVICES, Read;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod m20261130_000001_initial;
 mod m20261130_000002_people_and_access;
 mod m20261130_000003_quotas_and_feed;
 mod m20261201_000004_kit_request_ids;
+mod m20261201_000007_onboarding;
 
 /// Applies org-core's migrations in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             // The service kit's tables (locks, request ids, audit outbox).
             Box::new(loopback_runtime::tx::migration::Migration),
             Box::new(m20261201_000004_kit_request_ids::Migration),
+            Box::new(m20261201_000007_onboarding::Migration),
         ]
     }
 
