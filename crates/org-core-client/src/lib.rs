@@ -88,6 +88,7 @@ mod client;
 mod config;
 mod error;
 mod model;
+mod onboarding;
 
 pub use args::AuthorityArgs;
 pub use client::{AuthorityClient, Stats};
@@ -98,3 +99,4 @@ pub use loopback_runtime::authz::Rpc;
 pub use model::{
     ActionClass, Authorization, Decision, OrganizationPolicy, State, VerificationStatus,
 };
+pub use onboarding::{LegalProfile, PAYMENT_METHOD_ITEM};
