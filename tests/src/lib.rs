@@ -288,6 +288,8 @@ impl TestServer {
         quotas: pb::quota_service_client::QuotaServiceClient<Authed>;
         /// LimitRequestService as `token`.
         limit_requests: pb::limit_request_service_client::LimitRequestServiceClient<Authed>;
+        /// OnboardingService as `token`.
+        onboarding: pb::onboarding_service_client::OnboardingServiceClient<Authed>;
         /// PaymentMethodService as `token`.
         payment_methods: bpb::payment_method_service_client::PaymentMethodServiceClient<Authed>;
         /// UsageService as `token`.

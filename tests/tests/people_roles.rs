@@ -423,6 +423,10 @@ const MATRIX: &[(&str, &str)] = &[
     ("CreateLimitIncreaseRequest", "orgcore.limitRequests.create"),
     ("ListLimitIncreaseRequests", "orgcore.limitRequests.list"),
     ("GetOrganizationUsage", "orgcore.organizations.get"),
+    ("GetOrganizationProfile", "orgcore.profile.get"),
+    ("UpdateOrganizationProfile", "orgcore.profile.update"),
+    ("GetOnboardingStatus", "orgcore.onboarding.get"),
+    ("SubmitForVerification", "orgcore.onboarding.submit"),
 ];
 
 struct Fixture {
@@ -745,6 +749,39 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             .get_organization_usage(pb::GetOrganizationUsageRequest { organization: org })
             .await
             .map(|_| ()),
+        "GetOrganizationProfile" => server
+            .onboarding(token)
+            .get_organization_profile(pb::GetOrganizationProfileRequest {
+                name: format!("{org}/profile"),
+            })
+            .await
+            .map(|_| ()),
+        "UpdateOrganizationProfile" => server
+            .onboarding(token)
+            .update_organization_profile(pb::UpdateOrganizationProfileRequest {
+                profile: Some(pb::OrganizationProfile {
+                    name: format!("{org}/profile"),
+                    legal_name: "Acme GmbH".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["legal_name"]),
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
+        "GetOnboardingStatus" => server
+            .onboarding(token)
+            .get_onboarding_status(pb::GetOnboardingStatusRequest { organization: org })
+            .await
+            .map(|_| ()),
+        "SubmitForVerification" => server
+            .onboarding(token)
+            .submit_for_verification(pb::SubmitForVerificationRequest {
+                organization: org,
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
         other => panic!("no call for {other}"),
     }
 }
@@ -897,11 +934,12 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
             if allowed {
                 match &result {
                     Ok(()) => {}
-                    // Allowed past the permission check, stopped by the state of the fixture.
+                    // Allowed past the permission check, stopped by the state of the
+                    // fixture (nothing deleted to restore; a verified organization is
+                    // not submitted for verification).
                     Err(e) if e.code() == Code::FailedPrecondition => {
-                        assert_eq!(
-                            reason(e).as_deref(),
-                            Some("NOT_DELETED"),
+                        assert!(
+                            matches!(reason(e).as_deref(), Some("NOT_DELETED" | "NOT_IN_SETUP")),
                             "{role_id} {rpc}: {e:?}"
                         )
                     }
@@ -917,6 +955,27 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
                 assert_eq!(metadata(&err)["permission"], *permission, "{role_id} {rpc}");
             }
         }
+        // No role grants the operators' review queue or the services'
+        // onboarding reports.
+        let err = server
+            .onboarding(&token)
+            .list_review_queue(pb::ListReviewQueueRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role_id}");
+        assert_eq!(metadata(&err)["principal_kind"], "operator");
+        let err = server
+            .onboarding(&token)
+            .report_onboarding_item(pb::ReportOnboardingItemRequest {
+                organization: org.name.clone(),
+                item: "payment_method".into(),
+                complete: true,
+                revision: 1,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role_id}");
+        assert_eq!(metadata(&err)["principal_kind"], "service or operator");
     }
     // A viewer reads but never writes.
     assert!(
