@@ -238,9 +238,9 @@ async fn onboarding_end_to_end_with_an_operator_review(backend: Backend) {
     assert_eq!(queue, [org.name.clone(), later.name.clone()]);
     assert!(next.is_empty());
     let (first, token) = review_queue(&server, 1, "").await;
-    assert_eq!(first, [org.name.clone()]);
+    assert_eq!(first, std::slice::from_ref(&org.name));
     let (second, token) = review_queue(&server, 1, &token).await;
-    assert_eq!(second, [later.name.clone()]);
+    assert_eq!(second, std::slice::from_ref(&later.name));
     assert!(token.is_empty(), "the last page");
     let entry = server
         .onboarding(&server.operator_token())
@@ -279,7 +279,10 @@ async fn onboarding_end_to_end_with_an_operator_review(backend: Backend) {
         verified.verification_status,
         i32::from(VerificationStatus::Verified)
     );
-    assert_eq!(review_queue(&server, 0, "").await.0, [later.name.clone()]);
+    assert_eq!(
+        review_queue(&server, 0, "").await.0,
+        std::slice::from_ref(&later.name)
+    );
 
     // Every step is in the organization's one audit log.
     let expected = [

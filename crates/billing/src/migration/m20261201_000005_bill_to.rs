@@ -60,7 +60,7 @@ impl MigrationTrait for Migration {
             .column(PaymentMethods::OrganizationId)
             .expr(Expr::val(1_i64))
             .expr(Expr::val(0_i64))
-            .expr(Expr::current_timestamp())
+            .expr(Expr::val(chrono::Utc::now()))
             .from(PaymentMethods::Table)
             .to_owned();
         let seed = Query::insert()
