@@ -290,6 +290,8 @@ impl TestServer {
         limit_requests: pb::limit_request_service_client::LimitRequestServiceClient<Authed>;
         /// PlanService as `token`.
         plans: pb::plan_service_client::PlanServiceClient<Authed>;
+        /// OnboardingService as `token`.
+        onboarding: pb::onboarding_service_client::OnboardingServiceClient<Authed>;
         /// PaymentMethodService as `token`.
         payment_methods: bpb::payment_method_service_client::PaymentMethodServiceClient<Authed>;
         /// UsageService as `token`.

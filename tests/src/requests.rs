@@ -1,6 +1,7 @@
 //! Requests many tests send, built once.
 
 use loopback_proto::billing::v1 as bpb;
+use loopback_proto::orgcore::v1 as pb;
 use loopback_proto::r#type::v1 as tpb;
 
 /// CreatePaymentMethod for a card known by processor token `token`.
@@ -74,5 +75,33 @@ pub fn vcpu_usage(org: &str, quantity: i64, key: &str) -> bpb::RecordUsageReques
             event_time: Some(loopback_runtime::fields::timestamp(chrono::Utc::now())),
             idempotency_key: key.into(),
         }),
+    }
+}
+
+/// A complete legal profile of organization `org` in `country` with tax id
+/// `tax_id`.
+pub fn legal_profile(org: &str, country: &str, tax_id: &str) -> pb::OrganizationProfile {
+    pb::OrganizationProfile {
+        name: format!("{org}/profile"),
+        legal_name: "Acme GmbH".into(),
+        address: Some(tpb::PostalAddress {
+            address_lines: vec!["Hauptstraße 1".into()],
+            city: "Berlin".into(),
+            postal_code: "10115".into(),
+            region: String::new(),
+            country: country.into(),
+        }),
+        tax_id: tax_id.into(),
+        billing_email: "billing@acme.example".into(),
+        ..Default::default()
+    }
+}
+
+/// UpdateOrganizationProfile of every field to `profile`.
+pub fn update_profile(profile: pb::OrganizationProfile) -> pb::UpdateOrganizationProfileRequest {
+    pb::UpdateOrganizationProfileRequest {
+        profile: Some(profile),
+        update_mask: None,
+        validate_only: false,
     }
 }

@@ -1142,7 +1142,146 @@ async fn exports_are_readable_and_escape_html(backend: Backend) {
     server.stop().await;
 }
 
+/// The legal profile a bill-to is copied from, with text that must be
+/// escaped in HTML.
+fn awkward_profile(org: &str) -> loopback_proto::orgcore::v1::OrganizationProfile {
+    let mut profile = loopback_tests::requests::legal_profile(org, "NL", "NL123456789B01");
+    profile.legal_name = "<b>Acme & Söhne</b> \"B.V.\"".into();
+    profile.address.as_mut().unwrap().address_lines = vec!["Keizersgracht <1>".into()];
+    profile
+}
+
+async fn invoices_are_addressed_to_the_legal_profile_as_finalized(backend: Backend) {
+    let server = start(backend).await;
+    let owner = server.account_token("owner@example.com");
+    let org = server.verified_org(&owner, "Acme").await;
+    server
+        .onboarding(&owner)
+        .update_organization_profile(loopback_tests::requests::update_profile(awkward_profile(
+            &org.name,
+        )))
+        .await
+        .unwrap();
+    record(
+        &server,
+        &[event(
+            &org.name,
+            None,
+            "compute.vcpu_hours",
+            3,
+            "a",
+            Utc::now(),
+        )],
+    )
+    .await;
+    // A draft is addressed to nobody yet.
+    let draft = generate(&server, &owner, &org.name, &this_period()).await;
+    assert!(draft.bill_to.is_none());
+    let inv = server
+        .invoices(&owner)
+        .finalize_invoice(pb::FinalizeInvoiceRequest {
+            name: draft.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    let bill_to = inv.bill_to.clone().expect("finalized with a bill-to");
+    assert_eq!(bill_to.legal_name, "<b>Acme & Söhne</b> \"B.V.\"");
+    assert_eq!(bill_to.tax_id, "NL123456789B01");
+    assert_eq!(bill_to.billing_email, "billing@acme.example");
+    let address = bill_to.address.clone().unwrap();
+    assert_eq!(address.country, "NL");
+    assert_eq!(address.city, "Berlin");
+    assert_eq!(address.address_lines, ["Keizersgracht <1>"]);
+
+    // The profile changes afterwards: the finalized invoice does not.
+    let mut moved = loopback_tests::requests::legal_profile(&org.name, "DE", "DE123456789");
+    moved.legal_name = "Acme GmbH".into();
+    server
+        .onboarding(&owner)
+        .update_organization_profile(loopback_tests::requests::update_profile(moved))
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&server, &owner, &inv.name).await.bill_to,
+        Some(bill_to.clone())
+    );
+    server
+        .invoices(&owner)
+        .mark_invoice_paid(pb::MarkInvoicePaidRequest {
+            name: inv.name.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&server, &owner, &inv.name).await.bill_to,
+        Some(bill_to.clone())
+    );
+
+    // The documents show it; the HTML escapes it.
+    let export = |format: pb::InvoiceExportFormat| {
+        let mut c = server.invoices(&owner);
+        let name = inv.name.clone();
+        async move {
+            c.export_invoice(pb::ExportInvoiceRequest {
+                name,
+                format: format.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .content
+        }
+    };
+    let html = String::from_utf8(export(pb::InvoiceExportFormat::Html).await).unwrap();
+    assert!(html.contains("Bill to"));
+    assert!(!html.contains("<b>Acme"), "never raw");
+    assert!(html.contains("&lt;b&gt;Acme &amp; Söhne&lt;/b&gt; &quot;B.V.&quot;"));
+    assert!(html.contains("Keizersgracht &lt;1&gt;"));
+    assert!(html.contains("NL123456789B01"));
+    assert!(html.contains("billing@acme.example"));
+    assert!(!html.contains("Acme GmbH"), "the profile as it was");
+    let json: serde_json::Value =
+        serde_json::from_slice(&export(pb::InvoiceExportFormat::Json).await).unwrap();
+    assert_eq!(
+        json["bill_to"]["legal_name"],
+        "<b>Acme & Söhne</b> \"B.V.\""
+    );
+    assert_eq!(json["bill_to"]["tax_id"], "NL123456789B01");
+    assert_eq!(json["bill_to"]["address"]["country"], "NL");
+
+    // An organization without a profile: finalized without a bill-to.
+    let bare = server.verified_org(&owner, "Bare").await;
+    let draft = generate(&server, &owner, &bare.name, &this_period()).await;
+    let inv = server
+        .invoices(&owner)
+        .finalize_invoice(pb::FinalizeInvoiceRequest { name: draft.name })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    assert!(inv.bill_to.is_none());
+    let json: serde_json::Value = serde_json::from_slice(&{
+        let mut c = server.invoices(&owner);
+        c.export_invoice(pb::ExportInvoiceRequest {
+            name: inv.name.clone(),
+            format: pb::InvoiceExportFormat::Json.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .content
+    })
+    .unwrap();
+    assert!(json["bill_to"].is_null());
+    server.stop().await;
+}
+
 backend_tests!(
+    invoices_are_addressed_to_the_legal_profile_as_finalized,
     every_legal_transition_works_and_every_illegal_one_is_refused,
     a_finalized_invoice_never_changes_and_late_usage_goes_to_the_next_draft,
     the_finalized_invoice_equals_the_cost_summary_to_the_cent,

@@ -373,4 +373,168 @@ async fn org_core_and_billing_as_separate_processes(backend: Backend) {
     drop((billing, core));
 }
 
-backend_tests!(org_core_and_billing_as_separate_processes);
+/// Acceptance (onboarding): billing tells org-core whether an organization
+/// has a payment method; a change made while org-core is down still
+/// arrives once org-core is back, without restarting billing.
+async fn payment_method_facts_reach_org_core_after_an_outage(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    let (core_dir, billing_dir) = (dir.path().join("org-core"), dir.path().join("billing"));
+    for d in [&shared, &core_dir, &billing_dir] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let minted = run(clean_command(&binary("loopbackd"))
+        .arg("--data-dir")
+        .arg(&shared)
+        .args(["token", "--service", "billing", "--ttl-hours", "2"]));
+    assert!(minted.status.success(), "{minted:?}");
+    let token_file = shared.join("billing.token");
+    std::fs::write(&token_file, &minted.stdout).unwrap();
+    let key_file = shared.join(loopback_runtime::config::DEV_KEY_FILE);
+    let auth =
+        Authenticator::from_key_files(&[&key_file], DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap();
+    let owner_token = auth
+        .mint(
+            &principal(
+                PrincipalKind::Account,
+                "sub-owner",
+                Some("owner@example.com"),
+            ),
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
+    let core_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let billing_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let core_flags = vec![
+        format!("--jwt-key-file={}", key_file.display()),
+        format!(
+            "--org-core-database-url={}",
+            database_url(backend, &core_dir, "org-core").await
+        ),
+    ];
+    let billing_flags = vec![
+        format!("--jwt-key-file={}", key_file.display()),
+        format!(
+            "--billing-database-url={}",
+            database_url(backend, &billing_dir, "billing").await
+        ),
+        format!("--org-core-url=http://{core_addr}"),
+        format!("--service-token-file={}", token_file.display()),
+        format!("--authority-staleness-seconds={STALENESS_SECONDS}"),
+    ];
+    let core = spawn("org-core", core_addr, &core_dir, &core_flags);
+    let billing = spawn("billing", billing_addr, &billing_dir, &billing_flags);
+    let onboarding = || async {
+        pb::onboarding_service_client::OnboardingServiceClient::new(
+            connect_as(core_addr, &owner_token).await,
+        )
+    };
+    let payments = || async {
+        bpb::payment_method_service_client::PaymentMethodServiceClient::new(
+            connect_as(billing_addr, &owner_token).await,
+        )
+    };
+    let has_payment_method = |org: String| async move {
+        let status = onboarding()
+            .await
+            .get_onboarding_status(pb::GetOnboardingStatusRequest { organization: org })
+            .await
+            .ok()?
+            .into_inner()
+            .onboarding_status?;
+        status
+            .items
+            .iter()
+            .find(|i| i.item == "payment_method")
+            .map(|i| i.complete)
+    };
+
+    let org = pb::organization_service_client::OrganizationServiceClient::new(
+        connect_as(core_addr, &owner_token).await,
+    )
+    .create_organization(pb::CreateOrganizationRequest {
+        organization: Some(pb::Organization {
+            display_name: "Acme".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .organization
+    .unwrap();
+    // An IN_SETUP organization adds a payment method: org-core hears of it.
+    let method = payments()
+        .await
+        .create_payment_method(card(&org.name, "tok_visa_4242"))
+        .await
+        .unwrap()
+        .into_inner()
+        .payment_method
+        .unwrap();
+    eventually("the payment method fact", || async {
+        has_payment_method(org.name.clone()).await.filter(|c| *c)
+    })
+    .await;
+    // Warm billing's cache for the delete made during the outage.
+    let delete = |validate_only: bool| bpb::DeletePaymentMethodRequest {
+        name: method.name.clone(),
+        validate_only,
+    };
+    payments()
+        .await
+        .delete_payment_method(delete(true))
+        .await
+        .unwrap();
+
+    // org-core goes away; the last payment method goes while it is away.
+    core.kill();
+    payments()
+        .await
+        .delete_payment_method(delete(false))
+        .await
+        .expect("a write within the staleness bound is allowed from the cache");
+
+    // org-core returns: the fact arrives by itself.
+    let core = spawn("org-core", core_addr, &core_dir, &core_flags);
+    eventually("the payment method removal to reach org-core", || async {
+        has_payment_method(org.name.clone()).await.filter(|c| !*c)
+    })
+    .await;
+    let events = eventually("both reports in the audit log", || async {
+        let events = pb::audit_service_client::AuditServiceClient::new(
+            connect_as(core_addr, &owner_token).await,
+        )
+        .list_audit_events(pb::ListAuditEventsRequest {
+            parent: org.name.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .ok()?
+        .into_inner()
+        .audit_events;
+        let reports: Vec<_> = events
+            .into_iter()
+            .filter(|e| e.method == "ReportOnboardingItem")
+            .collect();
+        (reports.len() == 2).then_some(reports)
+    })
+    .await;
+    let facts: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.details_json).unwrap()["complete"].clone()
+        })
+        .collect();
+    // Newest first: the removal, then the first payment method.
+    assert_eq!(facts, [serde_json::json!(false), serde_json::json!(true)]);
+    assert!(events.iter().all(|e| e.actor == "service:billing"));
+    drop((billing, core));
+}
+
+backend_tests!(
+    org_core_and_billing_as_separate_processes,
+    payment_method_facts_reach_org_core_after_an_outage,
+);

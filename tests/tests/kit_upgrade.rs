@@ -3,6 +3,8 @@
 //! upgrade must still find what its first attempt made: databases at the
 //! last pre-kit migration, holding creates with request ids, are upgraded by
 //! loopbackd's start and the retries return the originals, creating nothing.
+//! A payment method stored before onboarding existed is reported to
+//! org-core's checklist after the upgrade.
 
 use loopback_billing::entity::payment_method;
 use loopback_org_core::entity::{account, membership, membership_role, organization, project};
@@ -212,6 +214,34 @@ async fn retries_across_the_upgrade_find_their_original(backend: Backend) {
         .into_inner()
         .projects;
     assert_eq!(listed.len(), 1, "the retries created nothing");
+
+    // The payment method made before the upgrade reaches org-core's
+    // onboarding checklist too (billing's migration left it pending).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = server
+            .onboarding(&token)
+            .get_onboarding_status(pb::GetOnboardingStatusRequest {
+                organization: org_name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .onboarding_status
+            .unwrap();
+        if status
+            .items
+            .iter()
+            .any(|i| i.item == "payment_method" && i.complete)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pre-upgrade payment method never reached org-core: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     server.stop().await;
 }
 

@@ -425,6 +425,10 @@ const MATRIX: &[(&str, &str)] = &[
     ("ListLimitIncreaseRequests", "orgcore.limitRequests.list"),
     ("GetOrganizationUsage", "orgcore.organizations.get"),
     ("ChangePlan", "orgcore.organizations.changePlan"),
+    ("GetOrganizationProfile", "orgcore.profile.get"),
+    ("UpdateOrganizationProfile", "orgcore.profile.update"),
+    ("GetOnboardingStatus", "orgcore.onboarding.get"),
+    ("SubmitForVerification", "orgcore.onboarding.submit"),
 ];
 
 /// org-core RPCs no role grants: operators only, PERMISSION_DENIED naming
@@ -784,6 +788,39 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
             })
             .await
             .map(|_| ()),
+        "GetOrganizationProfile" => server
+            .onboarding(token)
+            .get_organization_profile(pb::GetOrganizationProfileRequest {
+                name: format!("{org}/profile"),
+            })
+            .await
+            .map(|_| ()),
+        "UpdateOrganizationProfile" => server
+            .onboarding(token)
+            .update_organization_profile(pb::UpdateOrganizationProfileRequest {
+                profile: Some(pb::OrganizationProfile {
+                    name: format!("{org}/profile"),
+                    legal_name: "Acme GmbH".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["legal_name"]),
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
+        "GetOnboardingStatus" => server
+            .onboarding(token)
+            .get_onboarding_status(pb::GetOnboardingStatusRequest { organization: org })
+            .await
+            .map(|_| ()),
+        "SubmitForVerification" => server
+            .onboarding(token)
+            .submit_for_verification(pb::SubmitForVerificationRequest {
+                organization: org,
+                validate_only: true,
+            })
+            .await
+            .map(|_| ()),
         "UpdatePlan" => server
             .plans(token)
             .update_plan(pb::UpdatePlanRequest {
@@ -840,11 +877,12 @@ fn expect(who: &str, rpc: &str, permission: &str, allowed: bool, result: Result<
     if allowed {
         match &result {
             Ok(()) => {}
-            // Allowed past the permission check, stopped by the state of the fixture.
+            // Allowed past the permission check, stopped by the state of the
+            // fixture (nothing deleted to restore; a verified organization is
+            // not submitted for verification).
             Err(e) if e.code() == Code::FailedPrecondition => {
-                assert_eq!(
-                    reason(e).as_deref(),
-                    Some("NOT_DELETED"),
+                assert!(
+                    matches!(reason(e).as_deref(), Some("NOT_DELETED" | "NOT_IN_SETUP")),
                     "{who} {rpc}: {e:?}"
                 )
             }
@@ -1022,6 +1060,27 @@ async fn permission_matrix_matches_the_catalog_for_every_builtin_role(backend: B
             let result = call(&server, &token, rpc, &fixture).await;
             expect(role_id, rpc, permission, allowed, result);
         }
+        // No role grants the operators' review queue or the services'
+        // onboarding reports.
+        let err = server
+            .onboarding(&token)
+            .list_review_queue(pb::ListReviewQueueRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role_id}");
+        assert_eq!(metadata(&err)["principal_kind"], "operator");
+        let err = server
+            .onboarding(&token)
+            .report_onboarding_item(pb::ReportOnboardingItemRequest {
+                organization: org.name.clone(),
+                item: "payment_method".into(),
+                complete: true,
+                revision: 1,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role_id}");
+        assert_eq!(metadata(&err)["principal_kind"], "service or operator");
     }
 
     // Project roles: a member holding a built-in role on the fixture's

@@ -30,7 +30,9 @@ pub mod usage;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loopback_org_core_client::{AuthorityArgs, AuthorityClient, OrganizationPolicy};
+use loopback_org_core_client::{
+    AuthorityArgs, AuthorityClient, AuthorityDenied, OrganizationPolicy,
+};
 use loopback_proto::billing::v1 as pb;
 use loopback_runtime::auth::{Authenticator, Principal};
 use loopback_runtime::authz::Rpc;
@@ -58,6 +60,10 @@ pub const SERVICE_NAMES: &[&str] = &[
 /// How often hard spending limits are re-evaluated without usage (a new
 /// period unblocks).
 const SPENDING_SWEEP: Duration = Duration::from_secs(60);
+
+/// How often facts for org-core's onboarding checklist that did not get
+/// through right after their write are reported again.
+const ONBOARDING_REPORTS: Duration = Duration::from_secs(2);
 
 /// billing's state. Cheap to clone.
 #[derive(Clone)]
@@ -257,6 +263,7 @@ impl Service for Billing {
             shutdown.clone(),
         );
         let billing = self.clone();
+        let reporter = self.clone();
         vec![
             Job {
                 name: "audit outbox relay",
@@ -266,6 +273,24 @@ impl Service for Billing {
                 let billing = billing.clone();
                 async move { billing.sweep_spending().await.map_err(|e| e.to_string()) }
             }),
+            Job::every(
+                "onboarding reports",
+                ONBOARDING_REPORTS,
+                shutdown,
+                move || {
+                    let reporter = reporter.clone();
+                    async move {
+                        match reporter.report_onboarding().await {
+                            // org-core is away: the facts wait, quietly.
+                            Err(Error::Denied(AuthorityDenied::Unavailable(cause))) => {
+                                tracing::debug!(%cause, "onboarding facts wait for org-core");
+                                Ok(())
+                            }
+                            other => other.map(|_| ()).map_err(|e| e.to_string()),
+                        }
+                    }
+                },
+            ),
         ]
     }
 }

@@ -680,6 +680,11 @@ impl AuthorityClient {
         )
     }
 
+    /// The retry policy of reads.
+    pub(crate) fn retry_policy(&self) -> crate::config::RetryPolicy {
+        self.inner.shared.config.retry
+    }
+
     /// A client for the org-core `link` names (URL and service token), with
     /// the default cache and retry settings.
     pub fn from_link(link: &AuthorityLink) -> Result<Self, ConnectError> {

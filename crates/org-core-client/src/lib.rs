@@ -107,6 +107,7 @@ mod client;
 mod config;
 mod error;
 mod model;
+mod onboarding;
 
 pub use args::AuthorityArgs;
 pub use client::{AuthorityClient, Stats};
@@ -118,3 +119,4 @@ pub use model::{
     ActionClass, Authorization, Decision, LifecycleChange, LifecycleEvent, OrganizationPolicy,
     ProjectLifecycle, State, VerificationStatus,
 };
+pub use onboarding::{LegalProfile, PAYMENT_METHOD_ITEM};

@@ -17,7 +17,8 @@ pub mod roles {
     pub const OWNER: &str = "owner";
     /// Everything except deleting and restoring the organization.
     pub const ADMIN: &str = "admin";
-    /// Billing, plus read access.
+    /// Billing and the legal profile invoices are addressed to, plus read
+    /// access.
     pub const BILLING_ADMIN: &str = "billing_admin";
     /// Read access, and creating and changing projects.
     pub const MEMBER: &str = "member";
@@ -77,8 +78,13 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         BuiltIn {
             id: roles::BILLING_ADMIN,
             display_name: "Billing admin",
-            description: "Manages billing; reads everything else.",
-            permissions: reads().into_iter().chain(billing()).collect(),
+            description: "Manages billing and the legal profile invoices are addressed to; reads everything else.",
+            // The legal profile is the invoices' bill-to: billing admins keep it.
+            permissions: reads()
+                .into_iter()
+                .chain(billing())
+                .chain([PROFILE_UPDATE])
+                .collect(),
         },
         BuiltIn {
             id: roles::MEMBER,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use loopback_runtime::secrets::Keyring;
 
+use crate::onboarding::Item;
 use crate::policy::{self, Capabilities};
 
 /// org-core settings; every flag also reads a `LOOPBACK_*` variable.
@@ -70,6 +71,17 @@ pub struct OrgCoreArgs {
         default_value_t = 168
     )]
     pub invite_ttl_hours: u32,
+    /// What an organization must complete before it can submit itself for
+    /// verification (comma-separated, in the order GetOnboardingStatus lists
+    /// them): `profile` (legal name, address, country, billing email),
+    /// `tax_id`, `payment_method` (reported by billing). Empty: nothing.
+    #[arg(
+        long = "onboarding-checklist",
+        env = "LOOPBACK_ONBOARDING_CHECKLIST",
+        value_delimiter = ',',
+        default_value = "profile,payment_method"
+    )]
+    pub onboarding_checklist: Vec<String>,
 }
 
 impl Default for OrgCoreArgs {
@@ -84,6 +96,7 @@ impl Default for OrgCoreArgs {
             invite_ttl_hours: 168,
             allow_http_loopback_idp: false,
             usage_warning_fraction: 0.8,
+            onboarding_checklist: Item::DEFAULT.map(|i| i.as_str().to_string()).to_vec(),
         }
     }
 }
@@ -107,6 +120,8 @@ pub struct Settings {
     pub keyring: Keyring,
     /// Fraction of a limit at which usage is flagged.
     pub usage_warning_fraction: f64,
+    /// The onboarding checklist, in order.
+    pub onboarding_checklist: Vec<Item>,
 }
 
 impl Default for Settings {
@@ -120,6 +135,7 @@ impl Default for Settings {
             allow_http_loopback_idp: false,
             keyring: ephemeral_keyring(),
             usage_warning_fraction: 0.8,
+            onboarding_checklist: Item::DEFAULT.to_vec(),
         }
     }
 }
@@ -210,6 +226,22 @@ impl OrgCoreArgs {
             return Err("--usage-warning-fraction must be in (0, 1]".into());
         }
         settings.usage_warning_fraction = self.usage_warning_fraction;
+        let mut checklist = Vec::new();
+        for key in self.onboarding_checklist.iter().map(|k| k.trim()) {
+            if key.is_empty() {
+                continue;
+            }
+            let item = Item::parse(key).ok_or_else(|| {
+                format!(
+                    "--onboarding-checklist: unknown item {key:?}; known: {}",
+                    Item::keys()
+                )
+            })?;
+            if !checklist.contains(&item) {
+                checklist.push(item);
+            }
+        }
+        settings.onboarding_checklist = checklist;
         Ok(settings)
     }
 }
@@ -232,5 +264,24 @@ mod tests {
         assert!(args.settings(ephemeral_keyring()).is_err());
         args.default_limits = vec!["max_projects=-1".into()];
         assert!(args.settings(ephemeral_keyring()).is_err());
+    }
+
+    #[test]
+    fn the_onboarding_checklist_names_known_items() {
+        let mut args = OrgCoreArgs::default();
+        let s = args.settings(ephemeral_keyring()).expect("valid");
+        assert_eq!(s.onboarding_checklist, Item::DEFAULT);
+        args.onboarding_checklist = vec!["tax_id".into(), " profile".into(), "tax_id".into()];
+        let s = args.settings(ephemeral_keyring()).expect("valid");
+        assert_eq!(s.onboarding_checklist, [Item::TaxId, Item::Profile]);
+        args.onboarding_checklist = vec![String::new()];
+        let s = args.settings(ephemeral_keyring()).expect("valid");
+        assert!(s.onboarding_checklist.is_empty());
+        args.onboarding_checklist = vec!["kyc".into()];
+        let err = args.settings(ephemeral_keyring()).expect_err("unknown");
+        assert!(
+            err.contains("--onboarding-checklist") && err.contains("kyc"),
+            "{err}"
+        );
     }
 }

@@ -30,6 +30,7 @@ pub mod limit_requests;
 pub mod memberships;
 pub mod migration;
 pub mod model;
+pub mod onboarding;
 pub mod operator;
 pub mod organizations;
 pub mod paging;
@@ -67,6 +68,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "loopback.orgcore.v1.QuotaService",
     "loopback.orgcore.v1.LimitRequestService",
     "loopback.orgcore.v1.PlanService",
+    "loopback.orgcore.v1.OnboardingService",
 ];
 
 /// Adds one gRPC service, behind the authenticator, to the routes.
@@ -202,6 +204,12 @@ impl Service for OrgCore {
             auth,
             plan_service_server::PlanServiceServer,
             plans::grpc::PlanGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            onboarding_service_server::OnboardingServiceServer,
+            onboarding::grpc::OnboardingGrpc(self.clone())
         );
     }
 

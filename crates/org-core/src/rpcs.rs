@@ -87,6 +87,13 @@ loopback_runtime::rpc_table! {
     UPDATE_PLAN = "UpdatePlan", OPERATORS, Setup;
     DELETE_PLAN = "DeletePlan", OPERATORS, Setup;
     CHANGE_PLAN = "ChangePlan", perm(c::ORGANIZATIONS_CHANGE_PLAN), Setup;
+    // OnboardingService (a report states a fact, so no status gate)
+    GET_ORGANIZATION_PROFILE = "GetOrganizationProfile", perm(c::PROFILE_GET), Read;
+    UPDATE_ORGANIZATION_PROFILE = "UpdateOrganizationProfile", perm(c::PROFILE_UPDATE), Setup;
+    GET_ONBOARDING_STATUS = "GetOnboardingStatus", perm(c::ONBOARDING_GET), Read;
+    SUBMIT_FOR_VERIFICATION = "SubmitForVerification", perm(c::ONBOARDING_SUBMIT), Setup;
+    LIST_REVIEW_QUEUE = "ListReviewQueue", OPERATORS, Read;
+    REPORT_ONBOARDING_ITEM = "ReportOnboardingItem", SERVICES, Read;
 }
 
 #[cfg(test)]

@@ -48,11 +48,15 @@ permissions! {
     MEMBERS_LIST = "orgcore.members.list" : "list members";
     MEMBERS_REMOVE = "orgcore.members.remove" : "remove members";
     MEMBERS_UPDATE = "orgcore.members.update" : "change members' roles";
+    ONBOARDING_GET = "orgcore.onboarding.get" : "read the onboarding checklist";
+    ONBOARDING_SUBMIT = "orgcore.onboarding.submit" : "submit the organization for verification";
     ORGANIZATIONS_CHANGE_PLAN = "orgcore.organizations.changePlan" : "choose a self-serve plan for the organization";
     ORGANIZATIONS_DELETE = "orgcore.organizations.delete" : "delete the organization";
     ORGANIZATIONS_GET = "orgcore.organizations.get" : "read the organization";
     ORGANIZATIONS_UNDELETE = "orgcore.organizations.undelete" : "restore the deleted organization";
     ORGANIZATIONS_UPDATE = "orgcore.organizations.update" : "change the organization's profile";
+    PROFILE_GET = "orgcore.profile.get" : "read the organization's legal profile";
+    PROFILE_UPDATE = "orgcore.profile.update" : "change the organization's legal profile (name, address, tax id, billing email)";
     PROJECTS_CREATE = "orgcore.projects.create" : "create projects";
     PROJECTS_DELETE = "orgcore.projects.delete" : "delete projects";
     PROJECTS_GET = "orgcore.projects.get" : "read a project";

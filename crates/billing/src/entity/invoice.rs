@@ -39,6 +39,9 @@ pub struct Model {
     pub void_time: Option<DateTimeUtc>,
     /// When it was marked uncollectible.
     pub uncollectible_time: Option<DateTimeUtc>,
+    /// The organization's legal profile when it was finalized (JSON); NULL
+    /// on drafts and when there was none.
+    pub bill_to: Option<String>,
 }
 
 /// No relations are navigated through sea-orm.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Invoice, InvoiceStatus, LineKind};
+use super::{BillTo, Invoice, InvoiceStatus, LineKind};
 
 /// A document format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,50 @@ pub fn to_json(invoice: &Invoice) -> serde_json::Value {
         "paid_time": time(invoice.paid_time),
         "void_time": time(invoice.void_time),
         "uncollectible_time": time(invoice.uncollectible_time),
+        "bill_to": invoice.bill_to.as_ref().map(bill_to_json),
     })
+}
+
+fn bill_to_json(b: &BillTo) -> serde_json::Value {
+    json!({
+        "legal_name": b.legal_name,
+        "address": {
+            "address_lines": b.address_lines,
+            "city": b.city,
+            "postal_code": b.postal_code,
+            "region": b.region,
+            "country": b.country,
+        },
+        "tax_id": b.tax_id,
+        "billing_email": b.billing_email,
+    })
+}
+
+/// The bill-to block of the HTML page: every line escaped.
+fn bill_to_html(b: &BillTo) -> String {
+    let e = escape;
+    let mut lines: Vec<String> = vec![format!("<strong>{}</strong>", e(&b.legal_name))];
+    lines.extend(b.address_lines.iter().map(|l| e(l)));
+    let place = [b.postal_code.as_str(), b.city.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for line in [place.as_str(), b.region.as_str(), b.country.as_str()] {
+        if !line.is_empty() {
+            lines.push(e(line));
+        }
+    }
+    if !b.tax_id.is_empty() {
+        lines.push(format!("Tax id: {}", e(&b.tax_id)));
+    }
+    if !b.billing_email.is_empty() {
+        lines.push(e(&b.billing_email));
+    }
+    format!(
+        "<section class=\"bill-to\">\n<h2>Bill to</h2>\n<address>{}</address>\n</section>\n",
+        lines.join("<br>\n")
+    )
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -155,7 +198,8 @@ table{width:100%;border-collapse:collapse;margin-top:1rem}th,td{text-align:left;
 thead th{border-bottom:2px solid #1a1a1a;font-size:.85rem;text-transform:uppercase;letter-spacing:.03em}\
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.project{font-family:ui-monospace,monospace;font-size:.8rem;word-break:break-all}\
 tfoot th{text-align:right;font-weight:normal}tfoot tr.total th,tfoot tr.total td{font-weight:bold;font-size:1.1rem;border-top:2px solid #1a1a1a}\
-footer{margin-top:2rem;color:#666;font-size:.8rem}@media print{body{background:#fff}main{border:0;margin:0}}";
+.bill-to{margin-top:1.5rem}.bill-to h2{font-size:.85rem;text-transform:uppercase;letter-spacing:.03em;color:#666;margin:0 0 .3rem}\
+address{font-style:normal;line-height:1.4}footer{margin-top:2rem;color:#666;font-size:.8rem}@media print{body{background:#fff}main{border:0;margin:0}}";
 
 fn date(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(
@@ -184,6 +228,9 @@ pub fn to_html(invoice: &Invoice) -> String {
         status = invoice.status.as_str(),
         label = e(status_label(invoice.status)),
     );
+    if let Some(bill_to) = &invoice.bill_to {
+        h.push_str(&bill_to_html(bill_to));
+    }
     let _ = write!(
         h,
         "<dl>\n<dt>Invoice number</dt><dd>{number}</dd>\n<dt>Organization</dt><dd>{org}</dd>\n\
@@ -299,6 +346,16 @@ mod tests {
             paid_time: None,
             void_time: None,
             uncollectible_time: None,
+            bill_to: Some(BillTo {
+                legal_name: "<img src=x onerror=alert(1)> & Co".into(),
+                address_lines: vec!["1 \"Main\" St".into()],
+                city: "Berlin".into(),
+                postal_code: "10115".into(),
+                region: String::new(),
+                country: "DE".into(),
+                tax_id: "DE123456789".into(),
+                billing_email: "billing@acme.example".into(),
+            }),
         }
     }
 
@@ -311,6 +368,10 @@ mod tests {
         assert!(html.contains("&lt;b&gt;&quot;p&quot;&amp;&#39;q&#39;&lt;/b&gt;"));
         assert!(html.contains("INV-000042"));
         assert!(html.contains("0.14 EUR"));
+        assert!(!html.contains("<img"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; Co"));
+        assert!(html.contains("1 &quot;Main&quot; St"));
+        assert!(html.contains("Tax id: DE123456789"));
     }
 
     #[test]
@@ -328,5 +389,7 @@ mod tests {
         assert_eq!(v["invoice_number"], "INV-000042");
         assert_eq!(v["total_minor"], 14);
         assert_eq!(v["lines"].as_array().map(Vec::len), Some(2));
+        assert_eq!(v["bill_to"]["tax_id"], "DE123456789");
+        assert_eq!(v["bill_to"]["address"]["country"], "DE");
     }
 }

@@ -9,8 +9,8 @@ use tonic::{Request, Response, Status};
 
 use super::export::{Document, Format};
 use super::{
-    ExportInvoice, GenerateInvoice, Invoice, InvoiceName, InvoiceStatus, LineKind, ListFilter,
-    ListInvoices,
+    BillTo, ExportInvoice, GenerateInvoice, Invoice, InvoiceName, InvoiceStatus, LineKind,
+    ListFilter, ListInvoices,
 };
 use crate::Billing;
 use crate::costs::grpc::valid_period;
@@ -27,6 +27,22 @@ fn status_to_pb(s: InvoiceStatus) -> pb::InvoiceStatus {
         InvoiceStatus::Paid => pb::InvoiceStatus::Paid,
         InvoiceStatus::Void => pb::InvoiceStatus::Void,
         InvoiceStatus::Uncollectible => pb::InvoiceStatus::Uncollectible,
+    }
+}
+
+/// The API view of a bill-to.
+fn bill_to_pb(b: BillTo) -> pb::BillTo {
+    pb::BillTo {
+        legal_name: b.legal_name,
+        address: Some(loopback_proto::r#type::v1::PostalAddress {
+            address_lines: b.address_lines,
+            city: b.city,
+            postal_code: b.postal_code,
+            region: b.region,
+            country: b.country,
+        }),
+        tax_id: b.tax_id,
+        billing_email: b.billing_email,
     }
 }
 
@@ -79,6 +95,7 @@ pub fn to_pb(inv: Invoice) -> pb::Invoice {
         paid_time: inv.paid_time.map(timestamp),
         void_time: inv.void_time.map(timestamp),
         uncollectible_time: inv.uncollectible_time.map(timestamp),
+        bill_to: inv.bill_to.clone().map(bill_to_pb),
     }
 }
 

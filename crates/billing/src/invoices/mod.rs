@@ -25,6 +25,8 @@ use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
+use loopback_org_core_client::{AuthorityDenied, LegalProfile};
+
 use crate::costs::CostLine;
 use crate::error::{Error, Result};
 use crate::{Billing, rpcs};
@@ -177,6 +179,43 @@ pub struct InvoiceLine {
     pub amount: i64,
 }
 
+/// Who an invoice is addressed to: the organization's legal profile as it
+/// was when the invoice was finalized.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BillTo {
+    /// Registered legal name.
+    pub legal_name: String,
+    /// Street address lines.
+    pub address_lines: Vec<String>,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// Region.
+    pub region: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// Tax id (in the EU the VAT number); empty if none.
+    pub tax_id: String,
+    /// Where the invoice is sent.
+    pub billing_email: String,
+}
+
+impl From<LegalProfile> for BillTo {
+    fn from(p: LegalProfile) -> Self {
+        Self {
+            legal_name: p.legal_name,
+            address_lines: p.address_lines,
+            city: p.city,
+            postal_code: p.postal_code,
+            region: p.region,
+            country: p.country,
+            tax_id: p.tax_id,
+            billing_email: p.billing_email,
+        }
+    }
+}
+
 /// An invoice with its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
@@ -214,6 +253,9 @@ pub struct Invoice {
     pub void_time: Option<DateTime<Utc>>,
     /// Marked uncollectible.
     pub uncollectible_time: Option<DateTime<Utc>>,
+    /// The legal profile copied on finalize; `None` on drafts and when the
+    /// organization had none.
+    pub bill_to: Option<BillTo>,
 }
 
 impl Invoice {
@@ -458,8 +500,12 @@ impl Billing {
         Ok(export::render(&invoice, input.format))
     }
 
-    /// FinalizeInvoice: reprices the lines one last time and takes the
-    /// organization's next invoice number, in the same transaction.
+    /// FinalizeInvoice: reprices the lines one last time, takes the
+    /// organization's next invoice number and copies the organization's
+    /// legal profile as the bill-to, in the same transaction. The profile
+    /// is read from org-core first (outside the organization's lock); if
+    /// org-core cannot be asked, the invoice stays a draft
+    /// (AUTHORITY_UNAVAILABLE).
     pub async fn finalize_invoice(
         &self,
         principal: &Principal,
@@ -510,6 +556,15 @@ impl Billing {
     ) -> Result<Invoice> {
         let org = name.organization;
         self.authorize(principal, rpc, org).await?;
+        let bill_to = if action == Action::Finalize {
+            self.authority()
+                .legal_profile(&format!("organizations/{org}"))
+                .await
+                .map_err(AuthorityDenied::from)?
+                .map(BillTo::from)
+        } else {
+            None
+        };
         let mut tx = self
             .begin_write(org, rpc, principal, WriteOptions::plain())
             .await?;
@@ -526,6 +581,7 @@ impl Billing {
         let number = if action == Action::Finalize {
             let priced = self.priced_on(tx.conn(), org, &invoice.period).await?;
             store::reprice(tx.conn(), name.id, &priced, now).await?;
+            store::set_bill_to(tx.conn(), name.id, bill_to.as_ref()).await?;
             Some(invoice_number(store::take_number(tx.conn(), org).await?))
         } else {
             None
@@ -537,7 +593,13 @@ impl Billing {
         let updated = self.invoice_in(tx.conn(), name).await?;
         tx.audit(
             name.to_string(),
-            json!({ "from": invoice.status.as_str(), "to": to.as_str(), "number": number, "total": updated.total }),
+            json!({
+                "from": invoice.status.as_str(),
+                "to": to.as_str(),
+                "number": number,
+                "total": updated.total,
+                "bill_to": bill_to.as_ref().map(|b| &b.legal_name),
+            }),
         );
         tx.commit().await?;
         Ok(updated)

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Invoice, InvoiceLine, InvoiceStatus, LineKind, ListFilter, Priced};
+use super::{BillTo, Invoice, InvoiceLine, InvoiceStatus, LineKind, ListFilter, Priced};
 use crate::entity::{invoice, invoice_counter, invoice_line};
 use crate::error::{Error, Result};
 
@@ -171,6 +171,7 @@ pub async fn insert_draft(
         paid_time: Set(None),
         void_time: Set(None),
         uncollectible_time: Set(None),
+        bill_to: Set(None),
     })
     .exec_without_returning(conn)
     .await?;
@@ -209,6 +210,32 @@ pub async fn reprice(
         .exec(conn)
         .await?;
     insert_lines(conn, id, priced).await
+}
+
+/// Copies the bill-to into a draft about to be finalized (under the
+/// organization's write lock; the status condition makes sure a finalized
+/// invoice's bill-to is never rewritten).
+pub async fn set_bill_to(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    bill_to: Option<&BillTo>,
+) -> Result<()> {
+    let json = bill_to
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Error::Corrupt(format!("invoice {id} bill-to: {e}")))?;
+    let updated = invoice::Entity::update_many()
+        .col_expr(invoice::Column::BillTo, Expr::value(json))
+        .filter(invoice::Column::Id.eq(id.to_string()))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Draft.as_str()))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(Error::Corrupt(format!(
+            "invoice {id} is not a draft: its bill-to is final"
+        )));
+    }
+    Ok(())
 }
 
 /// Moves an invoice from `from` to `to` (conditional on it still being
@@ -267,7 +294,14 @@ fn to_domain(m: invoice::Model, lines: Vec<invoice_line::Model>) -> Result<Invoi
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let bill_to = m
+        .bill_to
+        .as_deref()
+        .map(serde_json::from_str::<BillTo>)
+        .transpose()
+        .map_err(|_| corrupt("bill-to"))?;
     Ok(Invoice {
+        bill_to,
         id: Uuid::parse_str(&m.id).map_err(|_| corrupt("id"))?,
         organization: Uuid::parse_str(&m.organization_id).map_err(|_| corrupt("organization"))?,
         status: InvoiceStatus::parse(&m.status).ok_or_else(|| corrupt("status"))?,

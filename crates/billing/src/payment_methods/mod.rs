@@ -1,9 +1,12 @@
 //! Payment methods: cards as processor tokens, SEPA mandates with sealed
 //! IBANs. The first one an organization adds is its default; the default
-//! cannot go while invoices are open.
+//! cannot go while invoices are open. Whether an organization has one is an
+//! item of org-core's onboarding checklist, which billing reports
+//! ([`onboarding`]).
 
 pub mod card_numbers;
 pub mod grpc;
+pub mod onboarding;
 pub mod store;
 
 use chrono::{DateTime, Utc};
@@ -163,6 +166,7 @@ impl Billing {
             }
             .into());
         }
+        let validate_only = input.write.validate_only;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
             return self
@@ -188,9 +192,13 @@ impl Billing {
             create_time: Utc::now(),
         };
         store::insert(tx.conn(), &created, &sealed).await?;
+        store::mark_changed(tx.conn(), org).await?;
         tx.created(id);
         tx.audit(created.name(), audit_details(&created));
         tx.commit().await?;
+        if !validate_only {
+            self.report_payment_method_now(org).await;
+        }
         Ok(created)
     }
 
@@ -271,8 +279,12 @@ impl Billing {
             }
         }
         store::delete(tx.conn(), name.organization, name.id, method.is_default).await?;
+        store::mark_changed(tx.conn(), name.organization).await?;
         tx.audit(name.to_string(), audit_details(&method));
         tx.commit().await?;
+        if !input.validate_only {
+            self.report_payment_method_now(name.organization).await;
+        }
         Ok(method)
     }
 

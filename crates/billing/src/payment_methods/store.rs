@@ -3,14 +3,14 @@
 use loopback_runtime::pagination::PageRequest;
 use loopback_runtime::secrets::Sealed;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::{Details, PaymentMethod};
-use crate::entity::payment_method;
+use crate::entity::{onboarding_report, payment_method};
 use crate::error::{Error, Result};
 
 fn to_domain(m: payment_method::Model) -> Result<PaymentMethod> {
@@ -204,4 +204,70 @@ pub async fn sealed_secret(
     Sealed::from_stored(&row.secret_key_id, &row.secret_ciphertext)
         .map(Some)
         .map_err(|e| Error::Corrupt(format!("payment method {id}: {e}")))
+}
+
+/// Records that `org`'s payment methods changed (inside the write): its
+/// fact for org-core's onboarding checklist is pending again, at the next
+/// revision.
+pub async fn mark_changed(conn: &impl ConnectionTrait, org: Uuid) -> Result<()> {
+    use sea_orm::sea_query::OnConflict;
+    let now = chrono::Utc::now();
+    onboarding_report::Entity::insert(onboarding_report::ActiveModel {
+        organization_id: Set(org.to_string()),
+        seq: Set(1),
+        reported_seq: Set(0),
+        update_time: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(onboarding_report::Column::OrganizationId)
+            .value(
+                onboarding_report::Column::Seq,
+                Expr::col((onboarding_report::Entity, onboarding_report::Column::Seq)).add(1),
+            )
+            .value(onboarding_report::Column::UpdateTime, Expr::value(now))
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Organizations whose fact org-core has not acknowledged yet, with the
+/// revision to report (the oldest change first; `only` narrows it to one).
+pub async fn pending_reports(
+    conn: &impl ConnectionTrait,
+    only: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<(Uuid, i64)>> {
+    let mut q = onboarding_report::Entity::find().filter(
+        Expr::col(onboarding_report::Column::Seq)
+            .gt(Expr::col(onboarding_report::Column::ReportedSeq)),
+    );
+    if let Some(org) = only {
+        q = q.filter(onboarding_report::Column::OrganizationId.eq(org.to_string()));
+    }
+    q.order_by_asc(onboarding_report::Column::UpdateTime)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let org = Uuid::parse_str(&r.organization_id).map_err(|_| {
+                Error::Corrupt(format!("onboarding report {:?}", r.organization_id))
+            })?;
+            Ok((org, r.seq))
+        })
+        .collect()
+}
+
+/// Notes that org-core has `org`'s fact at revision `seq` (never going
+/// back).
+pub async fn acknowledge(conn: &impl ConnectionTrait, org: Uuid, seq: i64) -> Result<()> {
+    onboarding_report::Entity::update_many()
+        .col_expr(onboarding_report::Column::ReportedSeq, Expr::value(seq))
+        .filter(onboarding_report::Column::OrganizationId.eq(org.to_string()))
+        .filter(onboarding_report::Column::ReportedSeq.lt(seq))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod m20261130_000003_quotas_and_feed;
 mod m20261201_000004_kit_request_ids;
 mod m20261201_000005_project_bindings;
 pub mod m20261201_000006_plans;
+mod m20261201_000007_onboarding;
 
 /// Applies org-core's migrations in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_kit_request_ids::Migration),
             Box::new(m20261201_000005_project_bindings::Migration),
             Box::new(m20261201_000006_plans::Migration),
+            Box::new(m20261201_000007_onboarding::Migration),
         ]
     }
 
