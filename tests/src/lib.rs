@@ -6,16 +6,20 @@
 //!   temp data dir, on SQLite or PostgreSQL, with token minting and typed
 //!   clients.
 //! - [`backend_tests!`]: writes a test once and runs it on both backends.
+//! - [`responder`]: a tiny authoritative DNS server on 127.0.0.1 for the
+//!   domain verification tests.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod pg;
 pub mod requests;
+pub mod responder;
 
 use std::path::PathBuf;
 
 use clap::Parser as _;
 use loopback_proto::billing::v1 as bpb;
+use loopback_proto::dns::v1 as dpb;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use tonic::Status;
@@ -298,6 +302,14 @@ impl TestServer {
         costs: bpb::cost_service_client::CostServiceClient<Authed>;
         /// InvoiceService as `token`.
         invoices: bpb::invoice_service_client::InvoiceServiceClient<Authed>;
+        /// DomainService as `token`.
+        domains: dpb::domain_service_client::DomainServiceClient<Authed>;
+        /// ZoneService as `token`.
+        zones: dpb::zone_service_client::ZoneServiceClient<Authed>;
+        /// RecordService as `token`.
+        records: dpb::record_service_client::RecordServiceClient<Authed>;
+        /// NetworkBridgeService as `token`.
+        bridges: dpb::network_bridge_service_client::NetworkBridgeServiceClient<Authed>;
     }
 
     /// A channel that sends `token` over a new connection of its own, so
@@ -321,6 +333,11 @@ impl TestServer {
     /// billing's database URL.
     pub fn billing_database_url(&self) -> String {
         database_url_in(&self.args, "billing")
+    }
+
+    /// dns's database URL.
+    pub fn dns_database_url(&self) -> String {
+        database_url_in(&self.args, "dns")
     }
 
     /// The running service of type `S` (for reading back what only the
