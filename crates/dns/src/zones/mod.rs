@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt as _};
 use loopback_runtime::auth::Principal;
 use loopback_runtime::db::Conn;
-use loopback_runtime::errors::{FieldViolations, Refusal};
+use loopback_runtime::errors::Refusal;
 use loopback_runtime::fields::{etag, org_name};
 use loopback_runtime::pagination::{Page, PageRequest};
 use loopback_runtime::tx::WriteOptions;
@@ -408,7 +408,8 @@ impl Dns {
         // The apex and default TTL never change under us (the apex is
         // immutable; a changed TTL moves the serial, which is checked below).
         let before = self.zone_in(self.db(), name).await?;
-        let parsed = zonefile::parse(&input.zone_file, &before.dns_name, before.default_ttl)?;
+        let (parsed, mut v) =
+            zonefile::parse(&input.zone_file, &before.dns_name, before.default_ttl);
         let mut candidates: Vec<Candidate> = parsed
             .iter()
             .map(|r| Candidate {
@@ -418,7 +419,6 @@ impl Dns {
                 blame: Some(Blame::Line(r.line)),
             })
             .collect();
-        let mut v = FieldViolations::new();
         records::default_ttls(&mut candidates, before.default_ttl);
         records::check_rules(&candidates, &before.dns_name, &mut v);
         v.into_result()?;
