@@ -156,8 +156,8 @@ mod tests {
         );
         let member = builtin_role(roles::MEMBER).expect("member");
         for p in &dns {
-            let expected =
-                p.ends_with(".get") || p.ends_with(".list") || p.starts_with("dns.records.");
+            let records = [DNS_RECORDS_CREATE, DNS_RECORDS_UPDATE, DNS_RECORDS_DELETE];
+            let expected = p.ends_with(".get") || p.ends_with(".list") || records.contains(p);
             assert_eq!(member.contains(p), expected, "member and {p}");
         }
         let viewer = builtin_role(roles::VIEWER).expect("viewer");
