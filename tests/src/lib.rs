@@ -6,16 +6,20 @@
 //!   temp data dir, on SQLite or PostgreSQL, with token minting and typed
 //!   clients.
 //! - [`backend_tests!`]: writes a test once and runs it on both backends.
+//! - [`responder`]: a tiny authoritative DNS server on 127.0.0.1 for the
+//!   domain verification tests.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod pg;
 pub mod requests;
+pub mod responder;
 
 use std::path::PathBuf;
 
 use clap::Parser as _;
 use loopback_proto::billing::v1 as bpb;
+use loopback_proto::dns::v1 as dpb;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use tonic::Status;
@@ -108,6 +112,8 @@ pub struct TestServer {
     /// The command line it was started with.
     pub args: Vec<String>,
     channel: Channel,
+    /// PostgreSQL databases this server created, dropped by [`Self::stop`].
+    owned_databases: Vec<String>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -129,6 +135,7 @@ impl TestServer {
             format!("--data-dir={}", data_dir.path().display()),
             "--shutdown-grace-seconds=1".into(),
         ];
+        let mut owned = Vec::new();
         for service in loopbackd::SERVICES {
             let flag = format!("--{service}-database-url=");
             if flags.iter().any(|f| f.starts_with(&flag)) {
@@ -139,13 +146,19 @@ impl TestServer {
                     loopback_runtime::db::sqlite_url(data_dir.path(), &format!("{service}.db"))
                         .unwrap()
                 }
-                Backend::Postgres => pg::fresh_database().await,
+                Backend::Postgres => {
+                    let url = pg::fresh_database().await;
+                    owned.push(url.clone());
+                    url
+                }
             };
             args.push(format!("--{service}-database-url={url}"));
         }
         args.extend(flags.iter().map(|f| f.to_string()));
         let database_url = database_url_in(&args, "org-core");
-        Self::launch(backend, database_url, args, data_dir).await
+        let mut server = Self::launch(backend, database_url, args, data_dir).await;
+        server.owned_databases = owned;
+        server
     }
 
     /// Starts loopbackd with `args` and connects to it.
@@ -169,6 +182,7 @@ impl TestServer {
             database_url,
             args,
             channel,
+            owned_databases: Vec::new(),
             _data_dir: data_dir,
         }
     }
@@ -302,6 +316,14 @@ impl TestServer {
         costs: bpb::cost_service_client::CostServiceClient<Authed>;
         /// InvoiceService as `token`.
         invoices: bpb::invoice_service_client::InvoiceServiceClient<Authed>;
+        /// DomainService as `token`.
+        domains: dpb::domain_service_client::DomainServiceClient<Authed>;
+        /// ZoneService as `token`.
+        zones: dpb::zone_service_client::ZoneServiceClient<Authed>;
+        /// RecordService as `token`.
+        records: dpb::record_service_client::RecordServiceClient<Authed>;
+        /// NetworkBridgeService as `token`.
+        bridges: dpb::network_bridge_service_client::NetworkBridgeServiceClient<Authed>;
     }
 
     /// A channel that sends `token` over a new connection of its own, so
@@ -325,6 +347,11 @@ impl TestServer {
     /// billing's database URL.
     pub fn billing_database_url(&self) -> String {
         database_url_in(&self.args, "billing")
+    }
+
+    /// dns's database URL.
+    pub fn dns_database_url(&self) -> String {
+        database_url_in(&self.args, "dns")
     }
 
     /// The running service of type `S` (for reading back what only the
@@ -439,9 +466,12 @@ impl TestServer {
         .await
     }
 
-    /// Stops the server.
+    /// Stops the server and drops the PostgreSQL databases it created.
     pub async fn stop(self) {
         self.app.stop().await.unwrap();
+        for url in &self.owned_databases {
+            pg::drop_database(url).await;
+        }
     }
 
     /// Stops the server but keeps its data dir (returned; dropping it

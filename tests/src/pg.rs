@@ -41,7 +41,7 @@ pub async fn server_url() -> String {
 
 /// Test databases older than this are dropped (on a shared server they
 /// would otherwise pile up run after run).
-const STALE_AFTER_SECONDS: u64 = 6 * 3600;
+const STALE_AFTER_SECONDS: u64 = 2 * 3600;
 
 static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
@@ -90,6 +90,23 @@ pub async fn fresh_database() -> String {
         .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
     admin.close().await.ok();
     format!("{server}/{name}")
+}
+
+/// Drops a database [`fresh_database`] made (best effort: a test that
+/// cannot clean up still passes; the next run's sweep removes it).
+pub async fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    if !name.starts_with("t_") {
+        return;
+    }
+    if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        admin.close().await.ok();
+    }
 }
 
 fn find_pg_bin(tool: &str) -> Result<PathBuf, String> {

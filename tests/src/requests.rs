@@ -105,3 +105,83 @@ pub fn update_profile(profile: pb::OrganizationProfile) -> pb::UpdateOrganizatio
         validate_only: false,
     }
 }
+
+/// DNS requests: zones and records.
+pub mod dns {
+    use loopback_proto::dns::v1 as dpb;
+
+    /// CreateZone of `dns_name` in organization `org`.
+    pub fn create_zone(org: &str, dns_name: &str) -> dpb::CreateZoneRequest {
+        dpb::CreateZoneRequest {
+            parent: org.into(),
+            zone: Some(dpb::Zone {
+                dns_name: dns_name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// A record of `owner` with `data` (TTL: the default).
+    pub fn record(owner: &str, data: dpb::record::Data) -> dpb::Record {
+        dpb::Record {
+            owner: owner.into(),
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    /// An A record.
+    pub fn a(owner: &str, address: &str) -> dpb::Record {
+        record(
+            owner,
+            dpb::record::Data::A(dpb::AData {
+                address: address.into(),
+            }),
+        )
+    }
+
+    /// A TXT record.
+    pub fn txt(owner: &str, text: &str) -> dpb::Record {
+        record(
+            owner,
+            dpb::record::Data::Txt(dpb::TxtData { text: text.into() }),
+        )
+    }
+
+    /// A CNAME record.
+    pub fn cname(owner: &str, target: &str) -> dpb::Record {
+        record(
+            owner,
+            dpb::record::Data::Cname(dpb::CnameData {
+                target: target.into(),
+            }),
+        )
+    }
+
+    /// CreateRecord of `record` in `zone`.
+    pub fn create_record(zone: &str, record: dpb::Record) -> dpb::CreateRecordRequest {
+        dpb::CreateRecordRequest {
+            parent: zone.into(),
+            record: Some(record),
+            ..Default::default()
+        }
+    }
+
+    /// A batch change creating `record`.
+    pub fn create_change(record: dpb::Record) -> dpb::RecordChange {
+        dpb::RecordChange {
+            change: Some(dpb::record_change::Change::Create(record)),
+        }
+    }
+
+    /// A batch change deleting the record `name`.
+    pub fn delete_change(name: &str) -> dpb::RecordChange {
+        dpb::RecordChange {
+            change: Some(dpb::record_change::Change::Delete(dpb::RecordDelete {
+                name: name.into(),
+                etag: String::new(),
+            })),
+        }
+    }
+}

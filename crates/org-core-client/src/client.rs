@@ -513,6 +513,46 @@ impl AuthorityClient {
         }
     }
 
+    /// Reports how many units of `limit` (e.g. `max_dns_zones`) the calling
+    /// service uses in `organization` now, so org-core's
+    /// `GetOrganizationUsage` shows it. The service's own write transaction
+    /// stays the enforcement point; this only informs. `revision` must grow
+    /// with every new count: org-core keeps the report with the highest
+    /// revision and answers whether this one was taken. Retried like a
+    /// read: it is idempotent.
+    pub async fn report_usage(
+        &self,
+        organization: &str,
+        limit: &str,
+        usage: i64,
+        revision: i64,
+    ) -> Result<bool, AuthorityError> {
+        use loopback_proto::orgcore::v1::quota_service_client::QuotaServiceClient;
+        let shared = &self.inner.shared;
+        let mut client =
+            QuotaServiceClient::with_interceptor(shared.channel.clone(), shared.token.clone());
+        let mut attempt = 0;
+        loop {
+            let mut request = tonic::Request::new(pb::ReportUsageRequest {
+                organization: organization.to_string(),
+                limit: limit.to_string(),
+                usage,
+                revision,
+            });
+            request.set_timeout(shared.config.deadline);
+            match client.report_usage(request).await {
+                Ok(response) => return Ok(response.into_inner().accepted),
+                Err(status)
+                    if retryable(status.code()) && attempt + 1 < shared.config.retry.attempts =>
+                {
+                    tokio::time::sleep(shared.config.retry.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(status) => return Err(AuthorityError::from_status(status, organization)),
+            }
+        }
+    }
+
     /// The organization's policy (status, state, limits, flags, features,
     /// revision). Fresh cached policies answer without an RPC; when org-core
     /// cannot be reached and the cached one is stale, this fails closed,

@@ -20,7 +20,8 @@ pub mod roles {
     /// Billing and the legal profile invoices are addressed to, plus read
     /// access.
     pub const BILLING_ADMIN: &str = "billing_admin";
-    /// Read access, and creating and changing projects.
+    /// Read access, creating and changing projects, and managing DNS
+    /// records.
     pub const MEMBER: &str = "member";
     /// Read access.
     pub const VIEWER: &str = "viewer";
@@ -62,6 +63,10 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         .collect();
     let mut member = reads();
     member.extend([PROJECTS_CREATE, PROJECTS_UPDATE]);
+    // Members manage DNS records (zones, domains and bridges are the
+    // admins'). Scoping this to their projects' delegated name patterns
+    // waits for project-scoped access.
+    member.extend([DNS_RECORDS_CREATE, DNS_RECORDS_UPDATE, DNS_RECORDS_DELETE]);
     vec![
         BuiltIn {
             id: roles::OWNER,
@@ -89,7 +94,7 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         BuiltIn {
             id: roles::MEMBER,
             display_name: "Member",
-            description: "Reads everything; creates and changes projects.",
+            description: "Reads everything; creates and changes projects; manages DNS records.",
             permissions: member,
         },
         BuiltIn {
@@ -159,5 +164,31 @@ mod tests {
         assert!(!viewer.contains(AUDIT_LIST));
         let admin = builtin_role(roles::ADMIN).expect("admin");
         assert!(admin.contains(AUDIT_LIST) && !admin.contains(ORGANIZATIONS_DELETE));
+    }
+
+    #[test]
+    fn dns_permissions_go_to_the_roles_their_names_suggest() {
+        let dns: Vec<Permission> = PERMISSIONS
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| p.starts_with("dns."))
+            .collect();
+        assert!(!dns.is_empty());
+        let admin = builtin_role(roles::ADMIN).expect("admin");
+        assert!(
+            dns.iter().all(|p| admin.contains(p)),
+            "admins hold every dns permission"
+        );
+        let member = builtin_role(roles::MEMBER).expect("member");
+        for p in &dns {
+            let records = [DNS_RECORDS_CREATE, DNS_RECORDS_UPDATE, DNS_RECORDS_DELETE];
+            let expected = p.ends_with(".get") || p.ends_with(".list") || records.contains(p);
+            assert_eq!(member.contains(p), expected, "member and {p}");
+        }
+        let viewer = builtin_role(roles::VIEWER).expect("viewer");
+        for p in &dns {
+            let expected = p.ends_with(".get") || p.ends_with(".list");
+            assert_eq!(viewer.contains(p), expected, "viewer and {p}");
+        }
     }
 }

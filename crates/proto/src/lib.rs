@@ -41,6 +41,14 @@ pub mod billing {
     }
 }
 
+/// `loopback.dns.v1`: domains, zones, records and network bridges.
+pub mod dns {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/loopback.dns.v1.rs"));
+    }
+}
+
 /// `loopback.orgcore.v1`: organizations, projects, accounts, operators and the authority.
 pub mod orgcore {
     /// Version 1.

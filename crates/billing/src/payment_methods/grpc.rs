@@ -86,10 +86,17 @@ fn refuse_card_numbers(f: &mut Fields, fields: &[(&str, &str)]) {
 
 /// Every free-text field of a create request, where a card number might hide.
 fn text_fields(req: &pb::CreatePaymentMethodRequest) -> Vec<(&'static str, &str)> {
-    let mut all = vec![
-        ("parent", req.parent.as_str()),
-        ("request_id", req.request_id.as_str()),
-    ];
+    // A well-formed organization name or request id is a UUID, whose
+    // all-digit groups can happen to pass Luhn: only scan them when they are
+    // not the UUIDs they should be.
+    let mut all = Vec::new();
+    let org_id = req.parent.strip_prefix("organizations/").unwrap_or("");
+    if uuid::Uuid::parse_str(org_id).is_err() {
+        all.push(("parent", req.parent.as_str()));
+    }
+    if uuid::Uuid::parse_str(&req.request_id).is_err() {
+        all.push(("request_id", req.request_id.as_str()));
+    }
     match req.payment_method.as_ref().and_then(|p| p.details.as_ref()) {
         Some(pb::payment_method::Details::Card(c)) => all.extend([
             (
@@ -341,5 +348,32 @@ impl pb::payment_method_service_server::PaymentMethodService for PaymentMethodGr
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_whose_digit_groups_pass_luhn_are_not_card_numbers() {
+        // 41111111-1111-1111 reads as the Visa test number 4111 1111 1111 1111.
+        let id = "41111111-1111-1111-a111-111111111111";
+        let req = pb::CreatePaymentMethodRequest {
+            parent: format!("organizations/{id}"),
+            request_id: id.into(),
+            ..Default::default()
+        };
+        assert!(text_fields(&req).is_empty());
+        let not_a_name = pb::CreatePaymentMethodRequest {
+            parent: "organizations/4111-1111-1111-1111".into(),
+            ..Default::default()
+        };
+        let scanned = text_fields(&not_a_name);
+        assert!(
+            scanned
+                .iter()
+                .any(|(field, value)| *field == "parent" && contains_card_number(value))
+        );
     }
 }

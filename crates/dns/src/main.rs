@@ -1,0 +1,5 @@
+//! The standalone dns server (`loopbackd` runs it with the others).
+
+fn main() -> std::process::ExitCode {
+    loopback_runtime::service::main::<loopback_dns::Dns>()
+}

@@ -1,0 +1,564 @@
+//! Zones: an organization's DNS zones (project-scoped zones are stored with
+//! their project and wait for project-scoped access). Loopback generates a
+//! zone's SOA and apex NS records; its serial goes up by one with every
+//! change to the zone or its records and doubles as its etag. ExportZone
+//! streams a consistent snapshot as an RFC 1035 master file; ImportZone
+//! replaces the records with a file's, all or nothing.
+
+pub mod grpc;
+pub mod store;
+pub mod zonefile;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt as _};
+use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
+use loopback_runtime::errors::Refusal;
+use loopback_runtime::fields::{etag, org_name};
+use loopback_runtime::pagination::{Page, PageRequest};
+use loopback_runtime::tx::WriteOptions;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::records::{self, Blame, Candidate, Record, RecordData};
+use crate::usage::{self, MAX_RECORDS_PER_ZONE, MAX_ZONES};
+use crate::{Dns, rpcs};
+
+/// Largest ImportZone request the server decodes: the file's cap and room
+/// for the other fields (bigger requests get tonic's RESOURCE_EXHAUSTED).
+pub const MAX_REQUEST_BYTES: usize = zonefile::MAX_ZONE_FILE_BYTES * 2;
+/// Default TTL of a zone created without one.
+pub const DEFAULT_TTL: i32 = 300;
+/// Records per page while exporting.
+const EXPORT_PAGE: u64 = 1000;
+/// Most bytes per exported chunk.
+pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
+
+loopback_runtime::resource_name! {
+    /// `organizations/{org}/zones/{zone}`, parsed.
+    pub struct ZoneName = "zones", id: Uuid;
+}
+
+/// A zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub organization: Uuid,
+    /// The project of a project-scoped zone (none yet: organization scope).
+    pub project: Option<Uuid>,
+    /// Apex, canonical with the trailing dot.
+    pub dns_name: String,
+    /// Description.
+    pub description: String,
+    /// TTL of new RRsets created without one.
+    pub default_ttl: i32,
+    /// SOA serial (and etag).
+    pub serial: i64,
+    /// Records (without the generated SOA and NS).
+    pub record_count: i64,
+    /// The generated NS records' hostnames (from the settings).
+    pub nameservers: Vec<String>,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change of the zone or its records.
+    pub update_time: DateTime<Utc>,
+}
+
+impl Zone {
+    /// The parsed resource name.
+    pub fn zone_name(&self) -> ZoneName {
+        ZoneName {
+            organization: self.organization,
+            id: self.id,
+        }
+    }
+
+    /// `organizations/{org}/zones/{id}`.
+    pub fn name(&self) -> String {
+        self.zone_name().to_string()
+    }
+
+    /// The etag: the serial.
+    pub fn etag(&self) -> String {
+        etag(self.serial)
+    }
+
+    /// The SOA serial as the 32-bit field holds it (RFC 1982 arithmetic
+    /// lets it wrap; 0 is skipped).
+    pub fn soa_serial(&self) -> u32 {
+        let modulus = i64::from(u32::MAX);
+        u32::try_from((self.serial - 1).rem_euclid(modulus) + 1).unwrap_or(1)
+    }
+
+    fn audit_details(&self) -> serde_json::Value {
+        json!({
+            "dns_name": self.dns_name,
+            "description": self.description,
+            "default_ttl": self.default_ttl,
+            "serial": self.serial,
+        })
+    }
+}
+
+/// CreateZone, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateZone {
+    /// The organization.
+    pub organization: Uuid,
+    /// Apex, canonical.
+    pub dns_name: String,
+    /// Description.
+    pub description: String,
+    /// Default TTL; `None` for 300.
+    pub default_ttl: Option<i32>,
+    /// `request_id` and `validate_only`.
+    pub write: WriteOptions,
+}
+
+/// ListZones, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListZones {
+    /// The organization.
+    pub organization: Uuid,
+    /// Size and position.
+    pub page: PageRequest,
+}
+
+/// UpdateZone, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateZone {
+    /// The zone.
+    pub name: ZoneName,
+    /// Expected etag.
+    pub etag: Option<i64>,
+    /// New description.
+    pub description: Option<String>,
+    /// New default TTL.
+    pub default_ttl: Option<i32>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// DeleteZone, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteZone {
+    /// The zone.
+    pub name: ZoneName,
+    /// Expected etag.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// ImportZone, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportZone {
+    /// The zone.
+    pub name: ZoneName,
+    /// The master file (UTF-8, within the cap).
+    pub zone_file: String,
+    /// Expected etag.
+    pub etag: Option<i64>,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The zone after it.
+    pub zone: Zone,
+    /// Records added.
+    pub created: usize,
+    /// Records whose TTL changed.
+    pub updated: usize,
+    /// Records removed.
+    pub deleted: usize,
+    /// Records kept as they were.
+    pub unchanged: usize,
+}
+
+/// An exported zone file, chunk by chunk.
+pub type ZoneFileStream = BoxStream<'static, Result<String>>;
+
+impl Dns {
+    /// Creates a zone; `max_dns_zones` holds under the organization's lock.
+    pub async fn create_zone(&self, principal: &Principal, input: CreateZone) -> Result<Zone> {
+        let rpc = &rpcs::CREATE_ZONE;
+        let org = input.organization;
+        let policy = self.authorize(principal, rpc, org).await?;
+        let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
+        if let Some(id) = tx.replayed_id() {
+            return self
+                .zone_in(
+                    tx.conn(),
+                    ZoneName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
+        }
+        if let Some(existing) = store::find_by_dns_name(tx.conn(), org, &input.dns_name).await? {
+            return Err(Refusal::AlreadyExists(format!(
+                "{} already has the zone {} ({})",
+                org_name(org),
+                input.dns_name,
+                existing.name()
+            ))
+            .into());
+        }
+        self.refuse_claimed_zone(tx.conn(), &input.dns_name, org)
+            .await?;
+        let count = store::count(tx.conn(), org).await?;
+        let limit = Dns::limit_of(&policy, MAX_ZONES);
+        if count >= limit {
+            return Err(Refusal::LimitReached {
+                organization: org_name(org),
+                limit: MAX_ZONES.into(),
+                limit_value: limit,
+                usage: count,
+            }
+            .into());
+        }
+        let now = Utc::now();
+        let zone = Zone {
+            id: Uuid::now_v7(),
+            organization: org,
+            project: None,
+            dns_name: input.dns_name,
+            description: input.description,
+            default_ttl: input.default_ttl.unwrap_or(DEFAULT_TTL),
+            serial: 1,
+            record_count: 0,
+            nameservers: self.settings().zone_nameservers.clone(),
+            create_time: now,
+            update_time: now,
+        };
+        store::insert(tx.conn(), &zone).await?;
+        usage::record(tx.conn(), org, MAX_ZONES, count + 1).await?;
+        tx.created(zone.id);
+        tx.audit(zone.name(), zone.audit_details());
+        tx.commit().await?;
+        Ok(zone)
+    }
+
+    /// One zone.
+    pub async fn get_zone(&self, principal: &Principal, name: ZoneName) -> Result<Zone> {
+        self.authorize(principal, &rpcs::GET_ZONE, name.organization)
+            .await?;
+        self.zone_in(self.db(), name).await
+    }
+
+    /// A page of zones by DNS name.
+    pub async fn list_zones(&self, principal: &Principal, input: ListZones) -> Result<Page<Zone>> {
+        self.authorize(principal, &rpcs::LIST_ZONES, input.organization)
+            .await?;
+        let rows = store::list(self.db(), input.organization, &input.page).await?;
+        let page = input.page.page(rows, |z| z.dns_name.clone());
+        Ok(page.map(|z| self.with_nameservers(z)))
+    }
+
+    /// Changes a zone's description or default TTL; bumps the serial.
+    pub async fn update_zone(&self, principal: &Principal, input: UpdateZone) -> Result<Zone> {
+        let rpc = &rpcs::UPDATE_ZONE;
+        let name = input.name;
+        self.authorize(principal, rpc, name.organization).await?;
+        let mut tx = self
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
+            .await?;
+        let mut zone = self.zone_for_change(tx.conn(), name, input.etag).await?;
+        if let Some(description) = input.description {
+            zone.description = description;
+        }
+        if let Some(ttl) = input.default_ttl {
+            zone.default_ttl = ttl;
+        }
+        self.bump_zone(tx.conn(), &mut zone, 0).await?;
+        tx.audit(zone.name(), zone.audit_details());
+        tx.commit().await?;
+        Ok(zone)
+    }
+
+    /// Deletes a zone with its records.
+    pub async fn delete_zone(&self, principal: &Principal, input: DeleteZone) -> Result<Zone> {
+        let rpc = &rpcs::DELETE_ZONE;
+        let name = input.name;
+        self.authorize(principal, rpc, name.organization).await?;
+        let mut tx = self
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
+            .await?;
+        let zone = self.zone_for_change(tx.conn(), name, input.etag).await?;
+        records::delete_all_in_zone(tx.conn(), &zone).await?;
+        store::delete(tx.conn(), name.organization, name.id).await?;
+        let org = name.organization;
+        usage::record(
+            tx.conn(),
+            org,
+            MAX_ZONES,
+            store::count(tx.conn(), org).await?,
+        )
+        .await?;
+        usage::record(
+            tx.conn(),
+            org,
+            MAX_RECORDS_PER_ZONE,
+            store::max_record_count(tx.conn(), org).await?,
+        )
+        .await?;
+        tx.audit(zone.name(), zone.audit_details());
+        tx.commit().await?;
+        Ok(zone)
+    }
+
+    /// The zone as an RFC 1035 master file, streamed in chunks from one
+    /// consistent snapshot.
+    pub async fn export_zone(
+        &self,
+        principal: &Principal,
+        name: ZoneName,
+    ) -> Result<ZoneFileStream> {
+        self.authorize(principal, &rpcs::EXPORT_ZONE, name.organization)
+            .await?;
+        let snapshot = store::snapshot(self.db()).await?;
+        let zone = self.zone_in(&snapshot, name).await?;
+        let head = zonefile::head(
+            &zone.dns_name,
+            zone.soa_serial(),
+            &zone.nameservers,
+            &self.settings().hostmaster,
+            &format!(
+                "{} exported by Loopback at serial {}",
+                zone.name(),
+                zone.serial
+            ),
+        );
+        struct State {
+            snapshot: Option<loopback_runtime::db::DatabaseTransaction>,
+            zone: Zone,
+            after: Option<(String, String, String)>,
+            pending: String,
+        }
+        let state = State {
+            snapshot: Some(snapshot),
+            zone,
+            after: None,
+            pending: head,
+        };
+        let chunks = stream::try_unfold(state, |mut state| async move {
+            loop {
+                if state.pending.len() >= EXPORT_CHUNK_BYTES {
+                    let rest = split_chunk(&mut state.pending);
+                    let chunk = std::mem::replace(&mut state.pending, rest);
+                    return Ok(Some((chunk, state)));
+                }
+                let Some(snapshot) = &state.snapshot else {
+                    if state.pending.is_empty() {
+                        return Ok(None);
+                    }
+                    let chunk = std::mem::take(&mut state.pending);
+                    return Ok(Some((chunk, state)));
+                };
+                let page =
+                    records::page_in_zone(snapshot, &state.zone, state.after.as_ref(), EXPORT_PAGE)
+                        .await?;
+                if let Some(last) = page.last() {
+                    state.after = Some((
+                        last.owner.clone(),
+                        last.record_type().as_str().to_string(),
+                        last.id.to_string(),
+                    ));
+                }
+                for record in &page {
+                    state.pending.push_str(&record.zone_file_line());
+                }
+                if (page.len() as u64) < EXPORT_PAGE
+                    && let Some(snapshot) = state.snapshot.take()
+                {
+                    snapshot.rollback().await?;
+                }
+            }
+        });
+        Ok(chunks.boxed())
+    }
+
+    /// Replaces the zone's records with those of a master file, all or
+    /// nothing; records the file has exactly as the zone has them stay
+    /// (same id and etag).
+    pub async fn import_zone(&self, principal: &Principal, input: ImportZone) -> Result<Imported> {
+        let rpc = &rpcs::IMPORT_ZONE;
+        let name = input.name;
+        let org = name.organization;
+        let policy = self.authorize(principal, rpc, org).await?;
+        // The apex and default TTL never change under us (the apex is
+        // immutable; a changed TTL moves the serial, which is checked below).
+        let before = self.zone_in(self.db(), name).await?;
+        let (parsed, mut v) =
+            zonefile::parse(&input.zone_file, &before.dns_name, before.default_ttl);
+        let mut candidates: Vec<Candidate> = parsed
+            .iter()
+            .map(|r| Candidate {
+                owner: r.owner.clone(),
+                ttl: Some(r.ttl),
+                data: r.data.clone(),
+                blame: Some(Blame::Line(r.line)),
+            })
+            .collect();
+        records::default_ttls(&mut candidates, before.default_ttl);
+        records::check_rules(&candidates, &before.dns_name, &mut v);
+        v.into_result()?;
+
+        let mut tx = self
+            .begin_write(
+                org,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
+            .await?;
+        let etag = input.etag.or(Some(before.serial));
+        let mut zone = self.zone_for_change(tx.conn(), name, etag).await?;
+        let existing = records::all_in_zone(tx.conn(), &zone).await?;
+        let mut by_data: HashMap<(&str, &RecordData), &Record> = existing
+            .iter()
+            .map(|r| ((r.owner.as_str(), &r.data), r))
+            .collect();
+        let now = Utc::now();
+        let (mut created, mut updated, mut unchanged) = (Vec::new(), Vec::new(), 0_usize);
+        for r in &parsed {
+            match by_data.remove(&(r.owner.as_str(), &r.data)) {
+                Some(old) if old.ttl == r.ttl => unchanged += 1,
+                Some(old) => updated.push(Record {
+                    ttl: r.ttl,
+                    version: old.version + 1,
+                    update_time: now,
+                    ..old.clone()
+                }),
+                None => created.push(Record {
+                    id: Uuid::now_v7(),
+                    organization: org,
+                    zone: zone.id,
+                    owner: r.owner.clone(),
+                    ttl: r.ttl,
+                    data: r.data.clone(),
+                    version: 1,
+                    create_time: now,
+                    update_time: now,
+                }),
+            }
+        }
+        let removed: Vec<Uuid> = by_data.values().map(|r| r.id).collect();
+        if !removed.is_empty() {
+            self.authorize(principal, &rpcs::IMPORT_DELETES, org)
+                .await?;
+        }
+        let limit = Dns::limit_of(&policy, MAX_RECORDS_PER_ZONE);
+        let total = i64::try_from(parsed.len()).unwrap_or(i64::MAX);
+        if total > limit && !created.is_empty() {
+            return Err(Refusal::LimitReached {
+                organization: org_name(org),
+                limit: MAX_RECORDS_PER_ZONE.into(),
+                limit_value: limit,
+                usage: zone.record_count,
+            }
+            .into());
+        }
+        let changed = !(created.is_empty() && updated.is_empty() && removed.is_empty());
+        if changed {
+            records::write_changes(tx.conn(), &zone, &removed, &updated, &created).await?;
+            let delta = total - zone.record_count;
+            self.bump_zone(tx.conn(), &mut zone, delta).await?;
+        }
+        let imported = Imported {
+            created: created.len(),
+            updated: updated.len(),
+            deleted: removed.len(),
+            unchanged,
+            zone,
+        };
+        tx.audit(
+            imported.zone.name(),
+            json!({
+                "serial": imported.zone.serial,
+                "created": imported.created,
+                "updated": imported.updated,
+                "deleted": imported.deleted,
+                "unchanged": imported.unchanged,
+            }),
+        );
+        tx.commit().await?;
+        Ok(imported)
+    }
+
+    /// A zone with its generated nameservers.
+    fn with_nameservers(&self, mut zone: Zone) -> Zone {
+        zone.nameservers
+            .clone_from(&self.settings().zone_nameservers);
+        zone
+    }
+
+    /// A zone; NOT_FOUND when missing or another organization's.
+    pub(crate) async fn zone_in(&self, conn: &impl Conn, name: ZoneName) -> Result<Zone> {
+        store::find(conn, name.organization, name.id)
+            .await?
+            .map(|z| self.with_nameservers(z))
+            .ok_or_else(|| Error::not_found(name.to_string()))
+    }
+
+    /// A zone about to change: NOT_FOUND, or ABORTED when `etag` (a
+    /// serial) is stale.
+    pub(crate) async fn zone_for_change(
+        &self,
+        conn: &impl Conn,
+        name: ZoneName,
+        etag: Option<i64>,
+    ) -> Result<Zone> {
+        let zone = self.zone_in(conn, name).await?;
+        if etag.is_some_and(|e| e != zone.serial) {
+            return Err(Error::etag_mismatch(name.to_string()));
+        }
+        Ok(zone)
+    }
+
+    /// Stores a changed zone with the next serial and `record_delta` more
+    /// records, and records the organization's fullest zone for usage.
+    pub(crate) async fn bump_zone(
+        &self,
+        conn: &impl Conn,
+        zone: &mut Zone,
+        record_delta: i64,
+    ) -> Result<()> {
+        zone.serial += 1;
+        zone.record_count += record_delta;
+        zone.update_time = Utc::now();
+        store::update(conn, zone).await?;
+        if record_delta != 0 {
+            let fullest = store::max_record_count(conn, zone.organization).await?;
+            usage::record(conn, zone.organization, MAX_RECORDS_PER_ZONE, fullest).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Cuts `pending` at the last line break within a chunk's size and returns
+/// what follows it.
+fn split_chunk(pending: &mut String) -> String {
+    let limit = pending.floor_char_boundary(EXPORT_CHUNK_BYTES.min(pending.len()));
+    let cut = pending[..limit].rfind('\n').map_or(limit, |i| i + 1);
+    pending.split_off(cut)
+}
