@@ -89,6 +89,16 @@ loopback_runtime::rpc_table! {
     CHANGE_PLAN = "ChangePlan", perm(c::ORGANIZATIONS_CHANGE_PLAN), Setup;
 }
 
+/// Not an RPC: the audit name of the purge job removing an organization
+/// (and everything org-core holds for it) for good.
+pub const PURGE_ORGANIZATION: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeOrganization", OPERATORS, Setup);
+
+/// Not an RPC: the audit name of the purge job removing a project deleted
+/// on its own for good.
+pub const PURGE_PROJECT: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeProject", OPERATORS, Setup);
+
 #[cfg(test)]
 mod tests {
     use prost::Message as _;
