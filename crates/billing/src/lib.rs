@@ -23,6 +23,7 @@ pub mod error;
 pub mod invoices;
 pub mod migration;
 pub mod payment_methods;
+pub mod purge;
 pub mod rpcs;
 pub mod spending;
 pub mod usage;
@@ -264,10 +265,19 @@ impl Service for Billing {
         );
         let billing = self.clone();
         let reporter = self.clone();
+        // Subscribed here, before the job's first reconciliation, so no
+        // purge in between is missed.
+        let purges = self
+            .clone()
+            .follow_purges(self.authority().subscribe_lifecycle(), shutdown.clone());
         vec![
             Job {
                 name: "audit outbox relay",
                 task: Box::pin(relay),
+            },
+            Job {
+                name: "purge",
+                task: Box::pin(purges),
             },
             Job::every("spending sweep", SPENDING_SWEEP, shutdown, move || {
                 let billing = billing.clone();

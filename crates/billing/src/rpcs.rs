@@ -38,6 +38,11 @@ loopback_runtime::rpc_table! {
 pub const EVALUATE_SPENDING: loopback_runtime::authz::Rpc =
     loopback_runtime::authz::Rpc::new("EvaluateSpending", SERVICES, Read);
 
+/// Not an RPC: the audit name of billing deleting what it held for an
+/// organization org-core purged.
+pub const PURGE_ORGANIZATION: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeOrganization", SERVICES, Setup);
+
 #[cfg(test)]
 mod tests {
     use prost::Message as _;

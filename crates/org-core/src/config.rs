@@ -1,7 +1,9 @@
 //! org-core's own settings (on top of the shared server settings).
 
 use std::path::Path;
+use std::time::Duration;
 
+use loopback_runtime::config::parse_duration;
 use loopback_runtime::secrets::Keyring;
 
 use crate::onboarding::Item;
@@ -33,13 +35,43 @@ pub struct OrgCoreArgs {
     /// github, gitlab, network_bridges, monitoring, notifications.
     #[arg(long = "features", env = "LOOPBACK_FEATURES", value_delimiter = ',')]
     pub features: Option<Vec<String>>,
-    /// Days a soft-deleted organization or project can be undeleted.
+    /// How long a soft-deleted organization or project can be undeleted
+    /// before the purge job removes it for good: a whole number with a
+    /// unit, `s`, `m`, `h` or `d` (e.g. `30d`).
     #[arg(
-        long = "deleted-retention-days",
-        env = "LOOPBACK_DELETED_RETENTION_DAYS",
-        default_value_t = 30
+        long = "deleted-retention",
+        env = "LOOPBACK_DELETED_RETENTION",
+        default_value = "30d",
+        value_parser = parse_duration
     )]
-    pub deleted_retention_days: u32,
+    pub deleted_retention: Duration,
+    /// How often the purge job looks for organizations and projects past
+    /// their purge time (`s`, `m`, `h` or `d`).
+    #[arg(
+        long = "purge-interval",
+        env = "LOOPBACK_PURGE_INTERVAL",
+        default_value = "1m",
+        value_parser = parse_duration
+    )]
+    pub purge_interval: Duration,
+    /// How long policy changes stay on the feed: a watcher further behind
+    /// than this is told to resync (`s`, `m`, `h` or `d`).
+    #[arg(
+        long = "feed-retention",
+        env = "LOOPBACK_FEED_RETENTION",
+        default_value = "7d",
+        value_parser = parse_duration
+    )]
+    pub feed_retention: Duration,
+    /// How often the feed is compacted to `--feed-retention` (`s`, `m`,
+    /// `h` or `d`).
+    #[arg(
+        long = "feed-compaction-interval",
+        env = "LOOPBACK_FEED_COMPACTION_INTERVAL",
+        default_value = "5m",
+        value_parser = parse_duration
+    )]
+    pub feed_compaction_interval: Duration,
     /// Accept `http://` issuer and metadata URLs for loopback hosts
     /// (localhost, 127.0.0.1, ::1): for development only.
     #[arg(
@@ -92,7 +124,10 @@ impl Default for OrgCoreArgs {
             default_flags: Vec::new(),
             features: None,
             default_plan: "default".into(),
-            deleted_retention_days: 30,
+            deleted_retention: Duration::from_secs(30 * 86_400),
+            purge_interval: Duration::from_secs(60),
+            feed_retention: Duration::from_secs(7 * 86_400),
+            feed_compaction_interval: Duration::from_secs(300),
             invite_ttl_hours: 168,
             allow_http_loopback_idp: false,
             usage_warning_fraction: 0.8,
@@ -112,6 +147,12 @@ pub struct Settings {
     pub default_plan: String,
     /// How long soft-deleted resources can be undeleted.
     pub retention: chrono::Duration,
+    /// How often the purge job runs.
+    pub purge_interval: Duration,
+    /// How long policy changes stay on the feed.
+    pub feed_retention: chrono::Duration,
+    /// How often the feed is compacted.
+    pub feed_compaction_interval: Duration,
     /// Default validity of invite tokens.
     pub invite_ttl: chrono::Duration,
     /// Accept http:// IdP URLs on loopback hosts (development).
@@ -131,6 +172,9 @@ impl Default for Settings {
             features: policy::FEATURES.iter().map(|f| f.to_string()).collect(),
             default_plan: "default".into(),
             retention: chrono::Duration::days(30),
+            purge_interval: Duration::from_secs(60),
+            feed_retention: chrono::Duration::days(7),
+            feed_compaction_interval: Duration::from_secs(300),
             invite_ttl: chrono::Duration::days(7),
             allow_http_loopback_idp: false,
             keyring: ephemeral_keyring(),
@@ -214,10 +258,12 @@ impl OrgCoreArgs {
         crate::plans::validate_plan_id(default_plan)
             .map_err(|e| format!("--default-plan: the plan id {e}"))?;
         settings.default_plan = default_plan.to_string();
-        if self.deleted_retention_days == 0 {
-            return Err("--deleted-retention-days must be at least 1".into());
-        }
-        settings.retention = chrono::Duration::days(i64::from(self.deleted_retention_days));
+        settings.retention = positive("--deleted-retention", self.deleted_retention)?;
+        positive("--purge-interval", self.purge_interval)?;
+        settings.purge_interval = self.purge_interval;
+        settings.feed_retention = positive("--feed-retention", self.feed_retention)?;
+        positive("--feed-compaction-interval", self.feed_compaction_interval)?;
+        settings.feed_compaction_interval = self.feed_compaction_interval;
         if !(1..=720).contains(&self.invite_ttl_hours) {
             return Err("--invite-ttl-hours must be between 1 and 720".into());
         }
@@ -244,6 +290,15 @@ impl OrgCoreArgs {
         settings.onboarding_checklist = checklist;
         Ok(settings)
     }
+}
+
+/// `value` as a chrono duration, refused when zero (or beyond chrono's
+/// range); the error names `flag`.
+fn positive(flag: &str, value: Duration) -> Result<chrono::Duration, String> {
+    if value.is_zero() {
+        return Err(format!("{flag} must be at least 1s"));
+    }
+    chrono::Duration::from_std(value).map_err(|_| format!("{flag} is too long"))
 }
 
 #[cfg(test)]
@@ -283,5 +338,35 @@ mod tests {
             err.contains("--onboarding-checklist") && err.contains("kyc"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn retention_and_job_periods_are_durations() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: OrgCoreArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "org-core",
+            "--deleted-retention=2s",
+            "--purge-interval=1s",
+            "--feed-retention=90m",
+            "--feed-compaction-interval=1h",
+        ])
+        .expect("valid flags");
+        let s = cli.args.settings(ephemeral_keyring()).expect("valid");
+        assert_eq!(s.retention, chrono::Duration::seconds(2));
+        assert_eq!(s.purge_interval, Duration::from_secs(1));
+        assert_eq!(s.feed_retention, chrono::Duration::minutes(90));
+        assert_eq!(s.feed_compaction_interval, Duration::from_secs(3_600));
+        let defaults = Cli::try_parse_from(["org-core"]).expect("defaults");
+        let s = defaults.args.settings(ephemeral_keyring()).expect("valid");
+        assert_eq!(s.retention, chrono::Duration::days(30));
+        assert_eq!(s.feed_retention, chrono::Duration::days(7));
+        assert!(Cli::try_parse_from(["org-core", "--deleted-retention=30"]).is_err());
+        let zero = Cli::try_parse_from(["org-core", "--purge-interval=0s"]).expect("parses");
+        assert!(zero.args.settings(ephemeral_keyring()).is_err());
     }
 }

@@ -37,6 +37,7 @@ pub mod paging;
 pub mod plans;
 pub mod policy;
 pub mod projects;
+pub mod purge;
 pub mod quotas;
 pub mod roles;
 pub mod rpcs;
@@ -46,7 +47,8 @@ use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::auth::Authenticator;
 use loopback_runtime::db::{DatabaseConnection, DbErr};
 use loopback_runtime::secrets::SealedColumn;
-use loopback_runtime::service::{BoxError, Context, NoLink, Service};
+use loopback_runtime::service::{BoxError, Context, Job, NoLink, Service};
+use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
 pub use config::{OrgCoreArgs, Settings};
@@ -211,6 +213,45 @@ impl Service for OrgCore {
             onboarding_service_server::OnboardingServiceServer,
             onboarding::grpc::OnboardingGrpc(self.clone())
         );
+    }
+
+    /// The purge job (every `--purge-interval`: organizations and projects
+    /// past their purge time, see [`purge`]) and the feed compaction (every
+    /// `--feed-compaction-interval`: changes older than `--feed-retention`
+    /// go, the newest always stays; a watcher behind them resyncs).
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let settings = self.settings();
+        let purger = self.clone();
+        let compactor = self.clone();
+        let retention = settings.feed_retention;
+        vec![
+            Job::every("purge", settings.purge_interval, shutdown, move || {
+                let core = purger.clone();
+                async move {
+                    let run = core.purge_due().await.map_err(|e| e.to_string())?;
+                    if run.failed > 0 {
+                        return Err(format!("{} purge(s) failed", run.failed));
+                    }
+                    Ok(())
+                }
+            }),
+            Job::every(
+                "feed compaction",
+                settings.feed_compaction_interval,
+                shutdown,
+                move || {
+                    let core = compactor.clone();
+                    async move {
+                        let removed = core
+                            .compact_changes(retention)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tracing::debug!(removed, "compacted the policy feed");
+                        Ok(())
+                    }
+                },
+            ),
+        ]
     }
 
     fn stop(&self) {

@@ -96,6 +96,16 @@ loopback_runtime::rpc_table! {
     REPORT_ONBOARDING_ITEM = "ReportOnboardingItem", SERVICES, Read;
 }
 
+/// Not an RPC: the audit name of the purge job removing an organization
+/// (and everything org-core holds for it) for good.
+pub const PURGE_ORGANIZATION: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeOrganization", OPERATORS, Setup);
+
+/// Not an RPC: the audit name of the purge job removing a project deleted
+/// on its own for good.
+pub const PURGE_PROJECT: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeProject", OPERATORS, Setup);
+
 #[cfg(test)]
 mod tests {
     use prost::Message as _;

@@ -149,3 +149,56 @@ impl SecretArgs {
         crate::secrets::Keyring::from_key_files(&self.effective_key_files(data_dir))
     }
 }
+
+/// Parses a duration flag: a whole number followed by `s`, `m`, `h` or `d`
+/// (seconds, minutes, hours, days), e.g. `30d`, `90s`. A bare number is
+/// refused, so a value never silently means another unit than intended.
+/// Use it as a clap `value_parser`.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{value:?}: give a unit, e.g. 30d, 12h, 15m or 90s"))?;
+    let (number, unit) = value.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?}: expected a whole number before the unit"))?;
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("{value:?}: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(seconds_per)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{value:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn durations_take_one_of_four_units() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3_600)));
+        assert_eq!(parse_duration(" 15m "), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in [
+            "",
+            "30",
+            "d",
+            "1.5h",
+            "-1s",
+            "3w",
+            "10 s",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} is refused");
+        }
+    }
+}

@@ -299,6 +299,41 @@ impl WriteTx {
         }
     }
 
+    /// Forgets everything the kit keeps for this transaction's scope, for a
+    /// purge: its lock row and its request ids, plus the request ids that
+    /// name the scope as what they created (an organization's
+    /// `CreateOrganization`, recorded under its creator's account). The lock
+    /// stays held until commit; a writer waiting on it then finds no row
+    /// and takes a fresh one. Returns how many rows went.
+    pub async fn forget_scope(&self) -> Result<u64, DbErr> {
+        let scope = self.scope.to_string();
+        let locks = Query::delete()
+            .from_table(Alias::new(LOCKS))
+            .and_where(Expr::col(Alias::new("scope_id")).eq(scope.as_str()))
+            .to_owned();
+        let ids = Query::delete()
+            .from_table(Alias::new(REQUEST_IDS))
+            .cond_where(
+                Expr::col(Alias::new("scope_id"))
+                    .eq(scope.as_str())
+                    .or(Expr::col(Alias::new("resource")).eq(scope.as_str())),
+            )
+            .to_owned();
+        let locks = self.txn.execute(&locks).await?.rows_affected();
+        Ok(locks + self.txn.execute(&ids).await?.rows_affected())
+    }
+
+    /// Forgets the request ids (of any scope) that recorded `resource` as
+    /// what they created: the resource is being purged, so a retry must
+    /// not be answered with it. Returns how many went.
+    pub async fn forget_created(&self, resource: &str) -> Result<u64, DbErr> {
+        let stmt = Query::delete()
+            .from_table(Alias::new(REQUEST_IDS))
+            .and_where(Expr::col(Alias::new("resource")).eq(resource))
+            .to_owned();
+        Ok(self.txn.execute(&stmt).await?.rows_affected())
+    }
+
     /// Writes the request id and audit records and commits; for
     /// `validate_only` rolls everything back instead. Raises the commit
     /// signal after a commit.

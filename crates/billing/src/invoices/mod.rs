@@ -365,6 +365,36 @@ fn transition_error(invoice: &Invoice, action: Action) -> Error {
     }
 }
 
+/// What a purge did to an organization's invoices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgedInvoices {
+    /// Draft invoices deleted (with their lines).
+    pub drafts: u64,
+    /// Finalized invoices kept (open, paid, void, uncollectible, with
+    /// their lines): the law requires them to be retained.
+    pub finalized_kept: u64,
+}
+
+/// Deletes `org`'s draft invoices with their lines and its invoice counter
+/// (no number will ever be issued to it again), keeping its finalized
+/// invoices: the organization was purged. Call it first in billing's purge
+/// transaction: it takes the usage lock, so no usage event is being
+/// recorded for `org` meanwhile.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<PurgedInvoices> {
+    store::exclude_usage(conn, org).await?;
+    let (drafts, finalized_kept) = store::purge_organization(conn, org).await?;
+    Ok(PurgedInvoices {
+        drafts,
+        finalized_kept,
+    })
+}
+
+/// Organizations with a draft invoice or an invoice counter, in id order
+/// after `after`, at most `limit` (for the purge reconciliation).
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
 impl Billing {
     /// Prices usage lines (as [`Billing::priced_usage_on`] returns them)
     /// into invoice lines plus the tax line.

@@ -90,6 +90,81 @@ pub async fn count_open(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
         .await?)
 }
 
+/// Deletes `org`'s draft invoices with their lines and its invoice counter,
+/// keeping finalized invoices (open, paid, void, uncollectible) and their
+/// lines. Call it after [`exclude_usage`]. Returns (drafts deleted,
+/// finalized invoices kept).
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<(u64, u64)> {
+    use sea_orm::PaginatorTrait as _;
+    let drafts: Vec<String> = invoice::Entity::find()
+        .select_only()
+        .column(invoice::Column::Id)
+        .filter(invoice::Column::OrganizationId.eq(org.to_string()))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Draft.as_str()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if !drafts.is_empty() {
+        invoice_line::Entity::delete_many()
+            .filter(invoice_line::Column::InvoiceId.is_in(drafts.iter().cloned()))
+            .exec(conn)
+            .await?;
+    }
+    let deleted = invoice::Entity::delete_many()
+        .filter(invoice::Column::OrganizationId.eq(org.to_string()))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Draft.as_str()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    invoice_counter::Entity::delete_by_id(org.to_string())
+        .exec(conn)
+        .await?;
+    let kept = invoice::Entity::find()
+        .filter(invoice::Column::OrganizationId.eq(org.to_string()))
+        .count(conn)
+        .await?;
+    Ok((deleted, kept))
+}
+
+/// Organizations with a draft invoice or an invoice counter (what a purge
+/// deletes), in id order after `after`, at most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let after = after.map(|a| a.to_string()).unwrap_or_default();
+    let mut ids: Vec<String> = invoice::Entity::find()
+        .select_only()
+        .column(invoice::Column::OrganizationId)
+        .distinct()
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Draft.as_str()))
+        .filter(invoice::Column::OrganizationId.gt(after.as_str()))
+        .order_by_asc(invoice::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let counted: Vec<String> = invoice_counter::Entity::find()
+        .select_only()
+        .column(invoice_counter::Column::OrganizationId)
+        .filter(invoice_counter::Column::OrganizationId.gt(after.as_str()))
+        .order_by_asc(invoice_counter::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.extend(counted);
+    ids.sort();
+    ids.dedup();
+    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    ids.iter()
+        .map(|id| {
+            Uuid::parse_str(id).map_err(|_| Error::Corrupt(format!("invoice organization {id:?}")))
+        })
+        .collect()
+}
+
 /// Takes the organization's next invoice number (under the organization's
 /// write lock and [`exclude_usage`]).
 pub async fn take_number(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {

@@ -146,6 +146,19 @@ fn audit_details(p: &PaymentMethod) -> serde_json::Value {
     }
 }
 
+/// Deletes every payment method of `org`, the sealed processor token or
+/// IBAN with it (the organization was purged: call it inside billing's
+/// purge transaction). Returns how many went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations with payment methods, in id order after `after`, at most
+/// `limit` (for the purge reconciliation).
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
 impl Billing {
     /// Adds a payment method; the first one becomes the default. SEPA needs
     /// the organization's `sepa_payment_allowed` flag.

@@ -188,6 +188,53 @@ pub async fn delete(
     Ok(())
 }
 
+/// Deletes every payment method of `org`, its sealed secret with it, and
+/// its pending onboarding report (org-core forgot the organization).
+/// Returns how many payment methods went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    onboarding_report::Entity::delete_many()
+        .filter(onboarding_report::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(payment_method::Entity::delete_many()
+        .filter(payment_method::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Organizations with payment methods, in id order after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let mut q = payment_method::Entity::find()
+        .select_only()
+        .column(payment_method::Column::OrganizationId)
+        .distinct();
+    if let Some(after) = after {
+        q = q.filter(payment_method::Column::OrganizationId.gt(after.to_string()));
+    }
+    let ids: Vec<String> = q
+        .order_by_asc(payment_method::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    parse_ids(ids)
+}
+
+fn parse_ids(ids: Vec<String>) -> Result<Vec<Uuid>> {
+    ids.iter()
+        .map(|id| {
+            Uuid::parse_str(id)
+                .map_err(|_| Error::Corrupt(format!("payment method organization {id:?}")))
+        })
+        .collect()
+}
+
 /// The sealed secret of a payment method.
 pub async fn sealed_secret(
     conn: &impl ConnectionTrait,

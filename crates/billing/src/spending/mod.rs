@@ -9,6 +9,7 @@ pub mod store;
 
 use chrono::{DateTime, Utc};
 use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
 use loopback_runtime::errors::FieldViolations;
 use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
@@ -88,6 +89,18 @@ pub struct SpendingStatus {
     pub alerts: Vec<Alert>,
     /// Hard limit reached.
     pub reached: bool,
+}
+
+/// Deletes `org`'s spending limit and alerts (the organization was purged:
+/// call it inside billing's purge transaction). Returns how many rows went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations with a spending limit or alerts, in id order after
+/// `after`, at most `limit` (for the purge reconciliation).
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
 }
 
 impl Billing {

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use loopback_runtime::db::is_unique_violation;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Alert, SpendingLimit};
@@ -95,6 +95,60 @@ pub async fn alerts(conn: &impl ConnectionTrait, org: Uuid, period: &str) -> Res
             alert_time: a.alert_time,
         })
         .collect())
+}
+
+/// Deletes `org`'s spending limit and every alert it fired. Returns how
+/// many rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    let limits = spending_limit::Entity::delete_many()
+        .filter(spending_limit::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let alerts = spending_alert::Entity::delete_many()
+        .filter(spending_alert::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(limits + alerts)
+}
+
+/// Organizations with a spending limit or alerts, in id order after
+/// `after`, at most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let after = after.map(|a| a.to_string()).unwrap_or_default();
+    let mut ids: Vec<String> = spending_limit::Entity::find()
+        .select_only()
+        .column(spending_limit::Column::OrganizationId)
+        .filter(spending_limit::Column::OrganizationId.gt(after.as_str()))
+        .order_by_asc(spending_limit::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let alerted: Vec<String> = spending_alert::Entity::find()
+        .select_only()
+        .column(spending_alert::Column::OrganizationId)
+        .distinct()
+        .filter(spending_alert::Column::OrganizationId.gt(after.as_str()))
+        .order_by_asc(spending_alert::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.extend(alerted);
+    ids.sort();
+    ids.dedup();
+    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    ids.iter()
+        .map(|id| {
+            Uuid::parse_str(id).map_err(|_| Error::Corrupt(format!("spending organization {id:?}")))
+        })
+        .collect()
 }
 
 /// Every organization with a hard limit.

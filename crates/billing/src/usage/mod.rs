@@ -52,6 +52,21 @@ pub fn period_of(t: DateTime<Utc>) -> String {
 /// practice).
 const MAX_PERIOD_RETRIES: usize = 24;
 
+/// Deletes every usage event of `org` (the organization was purged: call it
+/// inside billing's purge transaction, after
+/// `invoices::purge_organization` took the usage lock). Events already
+/// billed live on as the lines of the finalized invoices that are kept;
+/// the rest would be billed to nobody. Returns how many went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations with usage events, in id order after `after`, at most
+/// `limit` (for the purge reconciliation).
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
 impl Billing {
     /// RecordUsage: records one event; false when its idempotency key was
     /// seen before. Services only; the organization must exist.

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use loopback_runtime::db::is_unique_violation;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::UsageEvent;
@@ -74,6 +74,42 @@ pub async fn insert_if_period_open(
         Err(err) if is_unique_violation(&err) => Ok(Inserted::Duplicate),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Deletes every usage event of `org`. Returns how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(usage_event::Entity::delete_many()
+        .filter(usage_event::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Organizations with usage events, in id order after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let mut q = usage_event::Entity::find()
+        .select_only()
+        .column(usage_event::Column::OrganizationId)
+        .distinct();
+    if let Some(after) = after {
+        q = q.filter(usage_event::Column::OrganizationId.gt(after.to_string()));
+    }
+    let ids: Vec<String> = q
+        .order_by_asc(usage_event::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.iter()
+        .map(|id| {
+            Uuid::parse_str(id).map_err(|_| Error::Corrupt(format!("usage organization {id:?}")))
+        })
+        .collect()
 }
 
 /// Total quantity per (project, meter) of `org` in `period`.

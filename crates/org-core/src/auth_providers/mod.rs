@@ -284,6 +284,13 @@ pub async fn count(conn: &impl Conn, org: Uuid) -> Result<i64> {
     store::count(conn, org).await
 }
 
+/// Deletes every login provider of `org`, its sealed client secret with it
+/// (the organization is being purged: call it inside the purge's write
+/// transaction). Returns how many went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
 impl OrgCore {
     /// Refuses http URLs on loopback hosts unless this is a development
     /// deployment that allows them.

@@ -128,6 +128,16 @@ pub async fn delete(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// Deletes every provider of `org` (their sealed client secrets are
+/// columns of the rows). Returns how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(auth_provider::Entity::delete_many()
+        .filter(auth_provider::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
 /// Number of providers of `org`.
 pub async fn count(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
     let n = auth_provider::Entity::find()

@@ -406,7 +406,9 @@ impl OrgCore {
     }
 
     /// Sends every change after `revision` to `tx`, then waits for more,
-    /// until the watcher goes away.
+    /// until the watcher goes away. A watcher whose position the compaction
+    /// watermark passes (it read too slowly, or came back too late) gets
+    /// `Resync`, never a silent gap.
     async fn pump_changes(
         &self,
         mut revision: i64,
@@ -426,7 +428,23 @@ impl OrgCore {
             revision = latest;
         }
         loop {
-            let batch = changes::after(self.db(), revision, BATCH).await?;
+            let batch = match changes::read_after(self.db(), revision, BATCH).await? {
+                changes::Next::Changes(batch) => batch,
+                changes::Next::Compacted { latest } => {
+                    // Compaction passed this watcher while it was behind
+                    // (a slow reader): what it missed is gone, so it must
+                    // reload; it continues from the feed's head.
+                    if tx
+                        .send(Ok(PolicyEvent::Resync { revision: latest }))
+                        .await
+                        .is_err()
+                    {
+                        return Ok(());
+                    }
+                    revision = latest;
+                    continue;
+                }
+            };
             let caught_up = (batch.len() as u64) < BATCH;
             for change in batch {
                 let event = PolicyEvent::Change {

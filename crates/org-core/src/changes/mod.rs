@@ -15,7 +15,7 @@ pub mod store;
 pub use store::{listen, postgres_pool};
 
 use chrono::{DateTime, Utc};
-use loopback_runtime::db::Conn;
+use loopback_runtime::db::{Conn, DatabaseConnection};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -48,6 +48,10 @@ pub mod kind {
     pub const PROJECT_UNDELETED: &str = "project_undeleted";
     /// A project was purged for good: services drop what they keep for it.
     pub const PROJECT_PURGED: &str = "project_purged";
+    /// The organization was purged for good (after one `project_purged`
+    /// per project it still had): services drop what they keep for it,
+    /// except what law requires them to retain.
+    pub const PURGED: &str = "purged";
 }
 
 /// One change on the feed.
@@ -89,6 +93,27 @@ pub async fn project_purged(conn: &impl Conn, organization: Uuid, project: Uuid)
     append_project(conn, organization, project, kind::PROJECT_PURGED).await
 }
 
+/// Appends `purged` for `organization`: call it in the purge's write
+/// transaction, after its data went and [`forget_organization`], and after
+/// `project_purged` for each project it still had.
+pub async fn purged(conn: &impl Conn, organization: Uuid) -> Result<()> {
+    append(conn, organization, kind::PURGED).await
+}
+
+/// Deletes the changes of `organization` still on the feed (it is being
+/// purged; its `purged` change is appended after this and goes with
+/// compaction). Watchers behind them simply do not see them: what they
+/// were about is gone, and `purged` says so. Returns how many went.
+pub async fn forget_organization(conn: &impl Conn, organization: Uuid) -> Result<u64> {
+    store::forget(conn, organization, None).await
+}
+
+/// Deletes the changes about `project` of `organization` still on the feed
+/// (it is being purged; `project_purged` follows). Returns how many went.
+pub async fn forget_project(conn: &impl Conn, organization: Uuid, project: Uuid) -> Result<u64> {
+    store::forget(conn, organization, Some(project)).await
+}
+
 /// The highest revision committed so far (0 if none).
 pub async fn latest(conn: &impl Conn) -> Result<i64> {
     store::latest(conn).await
@@ -104,6 +129,28 @@ pub async fn after(conn: &impl Conn, revision: i64, limit: u64) -> Result<Vec<Ch
     store::after(conn, revision, limit).await
 }
 
+/// What a watcher at some revision reads next (see [`read_after`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// The changes after the watcher's revision, oldest first (complete:
+    /// none of them was compacted away).
+    Changes(Vec<Change>),
+    /// Changes after the watcher's revision were compacted away: it must
+    /// resync, and continue from `latest`.
+    Compacted {
+        /// The feed's latest revision.
+        latest: i64,
+    },
+}
+
+/// Changes after `revision` (at most `limit`), or [`Next::Compacted`] when
+/// the watermark has passed `revision`, read from one snapshot: a
+/// compaction between the two reads cannot make a watcher skip changes
+/// silently.
+pub async fn read_after(db: &DatabaseConnection, revision: i64, limit: u64) -> Result<Next> {
+    store::read_after(db, revision, limit).await
+}
+
 /// The latest revision touching `organization` (0 if none).
 pub async fn latest_for(conn: &impl Conn, organization: Uuid) -> Result<i64> {
     store::latest_for(conn, organization).await
@@ -112,6 +159,8 @@ pub async fn latest_for(conn: &impl Conn, organization: Uuid) -> Result<i64> {
 impl OrgCore {
     /// Deletes policy changes older than `retain` (keeping the newest) so
     /// the feed does not grow forever; watchers older than that resync.
+    /// The feed compaction job runs it every `--feed-compaction-interval`
+    /// with `--feed-retention`.
     pub async fn compact_changes(&self, retain: chrono::Duration) -> Result<u64> {
         store::compact(self.db(), Utc::now() - retain).await
     }

@@ -12,12 +12,12 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::postgres::{PgListener, PgPool};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait as _,
 };
 use uuid::Uuid;
 
-use super::Change;
+use super::{Change, Next};
 use crate::entity::{policy_change, policy_feed_meta};
 use crate::error::Result;
 use crate::model::parse_stored_uuid;
@@ -38,6 +38,16 @@ fn to_domain(m: policy_change::Model) -> Result<Change> {
     })
 }
 
+/// Takes the feed's lock on PostgreSQL (held until commit or rollback; see
+/// the module docs). SQLite's one writer needs none.
+async fn lock_feed(conn: &impl ConnectionTrait) -> Result<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Appends a change for `organization` (about `project`, if given).
 pub async fn append(
     conn: &impl ConnectionTrait,
@@ -45,10 +55,8 @@ pub async fn append(
     project: Option<Uuid>,
     kind: &str,
 ) -> Result<()> {
+    lock_feed(conn).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
-        // Held until commit or rollback; see the module docs.
-        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"))
-            .await?;
         // Delivered to every replica's listener when (and only if) this
         // transaction commits.
         conn.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}"))
@@ -84,20 +92,22 @@ pub async fn compacted_through(conn: &impl ConnectionTrait) -> Result<i64> {
 }
 
 /// Deletes changes older than `before`, keeping at least the newest one,
-/// and raises the compaction watermark. Returns how many were removed.
-pub async fn compact(conn: &impl ConnectionTrait, before: chrono::DateTime<Utc>) -> Result<u64> {
-    let newest = latest(conn).await?;
+/// and raises the compaction watermark, in one transaction under the
+/// feed's lock (so no append is in flight, and a watcher reading one
+/// snapshot sees both or neither). Returns how many were removed.
+pub async fn compact(db: &DatabaseConnection, before: chrono::DateTime<Utc>) -> Result<u64> {
+    let txn = db.begin().await?;
+    lock_feed(&txn).await?;
+    let newest = latest(&txn).await?;
     let Some(last_old) = policy_change::Entity::find()
         .filter(policy_change::Column::ChangeTime.lt(before))
         .filter(policy_change::Column::Revision.lt(newest))
         .order_by_desc(policy_change::Column::Revision)
-        .one(conn)
+        .one(&txn)
         .await?
     else {
         return Ok(0);
     };
-    // Raise the watermark first: a watcher starting in between gets a
-    // resync rather than a silent gap.
     policy_feed_meta::Entity::update_many()
         .col_expr(
             policy_feed_meta::Column::CompactedThrough,
@@ -105,13 +115,54 @@ pub async fn compact(conn: &impl ConnectionTrait, before: chrono::DateTime<Utc>)
         )
         .filter(policy_feed_meta::Column::Id.eq(1))
         .filter(policy_feed_meta::Column::CompactedThrough.lt(last_old.revision))
-        .exec(conn)
+        .exec(&txn)
         .await?;
     let deleted = policy_change::Entity::delete_many()
         .filter(policy_change::Column::Revision.lte(last_old.revision))
-        .exec(conn)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(deleted.rows_affected)
+}
+
+/// Deletes the changes of `organization` (only those about `project`, if
+/// given), under the feed's lock. Returns how many went.
+pub async fn forget(
+    conn: &impl ConnectionTrait,
+    organization: Uuid,
+    project: Option<Uuid>,
+) -> Result<u64> {
+    lock_feed(conn).await?;
+    let mut delete = policy_change::Entity::delete_many()
+        .filter(policy_change::Column::OrganizationId.eq(organization.to_string()));
+    if let Some(project) = project {
+        delete = delete.filter(policy_change::Column::ProjectId.eq(project.to_string()));
+    }
+    Ok(delete.exec(conn).await?.rows_affected)
+}
+
+/// See [`super::read_after`]: on PostgreSQL a read-only REPEATABLE READ
+/// transaction; on SQLite (WAL) a transaction's reads share one snapshot
+/// from its first read on.
+pub async fn read_after(db: &DatabaseConnection, revision: i64, limit: u64) -> Result<Next> {
+    let txn = if db.get_database_backend() == DbBackend::Postgres {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?
+    } else {
+        db.begin().await?
+    };
+    let next = if revision < compacted_through(&txn).await? {
+        Next::Compacted {
+            latest: latest(&txn).await?,
+        }
+    } else {
+        Next::Changes(after(&txn, revision, limit).await?)
+    };
+    txn.commit().await?;
+    Ok(next)
 }
 
 /// Changes after `revision`, oldest first, at most `limit`.

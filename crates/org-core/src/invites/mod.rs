@@ -171,6 +171,21 @@ pub async fn count_pending(conn: &impl Conn, org: Uuid, except: Option<Uuid>) ->
     store::count_pending(conn, org, except).await
 }
 
+/// Deletes every invite of `org`, in any state (the organization is being
+/// purged: call it inside the purge's write transaction). Returns how many
+/// went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Takes `project` out of every invite of `org` (the project is being
+/// purged: call it inside the purge's write transaction): a pending invite
+/// no longer offers roles on it, and an invite that granted nothing else
+/// goes. Returns how many invites changed or went.
+pub async fn remove_project(conn: &impl Conn, org: Uuid, project: Uuid) -> Result<u64> {
+    store::remove_project(conn, org, project).await
+}
+
 /// Refuses with LIMIT_REACHED unless one more member fits, counting
 /// members and pending invites (except `except`).
 async fn check_member_limit(

@@ -100,6 +100,60 @@ pub async fn insert(conn: &impl ConnectionTrait, i: &Invite, token_hash: &str) -
     Ok(())
 }
 
+/// Deletes every invite of `org`, in any state. Returns how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(invite::Entity::delete_many()
+        .filter(invite::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Takes `project` out of the project roles of every invite of `org`, in
+/// any state, and deletes the invites that granted nothing else. Returns
+/// how many invites changed or went.
+pub async fn remove_project(conn: &impl ConnectionTrait, org: Uuid, project: Uuid) -> Result<u64> {
+    let naming = invite::Entity::find()
+        .filter(invite::Column::OrganizationId.eq(org.to_string()))
+        .filter(invite::Column::ProjectRoles.contains(project.to_string()))
+        .all(conn)
+        .await?;
+    let mut changed = 0;
+    for m in naming {
+        let corrupt = |e: serde_json::Error| Error::Corrupt(format!("invite {}: {e}", m.id));
+        let roles: Vec<String> = serde_json::from_str(&m.roles).map_err(corrupt)?;
+        let stored: Vec<StoredBinding> =
+            serde_json::from_str(m.project_roles.as_deref().unwrap_or("[]")).map_err(corrupt)?;
+        let kept: Vec<ProjectRoles> = stored
+            .into_iter()
+            .filter(|b| b.project != project)
+            .map(|b| ProjectRoles {
+                project: b.project,
+                roles: b.roles,
+            })
+            .collect();
+        let by_id = invite::Column::Id.eq(m.id.as_str());
+        if roles.is_empty() && kept.is_empty() {
+            invite::Entity::delete_many()
+                .filter(by_id)
+                .exec(conn)
+                .await?;
+        } else {
+            invite::Entity::update_many()
+                .col_expr(
+                    invite::Column::ProjectRoles,
+                    Expr::value(project_roles_json(&kept)),
+                )
+                .col_expr(invite::Column::Version, Expr::value(m.version + 1))
+                .filter(by_id)
+                .exec(conn)
+                .await?;
+        }
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 /// One invite of `org`.
 pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Invite>> {
     invite::Entity::find_by_id(id.to_string())

@@ -7,6 +7,7 @@ pub mod store;
 
 use chrono::{DateTime, Utc};
 use loopback_runtime::auth::Principal;
+use loopback_runtime::db::Conn;
 use loopback_runtime::pagination::Page;
 use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
@@ -105,6 +106,14 @@ pub struct DecideLimitRequest {
     pub id: Uuid,
     /// Why, for the audit log (trimmed).
     pub reason: String,
+}
+
+/// Deletes every limit increase request of `org`, decided or not (the
+/// organization is being purged: call it inside the purge's write
+/// transaction; the audit log keeps how each was decided). Returns how
+/// many went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
 }
 
 impl OrgCore {

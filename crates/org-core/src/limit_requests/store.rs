@@ -31,6 +31,15 @@ fn to_domain(m: lir::Model) -> Result<LimitRequest> {
     })
 }
 
+/// Deletes every request of `org`. Returns how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(lir::Entity::delete_many()
+        .filter(lir::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
 /// One request of `org`.
 pub async fn find(
     conn: &impl ConnectionTrait,

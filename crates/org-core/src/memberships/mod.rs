@@ -188,6 +188,15 @@ pub async fn remove_project_bindings(conn: &impl Conn, org: Uuid, project: Uuid)
     Ok(removed)
 }
 
+/// Removes every membership of `org` with its organization and project
+/// roles (the organization is being purged; call it inside the purge's
+/// write transaction). The members' accounts stay: an account is a
+/// person's login, not the organization's data. Returns how many
+/// memberships went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
 /// One member, if `account` belongs to `org`.
 pub async fn find(conn: &impl Conn, org: Uuid, account: Uuid) -> Result<Option<Member>> {
     store::find(conn, org, account).await

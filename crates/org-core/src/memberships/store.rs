@@ -279,6 +279,24 @@ pub async fn remove_project_bindings(
     Ok(removed)
 }
 
+/// Deletes every membership of `org` with its roles and project roles.
+/// Returns how many memberships went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    project_role_binding::Entity::delete_many()
+        .filter(project_role_binding::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?;
+    membership_role::Entity::delete_many()
+        .filter(membership_role::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(membership::Entity::delete_many()
+        .filter(membership::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
 /// Number of members of `org`.
 pub async fn count(conn: &impl ConnectionTrait, org: Uuid) -> Result<i64> {
     let n = membership::Entity::find()

@@ -669,6 +669,11 @@ impl OrgCore {
     }
 }
 
+/// Removes everything onboarding holds for `org` (the purge job's part).
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,3 +212,25 @@ pub async fn review_queue(
         .map(submission_to_domain)
         .collect()
 }
+
+/// Deletes `org`'s profile, reported facts and submission. Returns how many
+/// rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    let id = org.to_string();
+    let profiles = organization_profile::Entity::delete_many()
+        .filter(organization_profile::Column::OrganizationId.eq(id.clone()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let facts = onboarding_item::Entity::delete_many()
+        .filter(onboarding_item::Column::OrganizationId.eq(id.clone()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let submissions = onboarding_submission::Entity::delete_many()
+        .filter(onboarding_submission::Column::OrganizationId.eq(id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(profiles + facts + submissions)
+}

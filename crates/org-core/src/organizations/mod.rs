@@ -271,6 +271,23 @@ pub async fn set_override(conn: &impl Conn, org: Uuid, key: &str, value: Overrid
     store::set_override(conn, org, key, value).await
 }
 
+/// Up to `limit` soft-deleted organizations whose purge time is at or
+/// before `now`, soonest first.
+pub async fn due_for_purge(
+    conn: &impl Conn,
+    now: chrono::DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    store::due_for_purge(conn, now, limit).await
+}
+
+/// Deletes `org`'s row and capability overrides for good (its plan is a
+/// column of the row). Call it last in the purge's write transaction,
+/// once everything that refers to it went. Returns whether it existed.
+pub async fn purge(conn: &impl Conn, org: Uuid) -> Result<bool> {
+    store::delete(conn, org).await
+}
+
 /// Bumps `org`'s version, so etags and caches see a change stored
 /// elsewhere (overrides).
 pub async fn touch(conn: &impl Conn, org: &Organization) -> Result<()> {

@@ -346,6 +346,39 @@ pub async fn list(
     to_domain_many(conn, rows).await
 }
 
+/// Up to `limit` soft-deleted organizations whose purge time is at or
+/// before `now`, soonest first.
+pub async fn due_for_purge(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    organization::Entity::find()
+        .filter(organization::Column::State.eq(LifecycleState::Deleted.as_str()))
+        .filter(organization::Column::PurgeTime.lte(now))
+        .order_by_asc(organization::Column::PurgeTime)
+        .order_by_asc(organization::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .iter()
+        .map(|o| parse_stored_uuid(&o.id))
+        .collect()
+}
+
+/// Deletes the organization's capability overrides and its row. Returns
+/// whether the row existed.
+pub async fn delete(conn: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
+    capability_override::Entity::delete_many()
+        .filter(capability_override::Column::OrganizationId.eq(id.to_string()))
+        .exec(conn)
+        .await?;
+    let deleted = organization::Entity::delete_by_id(id.to_string())
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected == 1)
+}
+
 /// Sets (or resets) one capability override.
 pub async fn set_override(
     conn: &impl ConnectionTrait,

@@ -174,6 +174,46 @@ pub async fn undelete_with_organization(conn: &impl Conn, org: Uuid) -> Result<u
     Ok(restored)
 }
 
+/// Up to `limit` projects (organization, project) whose own purge time is
+/// at or before `now`: soft-deleted on their own, in any organization
+/// (deleting the organization later neither extends their retention nor
+/// would undeleting it bring them back). Projects an organization's
+/// deletion took are purged with their organization.
+pub async fn due_for_purge(
+    conn: &impl Conn,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    store::due_for_purge(conn, now, limit).await
+}
+
+/// Whether project `id` of `org` is still due for purge at `now` (read it
+/// under the organization's lock before purging: it may have been
+/// restored or purged meanwhile).
+pub async fn is_due_for_purge(
+    conn: &impl Conn,
+    org: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    store::is_due_for_purge(conn, org, id, now).await
+}
+
+/// Deletes project `id` of `org` for good (call it inside the purge's write
+/// transaction, after its bindings and invites went). Returns whether it
+/// existed.
+pub async fn purge(conn: &impl Conn, org: Uuid, id: Uuid) -> Result<bool> {
+    store::delete(conn, org, id).await
+}
+
+/// Deletes every project of `org`, in any state, for good (the
+/// organization is being purged: call it inside the purge's write
+/// transaction, after its memberships went). Returns their ids in creation
+/// order.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<Vec<Uuid>> {
+    store::delete_all(conn, org).await
+}
+
 impl OrgCore {
     /// Creates a project, enforcing `max_projects` atomically: the
     /// organization's lock serialises concurrent creates, so the count and

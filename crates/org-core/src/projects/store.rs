@@ -114,6 +114,79 @@ async fn ids(conn: &impl ConnectionTrait, cond: Condition) -> Result<Vec<Uuid>> 
         .collect()
 }
 
+/// Up to `limit` projects (organization, id) soft-deleted on their own
+/// whose purge time is at or before `now`, soonest first. Projects an
+/// organization's deletion took wait for their organization.
+pub async fn due_for_purge(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    project::Entity::find()
+        .filter(due(now))
+        .order_by_asc(project::Column::PurgeTime)
+        .order_by_asc(project::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .iter()
+        .map(|p| {
+            Ok((
+                parse_stored_uuid(&p.organization_id)?,
+                parse_stored_uuid(&p.id)?,
+            ))
+        })
+        .collect()
+}
+
+/// Whether project `id` of `org` is due for purge at `now` (see
+/// [`due_for_purge`]).
+pub async fn is_due_for_purge(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(project::Entity::find_by_id(id.to_string())
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .filter(due(now))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(project::Column::State.eq(LifecycleState::Deleted.as_str()))
+        .add(project::Column::PurgeTime.lte(now))
+        .add(project::Column::DeletedWithOrganization.eq(false))
+}
+
+/// Deletes project `id` of `org`. Returns whether it existed.
+pub async fn delete(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<bool> {
+    let deleted = project::Entity::delete_many()
+        .filter(project::Column::Id.eq(id.to_string()))
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected == 1)
+}
+
+/// Deletes every project of `org`, in any state. Returns their ids in id
+/// (creation) order.
+pub async fn delete_all(conn: &impl ConnectionTrait, org: Uuid) -> Result<Vec<Uuid>> {
+    let all = ids(
+        conn,
+        Condition::all().add(project::Column::OrganizationId.eq(org.to_string())),
+    )
+    .await?;
+    project::Entity::delete_many()
+        .filter(project::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(all)
+}
+
 /// Inserts a new project row.
 pub async fn insert(conn: &impl ConnectionTrait, p: &Project) -> Result<()> {
     project::Entity::insert(project::ActiveModel {

@@ -160,6 +160,13 @@ pub struct Usage {
     pub source: &'static str,
 }
 
+/// Deletes every quota reservation and usage report of `org` (the
+/// organization is being purged: call it inside the purge's write
+/// transaction). Returns how many rows went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
 /// What `org` uses of every limit in the catalog, sorted by key: counted
 /// here (projects, members plus pending invites, custom roles, auth
 /// providers), reserved (hosts, workspaces) or reported by the service

@@ -45,6 +45,22 @@ pub async fn find(
         .transpose()
 }
 
+/// Deletes every reservation and usage report of `org`. Returns how many
+/// rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    let reservations = quota_reservation::Entity::delete_many()
+        .filter(quota_reservation::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let reports = usage_report::Entity::delete_many()
+        .filter(usage_report::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(reservations + reports)
+}
+
 /// Units held against `limit`: committed plus unexpired reserved.
 pub async fn reserved_usage(conn: &impl ConnectionTrait, org: Uuid, limit: &str) -> Result<i64> {
     let now = Utc::now();

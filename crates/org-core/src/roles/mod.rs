@@ -233,6 +233,13 @@ pub async fn count(conn: &impl Conn, org: Uuid) -> Result<i64> {
     store::count(conn, org).await
 }
 
+/// Deletes every custom role of `org` (the organization is being purged:
+/// call it inside the purge's write transaction, after its memberships
+/// went). Returns how many went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
 impl OrgCore {
     /// A custom role, NOT_FOUND when missing.
     async fn custom_role(&self, conn: &impl Conn, name: &RoleName) -> Result<CustomRole> {

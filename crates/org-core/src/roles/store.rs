@@ -110,6 +110,15 @@ pub async fn delete(conn: &impl ConnectionTrait, org: Uuid, role_id: &str) -> Re
     Ok(())
 }
 
+/// Deletes every custom role of `org`. Returns how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(custom_role::Entity::delete_many()
+        .filter(custom_role::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
 /// The permissions of any role id in `org` (empty for unknown roles).
 pub async fn role_permissions(
     conn: &impl ConnectionTrait,
