@@ -58,6 +58,20 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         .collect();
     let mut member = reads();
     member.extend([PROJECTS_CREATE, PROJECTS_UPDATE]);
+    // Members build and ship: bundles, environments, revisions and
+    // deployments (redeploy and rollback too) and cancelling their
+    // operations. Git connections, repositories, monitoring and
+    // notification channels stay with admins.
+    member.extend([
+        INTEGRATIONS_BUNDLES_CREATE,
+        INTEGRATIONS_BUNDLES_UPDATE,
+        INTEGRATIONS_ENVIRONMENTS_CREATE,
+        INTEGRATIONS_ENVIRONMENTS_UPDATE,
+        INTEGRATIONS_REVISIONS_CREATE,
+        INTEGRATIONS_DEPLOYMENTS_CREATE,
+        INTEGRATIONS_DEPLOYMENTS_OPERATE,
+        INTEGRATIONS_OPERATIONS_CANCEL,
+    ]);
     vec![
         BuiltIn {
             id: roles::OWNER,
@@ -80,7 +94,7 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         BuiltIn {
             id: roles::MEMBER,
             display_name: "Member",
-            description: "Reads everything; creates and changes projects.",
+            description: "Reads everything; creates and changes projects; builds and deploys bundles.",
             permissions: member,
         },
         BuiltIn {
