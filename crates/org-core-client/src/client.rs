@@ -99,6 +99,9 @@ struct Shared {
     cache: Cache,
     config: Config,
     counters: Counters,
+    /// The deployment's features (ListFeatures), for RPCs outside any
+    /// organization; see `unscoped.rs`.
+    pub(crate) deployment_features: crate::unscoped::FeatureCache,
 }
 
 struct Inner {
@@ -204,6 +207,7 @@ impl AuthorityClient {
             cache: Cache::new(config.staleness, config.max_cached_decisions),
             config,
             counters: Counters::default(),
+            deployment_features: crate::unscoped::FeatureCache::default(),
         });
         let watcher = runtime.spawn(watch(Arc::clone(&shared))).abort_handle();
         Ok(Self {
@@ -454,6 +458,16 @@ impl AuthorityClient {
             .cache
             .policy(organization)
             .map(|(policy, _)| policy)
+    }
+
+    /// The cache of deployment features (`unscoped.rs`).
+    pub(crate) fn shared_features(&self) -> &crate::unscoped::FeatureCache {
+        &self.inner.shared.deployment_features
+    }
+
+    /// How long cached answers count as fresh.
+    pub(crate) fn staleness(&self) -> std::time::Duration {
+        self.inner.shared.config.staleness
     }
 
     /// The channel to org-core, its token and the deadline, for the other

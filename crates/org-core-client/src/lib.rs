@@ -88,6 +88,7 @@ mod client;
 mod config;
 mod error;
 mod model;
+mod unscoped;
 
 pub use args::AuthorityArgs;
 pub use client::{AuthorityClient, Stats};
