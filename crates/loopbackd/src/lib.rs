@@ -47,6 +47,7 @@ macro_rules! services {
 services! {
     org_core: loopback_org_core::OrgCore,
     billing: loopback_billing::Billing,
+    integrations: loopback_integrations::Integrations,
 }
 
 /// The service that answers every other's authority questions.

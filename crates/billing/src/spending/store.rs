@@ -1,8 +1,8 @@
 //! Spending limit and alert storage.
 
 use chrono::Utc;
-use loopback_runtime::db::is_unique_violation;
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -71,13 +71,18 @@ pub async fn record_alert(
         spend_minor: Set(spend),
         alert_time: Set(Utc::now()),
     })
+    .on_conflict(
+        OnConflict::columns([
+            spending_alert::Column::OrganizationId,
+            spending_alert::Column::Period,
+            spending_alert::Column::ThresholdPercent,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
     .exec_without_returning(conn)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    .await?;
+    Ok(inserted == 1)
 }
 
 /// The alerts of `period`, by threshold.
