@@ -105,7 +105,10 @@ impl FakeProvider {
         let mut s = self.state.lock().unwrap();
         s.issued += 1;
         let code = format!("code-{}-{}", s.issued, login);
-        s.codes.insert(code.clone(), (q["code_challenge"].clone(), login.into(), id));
+        s.codes.insert(
+            code.clone(),
+            (q["code_challenge"].clone(), login.into(), id),
+        );
         (q["state"].clone(), code)
     }
 
@@ -141,8 +144,14 @@ fn issue(flavor: Flavor, s: &mut ProviderState, login: String, id: u64) -> Respo
     s.issued += 1;
     let n = s.issued;
     let (access, refresh) = match flavor {
-        Flavor::GitHub => (format!("gho_fakeaccess{n:08}xyz"), format!("ghr_fakerefresh{n:08}xyz")),
-        Flavor::GitLab => (format!("glpat-fakeaccess{n:08}"), format!("glrt-fakerefresh{n:08}")),
+        Flavor::GitHub => (
+            format!("gho_fakeaccess{n:08}xyz"),
+            format!("ghr_fakerefresh{n:08}xyz"),
+        ),
+        Flavor::GitLab => (
+            format!("glpat-fakeaccess{n:08}"),
+            format!("glrt-fakerefresh{n:08}"),
+        ),
     };
     s.tokens.insert(access.clone(), (login.clone(), id));
     s.refresh.insert(refresh.clone(), (login, id));
@@ -159,10 +168,15 @@ fn issue(flavor: Flavor, s: &mut ProviderState, login: String, id: u64) -> Respo
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-async fn token(State((flavor, state, refuse)): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State((flavor, state, refuse)): State<Shared>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let mut s = state.lock().unwrap();
     s.requests.push(form.clone());
-    if form.get("client_id").map(String::as_str) != Some("loopback-client") || form.get("client_secret").map(String::as_str) != Some("s3cret-client") {
+    if form.get("client_id").map(String::as_str) != Some("loopback-client")
+        || form.get("client_secret").map(String::as_str) != Some("s3cret-client")
+    {
         return oauth_error(flavor, "invalid_client", "Client authentication failed.");
     }
     match form.get("grant_type").map(String::as_str) {
@@ -170,12 +184,21 @@ async fn token(State((flavor, state, refuse)): State<Shared>, Form(form): Form<H
             let code = form.get("code").cloned().unwrap_or_default();
             let Some((challenge, login, id)) = s.codes.remove(&code) else {
                 return match flavor {
-                    Flavor::GitHub => oauth_error(flavor, "bad_verification_code", "The code passed is incorrect or expired."),
-                    Flavor::GitLab => oauth_error(flavor, "invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."),
+                    Flavor::GitHub => oauth_error(
+                        flavor,
+                        "bad_verification_code",
+                        "The code passed is incorrect or expired.",
+                    ),
+                    Flavor::GitLab => oauth_error(
+                        flavor,
+                        "invalid_grant",
+                        "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
+                    ),
                 };
             };
             let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes()));
             if computed != challenge {
                 return oauth_error(flavor, "invalid_grant", "PKCE verification failed.");
             }
@@ -185,8 +208,16 @@ async fn token(State((flavor, state, refuse)): State<Shared>, Form(form): Form<H
             let rt = form.get("refresh_token").cloned().unwrap_or_default();
             if refuse.load(Ordering::SeqCst) {
                 return match flavor {
-                    Flavor::GitHub => oauth_error(flavor, "bad_refresh_token", "The refresh token passed is incorrect or expired."),
-                    Flavor::GitLab => oauth_error(flavor, "invalid_grant", "The provided authorization grant is invalid, expired or revoked."),
+                    Flavor::GitHub => oauth_error(
+                        flavor,
+                        "bad_refresh_token",
+                        "The refresh token passed is incorrect or expired.",
+                    ),
+                    Flavor::GitLab => oauth_error(
+                        flavor,
+                        "invalid_grant",
+                        "The provided authorization grant is invalid, expired or revoked.",
+                    ),
                 };
             }
             let Some((login, id)) = s.refresh.remove(&rt) else {
@@ -207,7 +238,11 @@ async fn user(State((flavor, state, _)): State<Shared>, headers: HeaderMap) -> R
         .to_string();
     let s = state.lock().unwrap();
     let Some((login, id)) = s.tokens.get(&token).cloned() else {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "Bad credentials"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "Bad credentials"})),
+        )
+            .into_response();
     };
     let body = match flavor {
         Flavor::GitHub => json!({ "login": login, "id": id, "type": "User" }),
@@ -249,8 +284,18 @@ pub struct WebhookReceiver {
 
 type ReceiverShared = (Arc<Mutex<ReceiverState>>, Arc<AtomicUsize>);
 
-async fn hook(State((state, fail)): State<ReceiverShared>, headers: HeaderMap, body: String) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+async fn hook(
+    State((state, fail)): State<ReceiverShared>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
     let mut s = state.lock().unwrap();
     let verified = verify(&s.secret, &header("loopback-signature"), body.as_bytes());
     let failing = fail
@@ -285,7 +330,9 @@ pub fn verify(secret: &str, header: &str, body: &[u8]) -> bool {
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
     if (chrono::Utc::now().timestamp() - t).abs() > 300 {
         return false;
     }
@@ -341,7 +388,10 @@ impl WebhookReceiver {
             if pred(&got) {
                 return got;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out; received so far: {got:#?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out; received so far: {got:#?}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }

@@ -10,9 +10,9 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod fakes;
-pub mod setup;
 pub mod pg;
 pub mod requests;
+pub mod setup;
 
 use std::path::PathBuf;
 
@@ -369,7 +369,9 @@ impl TestServer {
         flags: &[&str],
     ) -> loopback_runtime::service::Host {
         use loopback_runtime::service::{AuthorityLink, DevKeys, Host, plug};
-        let data_dir = self.data_dir().join(format!("integrations-{}", uuid::Uuid::now_v7()));
+        let data_dir = self
+            .data_dir()
+            .join(format!("integrations-{}", uuid::Uuid::now_v7()));
         let mut args: Vec<String> = vec![
             "integrations".into(),
             format!("--listen={listen}"),
@@ -377,15 +379,25 @@ impl TestServer {
             "--shutdown-grace-seconds=1".into(),
             format!(
                 "--jwt-key-file={}",
-                self.data_dir().join(loopback_runtime::config::DEV_KEY_FILE).display()
+                self.data_dir()
+                    .join(loopback_runtime::config::DEV_KEY_FILE)
+                    .display()
             ),
             format!(
                 "--secret-key-file={}",
-                self.data_dir().join(loopback_runtime::config::DEV_SECRET_KEY_FILE).display()
+                self.data_dir()
+                    .join(loopback_runtime::config::DEV_SECRET_KEY_FILE)
+                    .display()
             ),
         ];
-        if !flags.iter().any(|f| f.starts_with("--integrations-database-url=")) {
-            args.push(format!("--integrations-database-url={}", self.integrations_database_url()));
+        if !flags
+            .iter()
+            .any(|f| f.starts_with("--integrations-database-url="))
+        {
+            args.push(format!(
+                "--integrations-database-url={}",
+                self.integrations_database_url()
+            ));
         }
         args.extend(flags.iter().map(|f| f.to_string()));
         let parsed = IntegrationsAlone::try_parse_from(&args).unwrap();
@@ -394,15 +406,18 @@ impl TestServer {
             service_token: self.service_token("integrations"),
             staleness: None,
         };
-        let links = move |_: &'static str, _: std::net::SocketAddr, _: &loopback_runtime::auth::Authenticator| {
-            Ok(Some(link.clone()))
-        };
+        let links =
+            move |_: &'static str,
+                  _: std::net::SocketAddr,
+                  _: &loopback_runtime::auth::Authenticator| { Ok(Some(link.clone())) };
         let plugs = [plug::<loopback_integrations::Integrations>(parsed.service)];
         let dev_keys = DevKeys {
             jwt: false,
             secrets: false,
         };
-        Host::start(&parsed.server, &plugs, dev_keys, &links).await.unwrap()
+        Host::start(&parsed.server, &plugs, dev_keys, &links)
+            .await
+            .unwrap()
     }
 
     /// The running service of type `S` (for reading back what only the

@@ -154,7 +154,9 @@ pub async fn repository_and_bundle(
     let fake = FakeProvider::start(Flavor::GitHub).await;
     configure(server, &fake).await;
     let conn = connect(server, token, org, &fake, "octocat").await;
-    let repo = link(server, token, org, &conn.name, "acme/web").await.unwrap();
+    let repo = link(server, token, org, &conn.name, "acme/web")
+        .await
+        .unwrap();
     let b = server
         .bundles(token)
         .create_bundle(bundle(org, &repo.name, "services/web", "build: make\n"))

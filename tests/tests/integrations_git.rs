@@ -18,10 +18,14 @@ use tonic::Code;
 
 /// Every row of every table of the integrations database, as text.
 async fn every_row(server: &TestServer) -> String {
-    let db = Database::connect(&server.integrations_database_url()).await.unwrap();
+    let db = Database::connect(&server.integrations_database_url())
+        .await
+        .unwrap();
     let backend = db.get_database_backend();
     let tables_sql = match backend {
-        DbBackend::Postgres => "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'",
+        DbBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+        }
         _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
     };
     let tables: Vec<String> = db
@@ -38,7 +42,10 @@ async fn every_row(server: &TestServer) -> String {
             DbBackend::Postgres => format!("SELECT CAST(t AS text) AS row FROM \"{table}\" t"),
             _ => {
                 let columns: Vec<String> = db
-                    .query_all_raw(Statement::from_string(backend, format!("SELECT name FROM pragma_table_info('{table}')")))
+                    .query_all_raw(Statement::from_string(
+                        backend,
+                        format!("SELECT name FROM pragma_table_info('{table}')"),
+                    ))
                     .await
                     .unwrap()
                     .into_iter()
@@ -52,7 +59,11 @@ async fn every_row(server: &TestServer) -> String {
                 format!("SELECT {concat} AS row FROM \"{table}\"")
             }
         };
-        for r in db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() {
+        for r in db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap()
+        {
             all.push_str(&r.try_get::<String>("", "row").unwrap());
             all.push('\n');
         }
@@ -70,7 +81,9 @@ async fn oauth_round_trips_store_only_sealed_tokens_and_refuse_bad_states(backen
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
     let other = server.verified_org(&owner, "Other").await;
-    let (admin, _) = server.add_member(&owner, &org.name, "admin@example.com", &["admin"]).await;
+    let (admin, _) = server
+        .add_member(&owner, &org.name, "admin@example.com", &["admin"])
+        .await;
 
     let mut fakes = Vec::new();
     for (flavor, login) in [(Flavor::GitHub, "octocat"), (Flavor::GitLab, "tanuki")] {
@@ -80,14 +93,21 @@ async fn oauth_round_trips_store_only_sealed_tokens_and_refuse_bad_states(backen
 
         // The round trip: authorize URL with state and PKCE, code exchanged
         // at the token endpoint (PKCE verified there), account read.
-        let begun = setup::begin(&server, &owner, &org.name, flavor, "").await.unwrap();
+        let begun = setup::begin(&server, &owner, &org.name, flavor, "")
+            .await
+            .unwrap();
         let (state, code) = fake.approve(&begun.authorize_url, login, 99);
-        let conn = setup::complete(&server, &owner, &org.name, &state, &code).await.unwrap();
+        let conn = setup::complete(&server, &owner, &org.name, &state, &code)
+            .await
+            .unwrap();
         assert_eq!(conn.account_login, login);
         assert_eq!(conn.account_id, "99");
         assert_eq!(conn.provider, setup::kind(flavor) as i32);
         assert_eq!(conn.state, ipb::GitConnectionState::Active as i32);
-        assert!(conn.allowed_actions.contains(&"link_repository".to_string()));
+        assert!(
+            conn.allowed_actions
+                .contains(&"link_repository".to_string())
+        );
         assert!(conn.token_expire_time.is_some());
         let form = fake.token_requests().pop().unwrap();
         assert_eq!(form["grant_type"], "authorization_code");
@@ -95,23 +115,37 @@ async fn oauth_round_trips_store_only_sealed_tokens_and_refuse_bad_states(backen
 
         // A replayed state is refused, even with a fresh code.
         let (_, code2) = fake.approve(&begun.authorize_url, login, 99);
-        let err = setup::complete(&server, &owner, &org.name, &state, &code2).await.unwrap_err();
+        let err = setup::complete(&server, &owner, &org.name, &state, &code2)
+            .await
+            .unwrap_err();
         assert_refused(&err, "OAUTH_STATE_INVALID");
 
         // Another caller's state, another organization's state: refused.
-        let begun = setup::begin(&server, &owner, &org.name, flavor, "").await.unwrap();
+        let begun = setup::begin(&server, &owner, &org.name, flavor, "")
+            .await
+            .unwrap();
         let (state, code) = fake.approve(&begun.authorize_url, login, 99);
-        let err = setup::complete(&server, &admin, &org.name, &state, &code).await.unwrap_err();
+        let err = setup::complete(&server, &admin, &org.name, &state, &code)
+            .await
+            .unwrap_err();
         assert_refused(&err, "OAUTH_STATE_INVALID");
-        let begun = setup::begin(&server, &owner, &org.name, flavor, "").await.unwrap();
+        let begun = setup::begin(&server, &owner, &org.name, flavor, "")
+            .await
+            .unwrap();
         let (state, code) = fake.approve(&begun.authorize_url, login, 99);
-        let err = setup::complete(&server, &owner, &other.name, &state, &code).await.unwrap_err();
+        let err = setup::complete(&server, &owner, &other.name, &state, &code)
+            .await
+            .unwrap_err();
         assert_refused(&err, "OAUTH_STATE_INVALID");
 
         // A provider error is surfaced with the provider's code.
-        let begun = setup::begin(&server, &owner, &org.name, flavor, "").await.unwrap();
+        let begun = setup::begin(&server, &owner, &org.name, flavor, "")
+            .await
+            .unwrap();
         let (state, _) = fake.approve(&begun.authorize_url, login, 99);
-        let err = setup::complete(&server, &owner, &org.name, &state, "not-the-code").await.unwrap_err();
+        let err = setup::complete(&server, &owner, &org.name, &state, "not-the-code")
+            .await
+            .unwrap_err();
         assert_refused(&err, "GIT_PROVIDER_ERROR");
         let expected = match flavor {
             Flavor::GitHub => "bad_verification_code",
@@ -121,10 +155,14 @@ async fn oauth_round_trips_store_only_sealed_tokens_and_refuse_bad_states(backen
         assert!(err.message().contains(expected), "{}", err.message());
 
         // An expired state is refused.
-        let begun = setup::begin(&server, &owner, &org.name, flavor, "").await.unwrap();
+        let begun = setup::begin(&server, &owner, &org.name, flavor, "")
+            .await
+            .unwrap();
         let (state, code) = fake.approve(&begun.authorize_url, login, 99);
         tokio::time::sleep(Duration::from_millis(3_300)).await;
-        let err = setup::complete(&server, &owner, &org.name, &state, &code).await.unwrap_err();
+        let err = setup::complete(&server, &owner, &org.name, &state, &code)
+            .await
+            .unwrap_err();
         assert_refused(&err, "OAUTH_STATE_INVALID");
         fakes.push(fake);
     }
@@ -161,13 +199,19 @@ async fn oauth_round_trips_store_only_sealed_tokens_and_refuse_bad_states(backen
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let (viewer, _) = server.add_member(&owner, &org.name, "viewer@example.com", &["viewer"]).await;
-    let err = setup::begin(&server, &viewer, &org.name, Flavor::GitHub, "").await.unwrap_err();
+    let (viewer, _) = server
+        .add_member(&owner, &org.name, "viewer@example.com", &["viewer"])
+        .await;
+    let err = setup::begin(&server, &viewer, &org.name, Flavor::GitHub, "")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     server.stop().await;
 }
 
-async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repositories(backend: Backend) {
+async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repositories(
+    backend: Backend,
+) {
     let server = dev_server(backend, &[]).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
@@ -195,7 +239,9 @@ async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repos
     let fake = FakeProvider::start(Flavor::GitLab).await;
     setup::configure(&server, &fake).await;
     let conn = setup::connect(&server, &owner, &org.name, &fake, "tanuki").await;
-    let repo = setup::link(&server, &owner, &org.name, &conn.name, "acme/platform/web").await.unwrap();
+    let repo = setup::link(&server, &owner, &org.name, &conn.name, "acme/platform/web")
+        .await
+        .unwrap();
     let bundle = server
         .bundles(&owner)
         .create_bundle(setup::bundle(&org.name, &repo.name, "", "build: make"))
@@ -217,28 +263,50 @@ async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repos
     };
     let refreshed = refresh().await.unwrap();
     assert_eq!(refreshed.state, ipb::GitConnectionState::Active as i32);
-    assert_eq!(fake.token_requests().last().unwrap()["grant_type"], "refresh_token");
+    assert_eq!(
+        fake.token_requests().last().unwrap()["grant_type"],
+        "refresh_token"
+    );
 
     // The provider refuses the next refresh: AUTHORIZATION_REQUIRED, in
     // the state and in allowed_actions.
     fake.refuse_refresh(true);
     let broken = refresh().await.unwrap();
-    assert_eq!(broken.state, ipb::GitConnectionState::AuthorizationRequired as i32);
+    assert_eq!(
+        broken.state,
+        ipb::GitConnectionState::AuthorizationRequired as i32
+    );
     assert_eq!(broken.allowed_actions, ["reconnect", "delete"]);
-    assert!(broken.state_reason.contains("invalid_grant"), "{}", broken.state_reason);
-    let err = setup::link(&server, &owner, &org.name, &conn.name, "acme/other").await.unwrap_err();
-    assert_eq!(reason(&err).as_deref(), Some("GIT_CONNECTION_AUTHORIZATION_REQUIRED"));
+    assert!(
+        broken.state_reason.contains("invalid_grant"),
+        "{}",
+        broken.state_reason
+    );
+    let err = setup::link(&server, &owner, &org.name, &conn.name, "acme/other")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reason(&err).as_deref(),
+        Some("GIT_CONNECTION_AUTHORIZATION_REQUIRED")
+    );
     // The organization's channels hear about it.
     let got = receiver
-        .wait_for(20, |r| r.iter().any(|x| x.event_type == "git.connection_needs_reauthorization"))
+        .wait_for(20, |r| {
+            r.iter()
+                .any(|x| x.event_type == "git.connection_needs_reauthorization")
+        })
         .await;
     assert!(got.iter().all(|r| r.verified));
 
     // Reconnecting the same connection: ACTIVE again, nothing lost.
     fake.refuse_refresh(false);
-    let begun = setup::begin(&server, &owner, &org.name, Flavor::GitLab, &conn.name).await.unwrap();
+    let begun = setup::begin(&server, &owner, &org.name, Flavor::GitLab, &conn.name)
+        .await
+        .unwrap();
     let (state, code) = fake.approve(&begun.authorize_url, "tanuki", 4242);
-    let again = setup::complete(&server, &owner, &org.name, &state, &code).await.unwrap();
+    let again = setup::complete(&server, &owner, &org.name, &state, &code)
+        .await
+        .unwrap();
     assert_eq!(again.name, conn.name);
     assert_eq!(again.state, ipb::GitConnectionState::Active as i32);
     let repos = server
@@ -255,10 +323,15 @@ async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repos
     assert_eq!(repos[0].git_connection, conn.name);
     server
         .bundles(&owner)
-        .get_bundle(ipb::GetBundleRequest { name: bundle.name.clone() })
+        .get_bundle(ipb::GetBundleRequest {
+            name: bundle.name.clone(),
+        })
         .await
         .unwrap();
-    assert_eq!(refresh().await.unwrap().state, ipb::GitConnectionState::Active as i32);
+    assert_eq!(
+        refresh().await.unwrap().state,
+        ipb::GitConnectionState::Active as i32
+    );
 
     // In use: the connection cannot go while its repository is linked.
     let err = server

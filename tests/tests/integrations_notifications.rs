@@ -16,7 +16,12 @@ use loopback_tests::setup::dev_server;
 use loopback_tests::{Backend, TestServer, backend_tests};
 use sea_orm::{ConnectionTrait as _, Database, Statement};
 
-async fn webhook(server: &TestServer, token: &str, org: &str, receiver: &WebhookReceiver) -> ipb::NotificationChannel {
+async fn webhook(
+    server: &TestServer,
+    token: &str,
+    org: &str,
+    receiver: &WebhookReceiver,
+) -> ipb::NotificationChannel {
     let channel = server
         .channels(token)
         .create_notification_channel(ipb::CreateNotificationChannelRequest {
@@ -78,7 +83,12 @@ async fn delivery_of(server: &TestServer, token: &str, org: &str, event_id: &str
         .unwrap()
 }
 
-async fn settled_delivery(server: &TestServer, token: &str, org: &str, event_id: &str) -> ipb::Delivery {
+async fn settled_delivery(
+    server: &TestServer,
+    token: &str,
+    org: &str,
+    event_id: &str,
+) -> ipb::Delivery {
     for _ in 0..300 {
         let d = delivery_of(server, token, org, event_id).await;
         if d.state != ipb::DeliveryState::Pending as i32 {
@@ -102,7 +112,9 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
     let channel = webhook(&server, &owner, &org.name, &receiver).await;
     let read = server
         .channels(&owner)
-        .get_notification_channel(ipb::GetNotificationChannelRequest { name: channel.name.clone() })
+        .get_notification_channel(ipb::GetNotificationChannelRequest {
+            name: channel.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -114,14 +126,23 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
     assert_eq!(notify(&server, &org.name, "inv-1").await.deliveries, 1);
     let again = notify(&server, &org.name, "inv-1").await;
     assert!(again.duplicate && again.deliveries == 0);
-    let got = receiver.wait_for(20, |r| r.iter().any(|x| x.event_id == "inv-1")).await;
+    let got = receiver
+        .wait_for(20, |r| r.iter().any(|x| x.event_id == "inv-1"))
+        .await;
     let first = got.iter().find(|x| x.event_id == "inv-1").unwrap();
     assert!(first.verified, "the receiver verifies the signature");
     assert_eq!(first.event_type, "invoice.finalized");
     assert_eq!(first.body["organization"], org.name.as_str());
     assert_eq!(first.body["id"], "inv-1");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.received().iter().filter(|x| x.event_id == "inv-1").count(), 1);
+    assert_eq!(
+        receiver
+            .received()
+            .iter()
+            .filter(|x| x.event_id == "inv-1")
+            .count(),
+        1
+    );
 
     // A failing receiver: retried with backoff until it answers.
     receiver.fail_next(2);
@@ -130,13 +151,19 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
     assert_eq!(d.state, ipb::DeliveryState::Delivered as i32, "{d:#?}");
     assert_eq!(d.attempts.len(), 3);
     assert_eq!(
-        d.attempts.iter().map(|a| (a.attempt, a.succeeded, a.http_status)).collect::<Vec<_>>(),
+        d.attempts
+            .iter()
+            .map(|a| (a.attempt, a.succeeded, a.http_status))
+            .collect::<Vec<_>>(),
         [(1, false, 503), (2, false, 503), (3, true, 200)]
     );
     let gap1 = time(&d.attempts[1].attempt_time) - time(&d.attempts[0].attempt_time);
     let gap2 = time(&d.attempts[2].attempt_time) - time(&d.attempts[1].attempt_time);
     assert!(gap1.num_milliseconds() >= 45, "{gap1}");
-    assert!(gap2.num_milliseconds() >= 95, "exponential: {gap1} then {gap2}");
+    assert!(
+        gap2.num_milliseconds() >= 95,
+        "exponential: {gap1} then {gap2}"
+    );
     assert!(receiver.received().iter().all(|r| r.verified));
 
     // A receiver that keeps failing: given up after the last attempt.
@@ -150,7 +177,9 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
     // TestNotificationChannel: one attempt now, in the log.
     let test = server
         .channels(&owner)
-        .test_notification_channel(ipb::TestNotificationChannelRequest { name: channel.name.clone() })
+        .test_notification_channel(ipb::TestNotificationChannelRequest {
+            name: channel.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -205,19 +234,33 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(deploy_failed.deliveries, 2, "the webhook takes all; the email only deploy.failed");
+    assert_eq!(
+        deploy_failed.deliveries, 2,
+        "the webhook takes all; the email only deploy.failed"
+    );
     let deliveries = server
         .channels(&owner)
-        .list_deliveries(ipb::ListDeliveriesRequest { parent: org.name.clone(), ..Default::default() })
+        .list_deliveries(ipb::ListDeliveriesRequest {
+            parent: org.name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .deliveries;
-    let email = deliveries.iter().find(|d| d.event_id == "deploy-1" && d.notification_channel != channel.name).unwrap().name.clone();
+    let email = deliveries
+        .iter()
+        .find(|d| d.event_id == "deploy-1" && d.notification_channel != channel.name)
+        .unwrap()
+        .name
+        .clone();
     for _ in 0..200 {
         let all = server
             .channels(&owner)
-            .list_deliveries(ipb::ListDeliveriesRequest { parent: org.name.clone(), ..Default::default() })
+            .list_deliveries(ipb::ListDeliveriesRequest {
+                parent: org.name.clone(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()
@@ -229,7 +272,9 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let db = Database::connect(&server.integrations_database_url()).await.unwrap();
+    let db = Database::connect(&server.integrations_database_url())
+        .await
+        .unwrap();
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
@@ -244,10 +289,17 @@ async fn webhooks_are_signed_retried_with_backoff_and_logged(backend: Backend) {
     // Accounts cannot Notify.
     let err = server
         .notify(&owner)
-        .notify(ipb::NotifyRequest { organization: org.name.clone(), event: event("x", ipb::NotificationEventType::Test) })
+        .notify(ipb::NotifyRequest {
+            organization: org.name.clone(),
+            event: event("x", ipb::NotificationEventType::Test),
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument, "TEST events are the channel test's own");
+    assert_eq!(
+        err.code(),
+        tonic::Code::InvalidArgument,
+        "TEST events are the channel test's own"
+    );
     server.stop().await;
 }
 
@@ -260,16 +312,42 @@ async fn spending_thresholds_arrive_once_also_after_an_outage(backend: Backend) 
     let org = server.verified_org(&owner, "Acme").await;
     let receiver = WebhookReceiver::start().await;
     webhook(&server, &owner, &org.name, &receiver).await;
-    server.spending(&owner).set_spending_limit(spending_limit(&org.name, 1000, &[50, 90], false)).await.unwrap();
+    server
+        .spending(&owner)
+        .set_spending_limit(spending_limit(&org.name, 1000, &[50, 90], false))
+        .await
+        .unwrap();
     let metering = server.service_token("metering");
-    server.usage(&metering).record_usage(vcpu_usage(&org.name, 130, "u1")).await.unwrap();
-    server.usage(&metering).record_usage(vcpu_usage(&org.name, 1, "u2")).await.unwrap();
-    let got = receiver.wait_for(30, |r| r.iter().any(|x| x.event_type == "spending.threshold")).await;
-    let alert = got.iter().find(|x| x.event_type == "spending.threshold").unwrap();
+    server
+        .usage(&metering)
+        .record_usage(vcpu_usage(&org.name, 130, "u1"))
+        .await
+        .unwrap();
+    server
+        .usage(&metering)
+        .record_usage(vcpu_usage(&org.name, 1, "u2"))
+        .await
+        .unwrap();
+    let got = receiver
+        .wait_for(30, |r| {
+            r.iter().any(|x| x.event_type == "spending.threshold")
+        })
+        .await;
+    let alert = got
+        .iter()
+        .find(|x| x.event_type == "spending.threshold")
+        .unwrap();
     assert!(alert.verified);
     assert_eq!(alert.body["attributes"]["threshold_percent"], "50");
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(receiver.received().iter().filter(|x| x.event_type == "spending.threshold").count(), 1);
+    assert_eq!(
+        receiver
+            .received()
+            .iter()
+            .filter(|x| x.event_type == "spending.threshold")
+            .count(),
+        1
+    );
     server.stop().await;
 
     // Integrations down when the threshold is crossed: delivered once when
@@ -283,16 +361,32 @@ async fn spending_thresholds_arrive_once_also_after_an_outage(backend: Backend) 
     let org = server.verified_org(&owner, "Acme").await;
     let receiver = WebhookReceiver::start().await;
     webhook(&server, &owner, &org.name, &receiver).await;
-    server.spending(&owner).set_spending_limit(spending_limit(&org.name, 1000, &[50], false)).await.unwrap();
-    server.usage(&metering_token(&server)).record_usage(vcpu_usage(&org.name, 130, "u1")).await.unwrap();
+    server
+        .spending(&owner)
+        .set_spending_limit(spending_limit(&org.name, 1000, &[50], false))
+        .await
+        .unwrap();
+    server
+        .usage(&metering_token(&server))
+        .record_usage(vcpu_usage(&org.name, 130, "u1"))
+        .await
+        .unwrap();
     let status = server
         .spending(&owner)
-        .get_spending_status(bpb::GetSpendingStatusRequest { organization: org.name.clone() })
+        .get_spending_status(bpb::GetSpendingStatusRequest {
+            organization: org.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(status.alerts.len(), 1, "recorded while integrations is down");
-    let billing = Database::connect(&server.billing_database_url()).await.unwrap();
+    assert_eq!(
+        status.alerts.len(),
+        1,
+        "recorded while integrations is down"
+    );
+    let billing = Database::connect(&server.billing_database_url())
+        .await
+        .unwrap();
     let outbox = || async {
         billing
             .query_all_raw(Statement::from_string(
@@ -314,8 +408,14 @@ async fn spending_thresholds_arrive_once_also_after_an_outage(backend: Backend) 
     assert!(outbox().await[0] > 0, "billing tried and keeps the alert");
     assert!(receiver.received().is_empty());
     // integrations comes back (on the same database).
-    let integrations = server.start_integrations(addr, None, &["--allow-insecure-endpoints"]).await;
-    let got = receiver.wait_for(40, |r| r.iter().any(|x| x.event_type == "spending.threshold")).await;
+    let integrations = server
+        .start_integrations(addr, None, &["--allow-insecure-endpoints"])
+        .await;
+    let got = receiver
+        .wait_for(40, |r| {
+            r.iter().any(|x| x.event_type == "spending.threshold")
+        })
+        .await;
     assert!(got.iter().all(|r| r.verified));
     for _ in 0..100 {
         if outbox().await.is_empty() {
@@ -325,7 +425,15 @@ async fn spending_thresholds_arrive_once_also_after_an_outage(backend: Backend) 
     }
     assert!(outbox().await.is_empty(), "delivered, so no longer queued");
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(receiver.received().iter().filter(|x| x.event_type == "spending.threshold").count(), 1, "once");
+    assert_eq!(
+        receiver
+            .received()
+            .iter()
+            .filter(|x| x.event_type == "spending.threshold")
+            .count(),
+        1,
+        "once"
+    );
     integrations.stop().await.unwrap();
     server.stop().await;
 }

@@ -21,13 +21,18 @@ use loopback_tests::{Backend, TestServer, backend_tests, bad_fields, metadata, r
 use tonic::{Code, Status};
 
 fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
 }
 
 /// Every organization-scoped integrations RPC with the permission it checks.
 const MATRIX: &[(&str, &str)] = &[
     ("BeginGitConnection", "integrations.gitConnections.create"),
-    ("CompleteGitConnection", "integrations.gitConnections.create"),
+    (
+        "CompleteGitConnection",
+        "integrations.gitConnections.create",
+    ),
     ("GetGitConnection", "integrations.gitConnections.get"),
     ("ListGitConnections", "integrations.gitConnections.list"),
     ("RefreshGitConnection", "integrations.gitConnections.update"),
@@ -58,30 +63,71 @@ const MATRIX: &[(&str, &str)] = &[
     ("ListOperations", "integrations.operations.list"),
     ("CancelOperation", "integrations.operations.cancel"),
     ("WaitOperation", "integrations.operations.get"),
-    ("CreateMonitoringSource", "integrations.monitoringSources.create"),
+    (
+        "CreateMonitoringSource",
+        "integrations.monitoringSources.create",
+    ),
     ("GetMonitoringSource", "integrations.monitoringSources.get"),
-    ("ListMonitoringSources", "integrations.monitoringSources.list"),
-    ("UpdateMonitoringSource", "integrations.monitoringSources.update"),
-    ("DeleteMonitoringSource", "integrations.monitoringSources.delete"),
-    ("CreateNotificationChannel", "integrations.notificationChannels.create"),
-    ("GetNotificationChannel", "integrations.notificationChannels.get"),
-    ("ListNotificationChannels", "integrations.notificationChannels.list"),
-    ("UpdateNotificationChannel", "integrations.notificationChannels.update"),
-    ("DeleteNotificationChannel", "integrations.notificationChannels.delete"),
-    ("TestNotificationChannel", "integrations.notificationChannels.test"),
+    (
+        "ListMonitoringSources",
+        "integrations.monitoringSources.list",
+    ),
+    (
+        "UpdateMonitoringSource",
+        "integrations.monitoringSources.update",
+    ),
+    (
+        "DeleteMonitoringSource",
+        "integrations.monitoringSources.delete",
+    ),
+    (
+        "CreateNotificationChannel",
+        "integrations.notificationChannels.create",
+    ),
+    (
+        "GetNotificationChannel",
+        "integrations.notificationChannels.get",
+    ),
+    (
+        "ListNotificationChannels",
+        "integrations.notificationChannels.list",
+    ),
+    (
+        "UpdateNotificationChannel",
+        "integrations.notificationChannels.update",
+    ),
+    (
+        "DeleteNotificationChannel",
+        "integrations.notificationChannels.delete",
+    ),
+    (
+        "TestNotificationChannel",
+        "integrations.notificationChannels.test",
+    ),
     ("ListDeliveries", "integrations.deliveries.list"),
 ];
 
 /// Operators only.
 const OPERATORS_ONLY: &[&str] = &["ConfigureGitProvider", "ListGitProviders"];
 /// Service principals only.
-const SERVICES_ONLY: &[&str] = &["ClaimOperation", "ReportProgress", "CompleteOperation", "Notify"];
+const SERVICES_ONLY: &[&str] = &[
+    "ClaimOperation",
+    "ReportProgress",
+    "CompleteOperation",
+    "Notify",
+];
 /// Any authenticated caller.
 const ANYONE: &[&str] = &["ListMonitoringSourceTypes", "ListNotificationEventTypes"];
 
 /// Preconditions a call may stop at once it is allowed (the fixture's
 /// state, not the caller's rights).
-const ALLOWED_STOPS: &[&str] = &["OAUTH_STATE_INVALID", "RESOURCE_IN_USE", "NO_DEPLOYMENT", "OPERATION_DONE", "LEASE_LOST"];
+const ALLOWED_STOPS: &[&str] = &[
+    "OAUTH_STATE_INVALID",
+    "RESOURCE_IN_USE",
+    "NO_DEPLOYMENT",
+    "OPERATION_DONE",
+    "LEASE_LOST",
+];
 
 struct Fixture {
     org: String,
@@ -119,7 +165,11 @@ async fn fixture(server: &TestServer, owner: &str, org: &str) -> Fixture {
         .revisions(owner)
         .create_revision(ipb::CreateRevisionRequest {
             parent: org.into(),
-            revision: Some(ipb::Revision { bundle: bundle.name.clone(), commit_sha: sha(1), ..Default::default() }),
+            revision: Some(ipb::Revision {
+                bundle: bundle.name.clone(),
+                commit_sha: sha(1),
+                ..Default::default()
+            }),
             ..Default::default()
         })
         .await
@@ -130,7 +180,9 @@ async fn fixture(server: &TestServer, owner: &str, org: &str) -> Fixture {
     // A done operation: WaitOperation answers at once, CancelOperation stops at OPERATION_DONE.
     server
         .operations(owner)
-        .cancel_operation(ipb::CancelOperationRequest { name: revision.build_operation.clone() })
+        .cancel_operation(ipb::CancelOperationRequest {
+            name: revision.build_operation.clone(),
+        })
         .await
         .unwrap();
     let deployment = server
@@ -191,7 +243,11 @@ async fn fixture(server: &TestServer, owner: &str, org: &str) -> Fixture {
     }
 }
 
-fn channel_request(org: &str, url: &str, validate_only: bool) -> ipb::CreateNotificationChannelRequest {
+fn channel_request(
+    org: &str,
+    url: &str,
+    validate_only: bool,
+) -> ipb::CreateNotificationChannelRequest {
     ipb::CreateNotificationChannelRequest {
         parent: org.into(),
         notification_channel: Some(ipb::NotificationChannel {
@@ -214,68 +270,422 @@ async fn call(server: &TestServer, token: &str, rpc: &str, f: &Fixture) -> Resul
     let org = f.org.clone();
     let s = server;
     match rpc {
-        "BeginGitConnection" => ok(s.git_connections(token).begin_git_connection(ipb::BeginGitConnectionRequest { parent: org, provider: ipb::GitProviderKind::Github.into(), git_connection: String::new() }).await),
-        "CompleteGitConnection" => ok(s.git_connections(token).complete_git_connection(ipb::CompleteGitConnectionRequest { parent: org, state: "no-such-state".into(), code: "c".into() }).await),
-        "GetGitConnection" => ok(s.git_connections(token).get_git_connection(ipb::GetGitConnectionRequest { name: f.connection.clone() }).await),
-        "ListGitConnections" => ok(s.git_connections(token).list_git_connections(ipb::ListGitConnectionsRequest { parent: org, ..Default::default() }).await),
-        "RefreshGitConnection" => ok(s.git_connections(token).refresh_git_connection(ipb::RefreshGitConnectionRequest { name: f.connection.clone() }).await),
-        "DeleteGitConnection" => ok(s.git_connections(token).delete_git_connection(ipb::DeleteGitConnectionRequest { name: f.connection.clone(), validate_only: true }).await),
-        "LinkRepository" => ok(s.repositories(token).link_repository(ipb::LinkRepositoryRequest { parent: org, repository: Some(ipb::Repository { git_connection: f.connection.clone(), full_name: "acme/other".into(), ..Default::default() }), validate_only: true, ..Default::default() }).await),
-        "GetRepository" => ok(s.repositories(token).get_repository(ipb::GetRepositoryRequest { name: f.repository.clone() }).await),
-        "ListRepositories" => ok(s.repositories(token).list_repositories(ipb::ListRepositoriesRequest { parent: org, ..Default::default() }).await),
-        "UnlinkRepository" => ok(s.repositories(token).unlink_repository(ipb::UnlinkRepositoryRequest { name: f.repository.clone(), validate_only: true }).await),
+        "BeginGitConnection" => ok(s
+            .git_connections(token)
+            .begin_git_connection(ipb::BeginGitConnectionRequest {
+                parent: org,
+                provider: ipb::GitProviderKind::Github.into(),
+                git_connection: String::new(),
+            })
+            .await),
+        "CompleteGitConnection" => ok(s
+            .git_connections(token)
+            .complete_git_connection(ipb::CompleteGitConnectionRequest {
+                parent: org,
+                state: "no-such-state".into(),
+                code: "c".into(),
+            })
+            .await),
+        "GetGitConnection" => ok(s
+            .git_connections(token)
+            .get_git_connection(ipb::GetGitConnectionRequest {
+                name: f.connection.clone(),
+            })
+            .await),
+        "ListGitConnections" => ok(s
+            .git_connections(token)
+            .list_git_connections(ipb::ListGitConnectionsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "RefreshGitConnection" => ok(s
+            .git_connections(token)
+            .refresh_git_connection(ipb::RefreshGitConnectionRequest {
+                name: f.connection.clone(),
+            })
+            .await),
+        "DeleteGitConnection" => ok(s
+            .git_connections(token)
+            .delete_git_connection(ipb::DeleteGitConnectionRequest {
+                name: f.connection.clone(),
+                validate_only: true,
+            })
+            .await),
+        "LinkRepository" => ok(s
+            .repositories(token)
+            .link_repository(ipb::LinkRepositoryRequest {
+                parent: org,
+                repository: Some(ipb::Repository {
+                    git_connection: f.connection.clone(),
+                    full_name: "acme/other".into(),
+                    ..Default::default()
+                }),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await),
+        "GetRepository" => ok(s
+            .repositories(token)
+            .get_repository(ipb::GetRepositoryRequest {
+                name: f.repository.clone(),
+            })
+            .await),
+        "ListRepositories" => ok(s
+            .repositories(token)
+            .list_repositories(ipb::ListRepositoriesRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "UnlinkRepository" => ok(s
+            .repositories(token)
+            .unlink_repository(ipb::UnlinkRepositoryRequest {
+                name: f.repository.clone(),
+                validate_only: true,
+            })
+            .await),
         "CreateBundle" => {
             let mut r = setup::bundle(&org, &f.repository, "x", "");
             r.validate_only = true;
             ok(s.bundles(token).create_bundle(r).await)
         }
-        "GetBundle" => ok(s.bundles(token).get_bundle(ipb::GetBundleRequest { name: f.bundle.clone() }).await),
-        "ListBundles" => ok(s.bundles(token).list_bundles(ipb::ListBundlesRequest { parent: org, ..Default::default() }).await),
-        "UpdateBundle" => ok(s.bundles(token).update_bundle(ipb::UpdateBundleRequest { bundle: Some(ipb::Bundle { name: f.bundle.clone(), display_name: "renamed".into(), ..Default::default() }), update_mask: mask(&["display_name"]), validate_only: true }).await),
-        "DeleteBundle" => ok(s.bundles(token).delete_bundle(ipb::DeleteBundleRequest { name: f.bundle.clone(), etag: String::new(), validate_only: true }).await),
-        "CreateEnvironment" => ok(s.environments(token).create_environment(ipb::CreateEnvironmentRequest { parent: org, environment: Some(ipb::Environment { bundle: f.bundle.clone(), display_name: "e".into(), ..Default::default() }), validate_only: true, ..Default::default() }).await),
-        "GetEnvironment" => ok(s.environments(token).get_environment(ipb::GetEnvironmentRequest { name: f.environment.clone() }).await),
-        "ListEnvironments" => ok(s.environments(token).list_environments(ipb::ListEnvironmentsRequest { parent: org, ..Default::default() }).await),
-        "UpdateEnvironment" => ok(s.environments(token).update_environment(ipb::UpdateEnvironmentRequest { environment: Some(ipb::Environment { name: f.environment.clone(), display_name: "x".into(), ..Default::default() }), update_mask: mask(&["display_name"]), validate_only: true }).await),
-        "DeleteEnvironment" => ok(s.environments(token).delete_environment(ipb::DeleteEnvironmentRequest { name: f.environment.clone(), etag: String::new(), validate_only: true }).await),
-        "CreateRevision" => ok(s.revisions(token).create_revision(ipb::CreateRevisionRequest { parent: org, revision: Some(ipb::Revision { bundle: f.bundle.clone(), commit_sha: sha(77), ..Default::default() }), validate_only: true, ..Default::default() }).await),
-        "GetRevision" => ok(s.revisions(token).get_revision(ipb::GetRevisionRequest { name: f.revision.clone() }).await),
-        "ListRevisions" => ok(s.revisions(token).list_revisions(ipb::ListRevisionsRequest { parent: org, ..Default::default() }).await),
-        "CreateDeployment" => ok(s.deployments(token).create_deployment(ipb::CreateDeploymentRequest { parent: org, deployment: Some(ipb::Deployment { environment: f.environment.clone(), revision: f.revision.clone(), ..Default::default() }), validate_only: true, ..Default::default() }).await),
-        "GetDeployment" => ok(s.deployments(token).get_deployment(ipb::GetDeploymentRequest { name: f.deployment.clone() }).await),
-        "ListDeployments" => ok(s.deployments(token).list_deployments(ipb::ListDeploymentsRequest { parent: org, ..Default::default() }).await),
-        "RedeployEnvironment" => ok(s.deployments(token).redeploy_environment(ipb::RedeployEnvironmentRequest { environment: f.environment.clone(), request_id: String::new() }).await),
-        "RollbackEnvironment" => ok(s.deployments(token).rollback_environment(ipb::RollbackEnvironmentRequest { environment: f.environment.clone(), ..Default::default() }).await),
-        "GetOperation" => ok(s.operations(token).get_operation(ipb::GetOperationRequest { name: f.operation.clone() }).await),
-        "ListOperations" => ok(s.operations(token).list_operations(ipb::ListOperationsRequest { parent: org, ..Default::default() }).await),
-        "CancelOperation" => ok(s.operations(token).cancel_operation(ipb::CancelOperationRequest { name: f.operation.clone() }).await),
-        "WaitOperation" => ok(s.operations(token).wait_operation(ipb::WaitOperationRequest { name: f.operation.clone(), timeout: None }).await),
-        "CreateMonitoringSource" => ok(s.monitoring(token).create_monitoring_source(ipb::CreateMonitoringSourceRequest { parent: org, monitoring_source: Some(ipb::MonitoringSource { r#type: "otlp_agent".into(), display_name: "otel".into(), ..Default::default() }), validate_only: true, ..Default::default() }).await),
-        "GetMonitoringSource" => ok(s.monitoring(token).get_monitoring_source(ipb::GetMonitoringSourceRequest { name: f.source.clone() }).await),
-        "ListMonitoringSources" => ok(s.monitoring(token).list_monitoring_sources(ipb::ListMonitoringSourcesRequest { parent: org, ..Default::default() }).await),
-        "UpdateMonitoringSource" => ok(s.monitoring(token).update_monitoring_source(ipb::UpdateMonitoringSourceRequest { monitoring_source: Some(ipb::MonitoringSource { name: f.source.clone(), enabled: false, ..Default::default() }), update_mask: mask(&["enabled"]), validate_only: true }).await),
-        "DeleteMonitoringSource" => ok(s.monitoring(token).delete_monitoring_source(ipb::DeleteMonitoringSourceRequest { name: f.source.clone(), validate_only: true }).await),
-        "CreateNotificationChannel" => ok(s.channels(token).create_notification_channel(channel_request(&org, "http://127.0.0.1:9/hook", true)).await),
-        "GetNotificationChannel" => ok(s.channels(token).get_notification_channel(ipb::GetNotificationChannelRequest { name: f.channel.clone() }).await),
-        "ListNotificationChannels" => ok(s.channels(token).list_notification_channels(ipb::ListNotificationChannelsRequest { parent: org, ..Default::default() }).await),
-        "UpdateNotificationChannel" => ok(s.channels(token).update_notification_channel(ipb::UpdateNotificationChannelRequest { notification_channel: Some(ipb::NotificationChannel { name: f.channel.clone(), enabled: true, ..Default::default() }), update_mask: mask(&["enabled"]), validate_only: true }).await),
-        "DeleteNotificationChannel" => ok(s.channels(token).delete_notification_channel(ipb::DeleteNotificationChannelRequest { name: f.channel.clone(), validate_only: true }).await),
-        "TestNotificationChannel" => ok(s.channels(token).test_notification_channel(ipb::TestNotificationChannelRequest { name: f.channel.clone() }).await),
-        "ListDeliveries" => ok(s.channels(token).list_deliveries(ipb::ListDeliveriesRequest { parent: org, ..Default::default() }).await),
-        "ConfigureGitProvider" => ok(s.git_providers(token).configure_git_provider(ipb::ConfigureGitProviderRequest { git_provider: Some(ipb::GitProvider { kind: ipb::GitProviderKind::Gitlab.into(), client_id: "c".into(), client_secret: "s".into(), base_url: "https://gitlab.example.com".into(), api_url: "https://gitlab.example.com/api/v4".into(), redirect_uri: "https://console.example.com/cb".into(), ..Default::default() }), validate_only: true }).await),
-        "ListGitProviders" => ok(s.git_providers(token).list_git_providers(ipb::ListGitProvidersRequest {}).await),
-        "ClaimOperation" => ok(s.workers(token).claim_operation(ipb::ClaimOperationRequest { worker: "w".into(), kinds: vec![ipb::OperationKind::Build.into()], lease_duration: None }).await),
-        "ReportProgress" => ok(s.workers(token).report_progress(ipb::ReportProgressRequest { name: f.operation.clone(), lease_id: uuid::Uuid::nil().to_string(), ..Default::default() }).await),
-        "CompleteOperation" => ok(s.workers(token).complete_operation(ipb::CompleteOperationRequest { name: f.operation.clone(), lease_id: uuid::Uuid::nil().to_string(), result: ipb::OperationState::Succeeded.into(), ..Default::default() }).await),
-        "Notify" => ok(s.notify(token).notify(ipb::NotifyRequest { organization: org, event: Some(ipb::NotificationEvent { id: format!("n-{}", uuid::Uuid::now_v7()), r#type: ipb::NotificationEventType::UsageWarning.into(), subject: "s".into(), ..Default::default() }) }).await),
-        "ListMonitoringSourceTypes" => ok(s.monitoring(token).list_monitoring_source_types(ipb::ListMonitoringSourceTypesRequest {}).await),
-        "ListNotificationEventTypes" => ok(s.channels(token).list_notification_event_types(ipb::ListNotificationEventTypesRequest {}).await),
+        "GetBundle" => ok(s
+            .bundles(token)
+            .get_bundle(ipb::GetBundleRequest {
+                name: f.bundle.clone(),
+            })
+            .await),
+        "ListBundles" => ok(s
+            .bundles(token)
+            .list_bundles(ipb::ListBundlesRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "UpdateBundle" => ok(s
+            .bundles(token)
+            .update_bundle(ipb::UpdateBundleRequest {
+                bundle: Some(ipb::Bundle {
+                    name: f.bundle.clone(),
+                    display_name: "renamed".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["display_name"]),
+                validate_only: true,
+            })
+            .await),
+        "DeleteBundle" => ok(s
+            .bundles(token)
+            .delete_bundle(ipb::DeleteBundleRequest {
+                name: f.bundle.clone(),
+                etag: String::new(),
+                validate_only: true,
+            })
+            .await),
+        "CreateEnvironment" => ok(s
+            .environments(token)
+            .create_environment(ipb::CreateEnvironmentRequest {
+                parent: org,
+                environment: Some(ipb::Environment {
+                    bundle: f.bundle.clone(),
+                    display_name: "e".into(),
+                    ..Default::default()
+                }),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await),
+        "GetEnvironment" => ok(s
+            .environments(token)
+            .get_environment(ipb::GetEnvironmentRequest {
+                name: f.environment.clone(),
+            })
+            .await),
+        "ListEnvironments" => ok(s
+            .environments(token)
+            .list_environments(ipb::ListEnvironmentsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "UpdateEnvironment" => ok(s
+            .environments(token)
+            .update_environment(ipb::UpdateEnvironmentRequest {
+                environment: Some(ipb::Environment {
+                    name: f.environment.clone(),
+                    display_name: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["display_name"]),
+                validate_only: true,
+            })
+            .await),
+        "DeleteEnvironment" => ok(s
+            .environments(token)
+            .delete_environment(ipb::DeleteEnvironmentRequest {
+                name: f.environment.clone(),
+                etag: String::new(),
+                validate_only: true,
+            })
+            .await),
+        "CreateRevision" => ok(s
+            .revisions(token)
+            .create_revision(ipb::CreateRevisionRequest {
+                parent: org,
+                revision: Some(ipb::Revision {
+                    bundle: f.bundle.clone(),
+                    commit_sha: sha(77),
+                    ..Default::default()
+                }),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await),
+        "GetRevision" => ok(s
+            .revisions(token)
+            .get_revision(ipb::GetRevisionRequest {
+                name: f.revision.clone(),
+            })
+            .await),
+        "ListRevisions" => ok(s
+            .revisions(token)
+            .list_revisions(ipb::ListRevisionsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "CreateDeployment" => ok(s
+            .deployments(token)
+            .create_deployment(ipb::CreateDeploymentRequest {
+                parent: org,
+                deployment: Some(ipb::Deployment {
+                    environment: f.environment.clone(),
+                    revision: f.revision.clone(),
+                    ..Default::default()
+                }),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await),
+        "GetDeployment" => ok(s
+            .deployments(token)
+            .get_deployment(ipb::GetDeploymentRequest {
+                name: f.deployment.clone(),
+            })
+            .await),
+        "ListDeployments" => ok(s
+            .deployments(token)
+            .list_deployments(ipb::ListDeploymentsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "RedeployEnvironment" => ok(s
+            .deployments(token)
+            .redeploy_environment(ipb::RedeployEnvironmentRequest {
+                environment: f.environment.clone(),
+                request_id: String::new(),
+            })
+            .await),
+        "RollbackEnvironment" => ok(s
+            .deployments(token)
+            .rollback_environment(ipb::RollbackEnvironmentRequest {
+                environment: f.environment.clone(),
+                ..Default::default()
+            })
+            .await),
+        "GetOperation" => ok(s
+            .operations(token)
+            .get_operation(ipb::GetOperationRequest {
+                name: f.operation.clone(),
+            })
+            .await),
+        "ListOperations" => ok(s
+            .operations(token)
+            .list_operations(ipb::ListOperationsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "CancelOperation" => ok(s
+            .operations(token)
+            .cancel_operation(ipb::CancelOperationRequest {
+                name: f.operation.clone(),
+            })
+            .await),
+        "WaitOperation" => ok(s
+            .operations(token)
+            .wait_operation(ipb::WaitOperationRequest {
+                name: f.operation.clone(),
+                timeout: None,
+            })
+            .await),
+        "CreateMonitoringSource" => ok(s
+            .monitoring(token)
+            .create_monitoring_source(ipb::CreateMonitoringSourceRequest {
+                parent: org,
+                monitoring_source: Some(ipb::MonitoringSource {
+                    r#type: "otlp_agent".into(),
+                    display_name: "otel".into(),
+                    ..Default::default()
+                }),
+                validate_only: true,
+                ..Default::default()
+            })
+            .await),
+        "GetMonitoringSource" => ok(s
+            .monitoring(token)
+            .get_monitoring_source(ipb::GetMonitoringSourceRequest {
+                name: f.source.clone(),
+            })
+            .await),
+        "ListMonitoringSources" => ok(s
+            .monitoring(token)
+            .list_monitoring_sources(ipb::ListMonitoringSourcesRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "UpdateMonitoringSource" => ok(s
+            .monitoring(token)
+            .update_monitoring_source(ipb::UpdateMonitoringSourceRequest {
+                monitoring_source: Some(ipb::MonitoringSource {
+                    name: f.source.clone(),
+                    enabled: false,
+                    ..Default::default()
+                }),
+                update_mask: mask(&["enabled"]),
+                validate_only: true,
+            })
+            .await),
+        "DeleteMonitoringSource" => ok(s
+            .monitoring(token)
+            .delete_monitoring_source(ipb::DeleteMonitoringSourceRequest {
+                name: f.source.clone(),
+                validate_only: true,
+            })
+            .await),
+        "CreateNotificationChannel" => ok(s
+            .channels(token)
+            .create_notification_channel(channel_request(&org, "http://127.0.0.1:9/hook", true))
+            .await),
+        "GetNotificationChannel" => ok(s
+            .channels(token)
+            .get_notification_channel(ipb::GetNotificationChannelRequest {
+                name: f.channel.clone(),
+            })
+            .await),
+        "ListNotificationChannels" => ok(s
+            .channels(token)
+            .list_notification_channels(ipb::ListNotificationChannelsRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "UpdateNotificationChannel" => ok(s
+            .channels(token)
+            .update_notification_channel(ipb::UpdateNotificationChannelRequest {
+                notification_channel: Some(ipb::NotificationChannel {
+                    name: f.channel.clone(),
+                    enabled: true,
+                    ..Default::default()
+                }),
+                update_mask: mask(&["enabled"]),
+                validate_only: true,
+            })
+            .await),
+        "DeleteNotificationChannel" => ok(s
+            .channels(token)
+            .delete_notification_channel(ipb::DeleteNotificationChannelRequest {
+                name: f.channel.clone(),
+                validate_only: true,
+            })
+            .await),
+        "TestNotificationChannel" => ok(s
+            .channels(token)
+            .test_notification_channel(ipb::TestNotificationChannelRequest {
+                name: f.channel.clone(),
+            })
+            .await),
+        "ListDeliveries" => ok(s
+            .channels(token)
+            .list_deliveries(ipb::ListDeliveriesRequest {
+                parent: org,
+                ..Default::default()
+            })
+            .await),
+        "ConfigureGitProvider" => ok(s
+            .git_providers(token)
+            .configure_git_provider(ipb::ConfigureGitProviderRequest {
+                git_provider: Some(ipb::GitProvider {
+                    kind: ipb::GitProviderKind::Gitlab.into(),
+                    client_id: "c".into(),
+                    client_secret: "s".into(),
+                    base_url: "https://gitlab.example.com".into(),
+                    api_url: "https://gitlab.example.com/api/v4".into(),
+                    redirect_uri: "https://console.example.com/cb".into(),
+                    ..Default::default()
+                }),
+                validate_only: true,
+            })
+            .await),
+        "ListGitProviders" => ok(s
+            .git_providers(token)
+            .list_git_providers(ipb::ListGitProvidersRequest {})
+            .await),
+        "ClaimOperation" => ok(s
+            .workers(token)
+            .claim_operation(ipb::ClaimOperationRequest {
+                worker: "w".into(),
+                kinds: vec![ipb::OperationKind::Build.into()],
+                lease_duration: None,
+            })
+            .await),
+        "ReportProgress" => ok(s
+            .workers(token)
+            .report_progress(ipb::ReportProgressRequest {
+                name: f.operation.clone(),
+                lease_id: uuid::Uuid::nil().to_string(),
+                ..Default::default()
+            })
+            .await),
+        "CompleteOperation" => ok(s
+            .workers(token)
+            .complete_operation(ipb::CompleteOperationRequest {
+                name: f.operation.clone(),
+                lease_id: uuid::Uuid::nil().to_string(),
+                result: ipb::OperationState::Succeeded.into(),
+                ..Default::default()
+            })
+            .await),
+        "Notify" => ok(s
+            .notify(token)
+            .notify(ipb::NotifyRequest {
+                organization: org,
+                event: Some(ipb::NotificationEvent {
+                    id: format!("n-{}", uuid::Uuid::now_v7()),
+                    r#type: ipb::NotificationEventType::UsageWarning.into(),
+                    subject: "s".into(),
+                    ..Default::default()
+                }),
+            })
+            .await),
+        "ListMonitoringSourceTypes" => ok(s
+            .monitoring(token)
+            .list_monitoring_source_types(ipb::ListMonitoringSourceTypesRequest {})
+            .await),
+        "ListNotificationEventTypes" => ok(s
+            .channels(token)
+            .list_notification_event_types(ipb::ListNotificationEventTypesRequest {})
+            .await),
         other => panic!("no call for {other}"),
     }
 }
 
 fn allowed_stop(e: &Status) -> bool {
-    e.code() == Code::FailedPrecondition && reason(e).is_some_and(|r| ALLOWED_STOPS.contains(&r.as_str()))
+    e.code() == Code::FailedPrecondition
+        && reason(e).is_some_and(|r| ALLOWED_STOPS.contains(&r.as_str()))
 }
 
 async fn every_rpc_follows_the_catalog_and_hides_other_tenants(backend: Backend) {
@@ -285,35 +695,71 @@ async fn every_rpc_follows_the_catalog_and_hides_other_tenants(backend: Backend)
     let f = fixture(&server, &owner, &org.name).await;
 
     // Every row of the RPC table is covered here.
-    let covered: BTreeSet<&str> = MATRIX.iter().map(|(r, _)| *r).chain(OPERATORS_ONLY.iter().copied()).chain(SERVICES_ONLY.iter().copied()).chain(ANYONE.iter().copied()).collect();
-    let table: BTreeSet<&str> = loopback_integrations::rpcs::RPCS.iter().map(|r| r.method).collect();
+    let covered: BTreeSet<&str> = MATRIX
+        .iter()
+        .map(|(r, _)| *r)
+        .chain(OPERATORS_ONLY.iter().copied())
+        .chain(SERVICES_ONLY.iter().copied())
+        .chain(ANYONE.iter().copied())
+        .collect();
+    let table: BTreeSet<&str> = loopback_integrations::rpcs::RPCS
+        .iter()
+        .map(|r| r.method)
+        .collect();
     assert_eq!(covered, table);
     for rpc in loopback_integrations::rpcs::RPCS {
         if let Some(p) = rpc.permission() {
-            assert!(MATRIX.contains(&(rpc.method, p)), "{} checks {p}", rpc.method);
+            assert!(
+                MATRIX.contains(&(rpc.method, p)),
+                "{} checks {p}",
+                rpc.method
+            );
         }
     }
 
     let published: BTreeMap<String, BTreeSet<String>> = server
         .roles(&owner)
-        .list_roles(pb::ListRolesRequest { parent: org.name.clone(), ..Default::default() })
+        .list_roles(pb::ListRolesRequest {
+            parent: org.name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .roles
         .into_iter()
         .filter(|r| r.built_in)
-        .map(|r| (r.name.rsplit('/').next().unwrap().to_string(), r.permissions.into_iter().collect()))
+        .map(|r| {
+            (
+                r.name.rsplit('/').next().unwrap().to_string(),
+                r.permissions.into_iter().collect(),
+            )
+        })
         .collect();
     // Members build and ship; viewers only read.
-    for p in ["integrations.bundles.create", "integrations.deployments.operate", "integrations.operations.cancel"] {
+    for p in [
+        "integrations.bundles.create",
+        "integrations.deployments.operate",
+        "integrations.operations.cancel",
+    ] {
         assert!(published["member"].contains(p), "{p}");
     }
     assert!(!published["member"].contains("integrations.gitConnections.create"));
-    assert!(published["viewer"].iter().all(|p| p.ends_with(".get") || p.ends_with(".list")));
+    assert!(
+        published["viewer"]
+            .iter()
+            .all(|p| p.ends_with(".get") || p.ends_with(".list"))
+    );
 
     for role in ["owner", "admin", "billing_admin", "member", "viewer"] {
-        let (token, _) = server.add_member(&owner, &org.name, &format!("{role}-holder@example.com"), &[role]).await;
+        let (token, _) = server
+            .add_member(
+                &owner,
+                &org.name,
+                &format!("{role}-holder@example.com"),
+                &[role],
+            )
+            .await;
         for (rpc, permission) in MATRIX {
             let result = call(&server, &token, rpc, &f).await;
             if published[role].contains(*permission) {
@@ -332,7 +778,9 @@ async fn every_rpc_follows_the_catalog_and_hides_other_tenants(backend: Backend)
             assert!(metadata(&err).contains_key("principal_kind"), "{rpc}");
         }
         for rpc in ANYONE {
-            call(&server, &token, rpc, &f).await.unwrap_or_else(|e| panic!("{role} {rpc}: {e:?}"));
+            call(&server, &token, rpc, &f)
+                .await
+                .unwrap_or_else(|e| panic!("{role} {rpc}: {e:?}"));
         }
     }
     // Services reach their RPCs (the fake lease is simply not theirs).
@@ -343,7 +791,9 @@ async fn every_rpc_follows_the_catalog_and_hides_other_tenants(backend: Backend)
         }
     }
     for rpc in OPERATORS_ONLY {
-        call(&server, &server.operator_token(), rpc, &f).await.unwrap();
+        call(&server, &server.operator_token(), rpc, &f)
+            .await
+            .unwrap();
     }
     // Another tenant's resources are NOT_FOUND, for every RPC.
     let stranger = server.account_token("stranger@example.com");
@@ -361,27 +811,48 @@ async fn status_policy_features_and_plans(backend: Backend) {
     // IN_SETUP: setup actions (connecting Git, monitoring) work, creating
     // bundles or channels is ENTITY_STATUS, reads work.
     let setup_org = server.create_org(&owner, "New").await;
-    let fake = loopback_tests::fakes::FakeProvider::start(loopback_tests::fakes::Flavor::GitHub).await;
+    let fake =
+        loopback_tests::fakes::FakeProvider::start(loopback_tests::fakes::Flavor::GitHub).await;
     setup::configure(&server, &fake).await;
-    setup::begin(&server, &owner, &setup_org.name, loopback_tests::fakes::Flavor::GitHub, "").await.unwrap();
+    setup::begin(
+        &server,
+        &owner,
+        &setup_org.name,
+        loopback_tests::fakes::Flavor::GitHub,
+        "",
+    )
+    .await
+    .unwrap();
     let err = server
         .channels(&owner)
-        .create_notification_channel(channel_request(&setup_org.name, "http://127.0.0.1:9/hook", true))
+        .create_notification_channel(channel_request(
+            &setup_org.name,
+            "http://127.0.0.1:9/hook",
+            true,
+        ))
         .await
         .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"));
     server
         .bundles(&owner)
-        .list_bundles(ipb::ListBundlesRequest { parent: setup_org.name.clone(), ..Default::default() })
+        .list_bundles(ipb::ListBundlesRequest {
+            parent: setup_org.name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     // BLOCKED: reads only.
     let org = server.verified_org(&owner, "Acme").await;
     let f = fixture(&server, &owner, &org.name).await;
-    server.set_status(&org.name, tpb::VerificationStatus::Blocked).await;
+    server
+        .set_status(&org.name, tpb::VerificationStatus::Blocked)
+        .await;
     // Wait for the change to reach integrations' cache through the feed.
     for _ in 0..100 {
-        if call(&server, &owner, "BeginGitConnection", &f).await.is_err() {
+        if call(&server, &owner, "BeginGitConnection", &f)
+            .await
+            .is_err()
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -393,7 +864,11 @@ async fn status_policy_features_and_plans(backend: Backend) {
             result.unwrap_or_else(|e| panic!("BLOCKED still reads {rpc}: {e:?}"));
         } else {
             let err = result.expect_err(rpc);
-            assert_eq!(reason(&err).as_deref(), Some("ENTITY_STATUS"), "{rpc}: {err:?}");
+            assert_eq!(
+                reason(&err).as_deref(),
+                Some("ENTITY_STATUS"),
+                "{rpc}: {err:?}"
+            );
         }
     }
 
@@ -403,7 +878,10 @@ async fn status_policy_features_and_plans(backend: Backend) {
     let org = off.verified_org(&off_owner, "Acme").await;
     let err = off
         .bundles(&off_owner)
-        .list_bundles(ipb::ListBundlesRequest { parent: org.name.clone(), ..Default::default() })
+        .list_bundles(ipb::ListBundlesRequest {
+            parent: org.name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(reason(&err).as_deref(), Some("FEATURE_DISABLED"));
@@ -415,7 +893,15 @@ async fn status_policy_features_and_plans(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(metadata(&err)["feature"], "notifications");
-    let err = setup::begin(&off, &off_owner, &org.name, loopback_tests::fakes::Flavor::GitLab, "").await.unwrap_err();
+    let err = setup::begin(
+        &off,
+        &off_owner,
+        &org.name,
+        loopback_tests::fakes::Flavor::GitLab,
+        "",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(metadata(&err)["feature"], "gitlab");
     off.monitoring(&off_owner)
         .list_monitoring_source_types(ipb::ListMonitoringSourceTypesRequest {})
@@ -454,15 +940,31 @@ async fn status_policy_features_and_plans(backend: Backend) {
     for err in [
         server
             .bundles(&owner)
-            .list_bundles(ipb::ListBundlesRequest { parent: free.name.clone(), ..Default::default() })
+            .list_bundles(ipb::ListBundlesRequest {
+                parent: free.name.clone(),
+                ..Default::default()
+            })
             .await
             .unwrap_err(),
-        setup::begin(&server, &owner, &free.name, loopback_tests::fakes::Flavor::GitLab, "").await.unwrap_err(),
+        setup::begin(
+            &server,
+            &owner,
+            &free.name,
+            loopback_tests::fakes::Flavor::GitLab,
+            "",
+        )
+        .await
+        .unwrap_err(),
         server
             .notify(&server.service_token("billing"))
             .notify(ipb::NotifyRequest {
                 organization: free.name.clone(),
-                event: Some(ipb::NotificationEvent { id: "x".into(), r#type: ipb::NotificationEventType::UsageWarning.into(), subject: "s".into(), ..Default::default() }),
+                event: Some(ipb::NotificationEvent {
+                    id: "x".into(),
+                    r#type: ipb::NotificationEventType::UsageWarning.into(),
+                    subject: "s".into(),
+                    ..Default::default()
+                }),
             })
             .await
             .unwrap_err(),
@@ -470,17 +972,33 @@ async fn status_policy_features_and_plans(backend: Backend) {
         assert_eq!(reason(&err).as_deref(), Some("FEATURE_DISABLED"), "{err:?}");
         assert_eq!(metadata(&err)["plan"], "Free", "{err:?}");
     }
-    setup::begin(&server, &owner, &free.name, loopback_tests::fakes::Flavor::GitHub, "").await.unwrap();
+    setup::begin(
+        &server,
+        &owner,
+        &free.name,
+        loopback_tests::fakes::Flavor::GitHub,
+        "",
+    )
+    .await
+    .unwrap();
     server.stop().await;
 }
 
 async fn limits_hold_under_concurrency(backend: Backend) {
-    let server = dev_server(backend, &["--default-limit=max_bundles=3", "--default-limit=max_notification_channels=2"]).await;
+    let server = dev_server(
+        backend,
+        &[
+            "--default-limit=max_bundles=3",
+            "--default-limit=max_notification_channels=2",
+        ],
+    )
+    .await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await;
     let (repo, _) = setup::repository_and_bundle(&server, &owner, &org.name).await;
     let bundles = futures::future::join_all((0..8).map(|i| {
-        let (server, owner, org, repo) = (&server, owner.clone(), org.name.clone(), repo.name.clone());
+        let (server, owner, org, repo) =
+            (&server, owner.clone(), org.name.clone(), repo.name.clone());
         async move {
             let channel = server.own_connection(&owner).await;
             ipb::bundle_service_client::BundleServiceClient::new(channel)
@@ -500,13 +1018,22 @@ async fn limits_hold_under_concurrency(backend: Backend) {
         async move {
             let channel = server.own_connection(&owner).await;
             ipb::notification_channel_service_client::NotificationChannelServiceClient::new(channel)
-                .create_notification_channel(channel_request(&org, "http://127.0.0.1:9/hook", false))
+                .create_notification_channel(channel_request(
+                    &org,
+                    "http://127.0.0.1:9/hook",
+                    false,
+                ))
                 .await
         }
     }))
     .await;
     assert_eq!(channels.iter().filter(|r| r.is_ok()).count(), 2);
-    assert!(channels.iter().filter_map(|r| r.as_ref().err()).all(|e| metadata(e)["limit"] == "max_notification_channels"));
+    assert!(
+        channels
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| metadata(e)["limit"] == "max_notification_channels")
+    );
     server.stop().await;
 }
 
@@ -535,12 +1062,21 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
     }
     server
         .channels(&owner)
-        .create_notification_channel(channel_request(&org.name, "https://93.184.216.34/hook", true))
+        .create_notification_channel(channel_request(
+            &org.name,
+            "https://93.184.216.34/hook",
+            true,
+        ))
         .await
         .unwrap();
     let source = |t: &str, endpoint: &str| ipb::CreateMonitoringSourceRequest {
         parent: org.name.clone(),
-        monitoring_source: Some(ipb::MonitoringSource { r#type: t.into(), display_name: "m".into(), endpoint: endpoint.into(), ..Default::default() }),
+        monitoring_source: Some(ipb::MonitoringSource {
+            r#type: t.into(),
+            display_name: "m".into(),
+            endpoint: endpoint.into(),
+            ..Default::default()
+        }),
         validate_only: true,
         ..Default::default()
     };
@@ -553,13 +1089,33 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         ("otlp_agent", "https://93.184.216.34/"),
         ("http_probe", ""),
     ] {
-        let err = server.monitoring(&owner).create_monitoring_source(source(t, endpoint)).await.unwrap_err();
-        assert_eq!(bad_fields(&err), ["monitoring_source.endpoint"], "{t} {endpoint}: {err:?}");
+        let err = server
+            .monitoring(&owner)
+            .create_monitoring_source(source(t, endpoint))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            bad_fields(&err),
+            ["monitoring_source.endpoint"],
+            "{t} {endpoint}: {err:?}"
+        );
     }
-    for (t, endpoint) in [("tcp_probe", "93.184.216.34:443"), ("otlp_agent", ""), ("http_probe", "https://93.184.216.34/")] {
-        server.monitoring(&owner).create_monitoring_source(source(t, endpoint)).await.unwrap();
+    for (t, endpoint) in [
+        ("tcp_probe", "93.184.216.34:443"),
+        ("otlp_agent", ""),
+        ("http_probe", "https://93.184.216.34/"),
+    ] {
+        server
+            .monitoring(&owner)
+            .create_monitoring_source(source(t, endpoint))
+            .await
+            .unwrap();
     }
-    let err = server.monitoring(&owner).create_monitoring_source(source("smoke_signal", "")).await.unwrap_err();
+    let err = server
+        .monitoring(&owner)
+        .create_monitoring_source(source("smoke_signal", ""))
+        .await
+        .unwrap_err();
     assert_eq!(bad_fields(&err), ["monitoring_source.type"]);
     // Plain-http Git providers are refused too.
     let err = server
@@ -586,9 +1142,17 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         ("../etc", "", "bundle.path"),
         ("a/../../b", "", "bundle.path"),
         ("/abs", "", "bundle.path"),
-        ("ok", &"x".repeat(64 * 1024 + 1) as &str, "bundle.build_spec"),
+        (
+            "ok",
+            &"x".repeat(64 * 1024 + 1) as &str,
+            "bundle.build_spec",
+        ),
     ] {
-        let err = server.bundles(&owner).create_bundle(setup::bundle(&org.name, &repo, path, spec)).await.unwrap_err();
+        let err = server
+            .bundles(&owner)
+            .create_bundle(setup::bundle(&org.name, &repo, path, spec))
+            .await
+            .unwrap_err();
         assert_eq!(bad_fields(&err), [field], "{path}");
     }
     let bundle = format!("{}/bundles/{}", org.name, uuid::Uuid::now_v7());
@@ -597,7 +1161,11 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
             .revisions(&owner)
             .create_revision(ipb::CreateRevisionRequest {
                 parent: org.name.clone(),
-                revision: Some(ipb::Revision { bundle: bundle.clone(), commit_sha: bad.into(), ..Default::default() }),
+                revision: Some(ipb::Revision {
+                    bundle: bundle.clone(),
+                    commit_sha: bad.into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await
@@ -612,11 +1180,31 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
                 bundle: bundle.clone(),
                 display_name: "e".into(),
                 variables: vec![
-                    ipb::Variable { name: "GOOD".into(), value: "1".into(), secret: false },
-                    ipb::Variable { name: "bad-name".into(), value: "1".into(), secret: false },
-                    ipb::Variable { name: "1X".into(), value: "1".into(), secret: false },
-                    ipb::Variable { name: "GOOD".into(), value: "2".into(), secret: false },
-                    ipb::Variable { name: "TOKEN".into(), value: String::new(), secret: true },
+                    ipb::Variable {
+                        name: "GOOD".into(),
+                        value: "1".into(),
+                        secret: false,
+                    },
+                    ipb::Variable {
+                        name: "bad-name".into(),
+                        value: "1".into(),
+                        secret: false,
+                    },
+                    ipb::Variable {
+                        name: "1X".into(),
+                        value: "1".into(),
+                        secret: false,
+                    },
+                    ipb::Variable {
+                        name: "GOOD".into(),
+                        value: "2".into(),
+                        secret: false,
+                    },
+                    ipb::Variable {
+                        name: "TOKEN".into(),
+                        value: String::new(),
+                        secret: true,
+                    },
                 ],
                 ..Default::default()
             }),
@@ -626,7 +1214,12 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         .unwrap_err();
     assert_eq!(
         bad_fields(&err),
-        ["environment.variables[1].name", "environment.variables[2].name", "environment.variables[3].name", "environment.variables[4].value"]
+        [
+            "environment.variables[1].name",
+            "environment.variables[2].name",
+            "environment.variables[3].name",
+            "environment.variables[4].value"
+        ]
     );
     server.stop().await;
 }
@@ -644,19 +1237,31 @@ async fn every_rpc_fails_closed_without_the_authority(backend: Backend) {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
-    let alone = server.start_integrations(addr, Some(dead_url), &["--allow-insecure-endpoints"]).await;
+    let alone = server
+        .start_integrations(addr, Some(dead_url), &["--allow-insecure-endpoints"])
+        .await;
     let channel = loopback_tests::connect_as(addr, &owner).await;
     let other = TestServerView { channel };
     let svc = loopback_tests::connect_as(addr, &server.service_token("worker")).await;
     for (rpc, _) in MATRIX {
         let err = other.call(rpc, &f).await.unwrap_err();
         assert_eq!(err.code(), Code::Unavailable, "{rpc}: {err:?}");
-        assert_eq!(reason(&err).as_deref(), Some("AUTHORITY_UNAVAILABLE"), "{rpc}");
+        assert_eq!(
+            reason(&err).as_deref(),
+            Some("AUTHORITY_UNAVAILABLE"),
+            "{rpc}"
+        );
     }
     for rpc in SERVICES_ONLY.iter().chain(ANYONE) {
-        let view = TestServerView { channel: svc.clone() };
+        let view = TestServerView {
+            channel: svc.clone(),
+        };
         let err = view.call(rpc, &f).await.unwrap_err();
-        assert_eq!(reason(&err).as_deref(), Some("AUTHORITY_UNAVAILABLE"), "{rpc}: {err:?}");
+        assert_eq!(
+            reason(&err).as_deref(),
+            Some("AUTHORITY_UNAVAILABLE"),
+            "{rpc}: {err:?}"
+        );
     }
     alone.stop().await.unwrap();
     server.stop().await;
@@ -675,11 +1280,38 @@ impl TestServerView {
             "GetBundle" | "ListBundles" | "CreateBundle" | "UpdateBundle" | "DeleteBundle" => {
                 let mut b = ipb::bundle_service_client::BundleServiceClient::new(c);
                 match rpc {
-                    "GetBundle" => ok(b.get_bundle(ipb::GetBundleRequest { name: f.bundle.clone() }).await),
-                    "ListBundles" => ok(b.list_bundles(ipb::ListBundlesRequest { parent: org, ..Default::default() }).await),
-                    "CreateBundle" => ok(b.create_bundle(setup::bundle(&org, &f.repository, "y", "")).await),
-                    "UpdateBundle" => ok(b.update_bundle(ipb::UpdateBundleRequest { bundle: Some(ipb::Bundle { name: f.bundle.clone(), display_name: "z".into(), ..Default::default() }), update_mask: mask(&["display_name"]), validate_only: true }).await),
-                    _ => ok(b.delete_bundle(ipb::DeleteBundleRequest { name: f.bundle.clone(), etag: String::new(), validate_only: true }).await),
+                    "GetBundle" => ok(b
+                        .get_bundle(ipb::GetBundleRequest {
+                            name: f.bundle.clone(),
+                        })
+                        .await),
+                    "ListBundles" => ok(b
+                        .list_bundles(ipb::ListBundlesRequest {
+                            parent: org,
+                            ..Default::default()
+                        })
+                        .await),
+                    "CreateBundle" => ok(b
+                        .create_bundle(setup::bundle(&org, &f.repository, "y", ""))
+                        .await),
+                    "UpdateBundle" => ok(b
+                        .update_bundle(ipb::UpdateBundleRequest {
+                            bundle: Some(ipb::Bundle {
+                                name: f.bundle.clone(),
+                                display_name: "z".into(),
+                                ..Default::default()
+                            }),
+                            update_mask: mask(&["display_name"]),
+                            validate_only: true,
+                        })
+                        .await),
+                    _ => ok(b
+                        .delete_bundle(ipb::DeleteBundleRequest {
+                            name: f.bundle.clone(),
+                            etag: String::new(),
+                            validate_only: true,
+                        })
+                        .await),
                 }
             }
             _ => {

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use loopback_proto::integrations::v1 as pb;
-use loopback_proto::integrations::v1::notification_service_client::NotificationServiceClient;
 pub use loopback_proto::integrations::v1::NotificationEventType as EventType;
+use loopback_proto::integrations::v1::notification_service_client::NotificationServiceClient;
 use tonic::Code;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -95,8 +95,13 @@ pub struct Notified {
 struct Bearer(MetadataValue<Ascii>);
 
 impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -111,7 +116,9 @@ pub struct Notifier {
 
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Notifier").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Notifier")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,11 +129,13 @@ impl Notifier {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| NotifyError::Config(format!("integrations URL {url:?}: {e}")))?
             .connect_timeout(DEADLINE);
-        let mut value: MetadataValue<Ascii> = format!("Bearer {}", token.trim())
-            .parse()
-            .map_err(|_| NotifyError::Config("the service token is not a valid header value".into()))?;
+        let mut value: MetadataValue<Ascii> =
+            format!("Bearer {}", token.trim()).parse().map_err(|_| {
+                NotifyError::Config("the service token is not a valid header value".into())
+            })?;
         value.set_sensitive(true);
-        let client = NotificationServiceClient::with_interceptor(endpoint.connect_lazy(), Bearer(value));
+        let client =
+            NotificationServiceClient::with_interceptor(endpoint.connect_lazy(), Bearer(value));
         Ok(Self {
             client,
             url: url.to_string(),
@@ -161,9 +170,10 @@ impl Notifier {
             Err(status) => {
                 let what = format!("{:?}: {}", status.code(), status.message());
                 match status.code() {
-                    Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition | Code::PermissionDenied => {
-                        Err(NotifyError::Refused(what))
-                    }
+                    Code::NotFound
+                    | Code::InvalidArgument
+                    | Code::FailedPrecondition
+                    | Code::PermissionDenied => Err(NotifyError::Refused(what)),
                     _ => Err(NotifyError::Unavailable(what)),
                 }
             }

@@ -119,8 +119,8 @@ impl IntegrationsArgs {
         let email_relay_url = match self.email_relay_url.as_deref().filter(|u| !u.is_empty()) {
             None => None,
             Some(raw) => {
-                let url = url::Url::parse(raw)
-                    .map_err(|e| format!("--email-relay-url {raw:?}: {e}"))?;
+                let url =
+                    url::Url::parse(raw).map_err(|e| format!("--email-relay-url {raw:?}: {e}"))?;
                 if url.scheme() != "https" && !self.allow_insecure_endpoints {
                     return Err("--email-relay-url must be https".into());
                 }

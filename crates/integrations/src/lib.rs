@@ -322,18 +322,78 @@ impl Service for Integrations {
         use monitoring::grpc::MonitoringGrpc;
         use notifications::grpc::{NotificationChannelGrpc, NotificationGrpc};
         use operations::grpc::{OperationGrpc, WorkerGrpc};
-        route!(routes, auth, git_provider_service_server::GitProviderServiceServer, GitProviderGrpc(self.clone()));
-        route!(routes, auth, git_connection_service_server::GitConnectionServiceServer, GitConnectionGrpc(self.clone()));
-        route!(routes, auth, repository_service_server::RepositoryServiceServer, RepositoryGrpc(self.clone()));
-        route!(routes, auth, bundle_service_server::BundleServiceServer, BundleGrpc(self.clone()));
-        route!(routes, auth, environment_service_server::EnvironmentServiceServer, EnvironmentGrpc(self.clone()));
-        route!(routes, auth, revision_service_server::RevisionServiceServer, RevisionGrpc(self.clone()));
-        route!(routes, auth, deployment_service_server::DeploymentServiceServer, DeploymentGrpc(self.clone()));
-        route!(routes, auth, operation_service_server::OperationServiceServer, OperationGrpc(self.clone()));
-        route!(routes, auth, operation_worker_service_server::OperationWorkerServiceServer, WorkerGrpc(self.clone()));
-        route!(routes, auth, monitoring_service_server::MonitoringServiceServer, MonitoringGrpc(self.clone()));
-        route!(routes, auth, notification_channel_service_server::NotificationChannelServiceServer, NotificationChannelGrpc(self.clone()));
-        route!(routes, auth, notification_service_server::NotificationServiceServer, NotificationGrpc(self.clone()));
+        route!(
+            routes,
+            auth,
+            git_provider_service_server::GitProviderServiceServer,
+            GitProviderGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            git_connection_service_server::GitConnectionServiceServer,
+            GitConnectionGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            repository_service_server::RepositoryServiceServer,
+            RepositoryGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            bundle_service_server::BundleServiceServer,
+            BundleGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            environment_service_server::EnvironmentServiceServer,
+            EnvironmentGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            revision_service_server::RevisionServiceServer,
+            RevisionGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            deployment_service_server::DeploymentServiceServer,
+            DeploymentGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            operation_service_server::OperationServiceServer,
+            OperationGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            operation_worker_service_server::OperationWorkerServiceServer,
+            WorkerGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            monitoring_service_server::MonitoringServiceServer,
+            MonitoringGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            notification_channel_service_server::NotificationChannelServiceServer,
+            NotificationChannelGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
+            notification_service_server::NotificationServiceServer,
+            NotificationGrpc(self.clone())
+        );
     }
 
     fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {

@@ -223,7 +223,12 @@ mod tests {
         assert!(strict.check_url("https://127.0.0.1/hook").await.is_err());
         assert!(strict.check_url("https://localhost/hook").await.is_err());
         assert!(strict.check_url("https://[::1]/hook").await.is_err());
-        assert!(strict.check_url("https://u:p@93.184.216.34/").await.is_err());
+        assert!(
+            strict
+                .check_url("https://u:p@93.184.216.34/")
+                .await
+                .is_err()
+        );
         assert!(strict.check_host_port("10.0.0.1:443").await.is_err());
         let dev = Outbound::new(true, Duration::from_secs(1)).unwrap();
         assert!(dev.check_url("http://127.0.0.1:9/hook").await.is_ok());

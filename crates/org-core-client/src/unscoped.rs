@@ -62,7 +62,11 @@ impl AuthorityClient {
     pub async fn deployment_features(&self) -> Result<Arc<Vec<String>>, AuthorityDenied> {
         let cache = self.shared_features();
         let staleness = self.staleness();
-        let cached = cache.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let cached = cache
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         if let Some((at, features)) = &cached
             && at.elapsed() < staleness
         {

@@ -39,7 +39,11 @@ pub async fn insert(conn: &impl ConnectionTrait, a: &PendingAlert) -> Result<()>
 }
 
 /// Alerts due by `now`, oldest first.
-pub async fn due(conn: &impl ConnectionTrait, now: DateTime<Utc>, limit: u64) -> Result<Vec<PendingAlert>> {
+pub async fn due(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<PendingAlert>> {
     outbox::Entity::find()
         .filter(outbox::Column::NextAttemptTime.lte(now))
         .order_by_asc(outbox::Column::AlertTime)
@@ -72,12 +76,20 @@ fn key(a: &PendingAlert) -> sea_orm::Condition {
 
 /// Removes a delivered (or undeliverable) alert.
 pub async fn delete(conn: &impl ConnectionTrait, a: &PendingAlert) -> Result<()> {
-    outbox::Entity::delete_many().filter(key(a)).exec(conn).await?;
+    outbox::Entity::delete_many()
+        .filter(key(a))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
 /// Records a failed attempt and when to try again.
-pub async fn postpone(conn: &impl ConnectionTrait, a: &PendingAlert, next: DateTime<Utc>, error: &str) -> Result<()> {
+pub async fn postpone(
+    conn: &impl ConnectionTrait,
+    a: &PendingAlert,
+    next: DateTime<Utc>,
+    error: &str,
+) -> Result<()> {
     outbox::Entity::update_many()
         .col_expr(outbox::Column::Attempts, Expr::value(a.attempts + 1))
         .col_expr(outbox::Column::NextAttemptTime, Expr::value(next))

@@ -37,7 +37,9 @@ impl MigrationTrait for Migration {
                 .col(string_len(SpendingAlertOutbox::Currency, 3))
                 .col(timestamp_with_time_zone(SpendingAlertOutbox::AlertTime))
                 .col(integer(SpendingAlertOutbox::Attempts))
-                .col(timestamp_with_time_zone(SpendingAlertOutbox::NextAttemptTime))
+                .col(timestamp_with_time_zone(
+                    SpendingAlertOutbox::NextAttemptTime,
+                ))
                 .col(text(SpendingAlertOutbox::LastError))
                 .primary_key(
                     Index::create()

@@ -12,9 +12,9 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Bundle, BundleName, CreateBundle, CreateDeployment, CreateEnvironment, CreateRevision, Delete,
-    Deployment, DeploymentName, DeploymentState, Environment, EnvironmentName, ListIn, NewBundle,
-    Redeploy, Revision, RevisionName, UpdateBundle, UpdateEnvironment, Variable, MAX_VALUE_BYTES,
-    MAX_VARIABLES,
+    Deployment, DeploymentName, DeploymentState, Environment, EnvironmentName, ListIn,
+    MAX_VALUE_BYTES, MAX_VARIABLES, NewBundle, Redeploy, Revision, RevisionName, UpdateBundle,
+    UpdateEnvironment, Variable,
 };
 use crate::Integrations;
 use crate::git::RepositoryName;
@@ -40,7 +40,10 @@ fn bundle_to_pb(b: Bundle) -> pb::Bundle {
             .project
             .map(|p| format!("organizations/{}/projects/{p}", b.organization))
             .unwrap_or_default(),
-        repository: format!("organizations/{}/repositories/{}", b.organization, b.repository),
+        repository: format!(
+            "organizations/{}/repositories/{}",
+            b.organization, b.repository
+        ),
         path: b.path,
         build_spec: b.build_spec,
         definition_digest: b.digest,
@@ -80,7 +83,10 @@ fn revision_to_pb(r: Revision) -> pb::Revision {
         bundle: format!("organizations/{}/bundles/{}", r.organization, r.bundle),
         commit_sha: r.commit_sha,
         definition_digest: r.digest,
-        build_operation: format!("organizations/{}/operations/{}", r.organization, r.build_operation),
+        build_operation: format!(
+            "organizations/{}/operations/{}",
+            r.organization, r.build_operation
+        ),
         create_time: Some(timestamp(r.create_time)),
     }
 }
@@ -88,7 +94,10 @@ fn revision_to_pb(r: Revision) -> pb::Revision {
 fn deployment_to_pb(d: Deployment) -> pb::Deployment {
     pb::Deployment {
         name: d.name().to_string(),
-        environment: format!("organizations/{}/environments/{}", d.organization, d.environment),
+        environment: format!(
+            "organizations/{}/environments/{}",
+            d.organization, d.environment
+        ),
         revision: format!("organizations/{}/revisions/{}", d.organization, d.revision),
         state: match d.state {
             DeploymentState::Pending => pb::DeploymentState::Pending,
@@ -98,7 +107,10 @@ fn deployment_to_pb(d: Deployment) -> pb::Deployment {
             DeploymentState::Cancelled => pb::DeploymentState::Cancelled,
         }
         .into(),
-        operation: format!("organizations/{}/operations/{}", d.organization, d.operation),
+        operation: format!(
+            "organizations/{}/operations/{}",
+            d.organization, d.operation
+        ),
         create_time: Some(timestamp(d.create_time)),
         update_time: Some(timestamp(d.update_time)),
     }
@@ -106,23 +118,38 @@ fn deployment_to_pb(d: Deployment) -> pb::Deployment {
 
 fn variables(f: &mut Fields, vars: Vec<pb::Variable>, create: bool) -> Option<Vec<Variable>> {
     if vars.len() > MAX_VARIABLES {
-        f.add("environment.variables", format!("at most {MAX_VARIABLES} variables"));
+        f.add(
+            "environment.variables",
+            format!("at most {MAX_VARIABLES} variables"),
+        );
         return None;
     }
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(vars.len());
     for (i, v) in vars.into_iter().enumerate() {
-        f.check(&format!("environment.variables[{i}].name"), super::variable_name(&v.name));
+        f.check(
+            &format!("environment.variables[{i}].name"),
+            super::variable_name(&v.name),
+        );
         if !seen.insert(v.name.clone()) {
             f.add(format!("environment.variables[{i}].name"), "is repeated");
         }
         if v.value.len() > MAX_VALUE_BYTES {
-            f.add(format!("environment.variables[{i}].value"), format!("must be at most {MAX_VALUE_BYTES} bytes"));
+            f.add(
+                format!("environment.variables[{i}].value"),
+                format!("must be at most {MAX_VALUE_BYTES} bytes"),
+            );
         } else if v.value.contains('\0') {
-            f.add(format!("environment.variables[{i}].value"), "must not contain NUL characters");
+            f.add(
+                format!("environment.variables[{i}].value"),
+                "must not contain NUL characters",
+            );
         }
         if create && v.secret && v.value.is_empty() {
-            f.add(format!("environment.variables[{i}].value"), "a secret variable needs a value");
+            f.add(
+                format!("environment.variables[{i}].value"),
+                "a secret variable needs a value",
+            );
         }
         out.push(Variable {
             name: v.name,
@@ -140,7 +167,17 @@ fn write(request_id: Option<String>, validate_only: bool) -> WriteOptions {
     }
 }
 
-fn list_query(parent: &str, filter: &str, size: i32, token: &str, what: &str) -> (Fields, Option<uuid::Uuid>, Option<loopback_runtime::pagination::PageRequest>) {
+fn list_query(
+    parent: &str,
+    filter: &str,
+    size: i32,
+    token: &str,
+    what: &str,
+) -> (
+    Fields,
+    Option<uuid::Uuid>,
+    Option<loopback_runtime::pagination::PageRequest>,
+) {
     let mut f = Fields::new();
     let organization = f.organization("parent", parent);
     let page = f.page(size, token, &format!("{what}|{parent}|{filter}"));
@@ -162,8 +199,16 @@ impl TryFrom<pb::CreateBundleRequest> for CreateBundle {
             None => Some(None),
         };
         let request_id = f.request_id("request_id", &req.request_id);
-        let (organization, display_name, repository, path, build_spec, project, request_id) =
-            f.finish((organization, display_name, repository, path, build_spec, project, request_id))?;
+        let (organization, display_name, repository, path, build_spec, project, request_id) = f
+            .finish((
+                organization,
+                display_name,
+                repository,
+                path,
+                build_spec,
+                project,
+                request_id,
+            ))?;
         Ok(Self {
             organization,
             bundle: NewBundle {
@@ -185,16 +230,24 @@ impl TryFrom<pb::UpdateBundleRequest> for UpdateBundle {
         let b = f.message("bundle", req.bundle);
         let name = f.name::<BundleName>("bundle.name", &b.name);
         let etag = f.etag("bundle.etag", &b.etag);
-        let paths = f.update_mask(req.update_mask.as_ref(), &["display_name", "path", "build_spec", "project"]);
+        let paths = f.update_mask(
+            req.update_mask.as_ref(),
+            &["display_name", "path", "build_spec", "project"],
+        );
         let (mut display_name, mut path, mut build_spec, mut project) = (None, None, None, None);
         for p in paths {
             match p {
-                "display_name" => display_name = f.display_name("bundle.display_name", &b.display_name),
+                "display_name" => {
+                    display_name = f.display_name("bundle.display_name", &b.display_name)
+                }
                 "path" => path = f.take("bundle.path", super::bundle_path(&b.path)),
-                "build_spec" => build_spec = f.take("bundle.build_spec", super::build_spec(&b.build_spec)),
+                "build_spec" => {
+                    build_spec = f.take("bundle.build_spec", super::build_spec(&b.build_spec))
+                }
                 "project" => {
                     if let Some(n) = name {
-                        project = f.take("bundle.project", super::project(n.organization, &b.project));
+                        project =
+                            f.take("bundle.project", super::project(n.organization, &b.project));
                     }
                 }
                 _ => {}
@@ -256,7 +309,8 @@ delete_request!(pb::DeleteEnvironmentRequest, EnvironmentName);
 impl TryFrom<pb::ListBundlesRequest> for ListIn<()> {
     type Error = FieldViolations;
     fn try_from(req: pb::ListBundlesRequest) -> Result<Self, FieldViolations> {
-        let (f, organization, page) = list_query(&req.parent, "", req.page_size, &req.page_token, "bundles");
+        let (f, organization, page) =
+            list_query(&req.parent, "", req.page_size, &req.page_token, "bundles");
         let (organization, page) = f.finish((organization, page))?;
         Ok(Self {
             organization,
@@ -269,7 +323,13 @@ impl TryFrom<pb::ListBundlesRequest> for ListIn<()> {
 impl TryFrom<pb::ListEnvironmentsRequest> for ListIn<()> {
     type Error = FieldViolations;
     fn try_from(req: pb::ListEnvironmentsRequest) -> Result<Self, FieldViolations> {
-        let (f, organization, page) = list_query(&req.parent, "", req.page_size, &req.page_token, "environments");
+        let (f, organization, page) = list_query(
+            &req.parent,
+            "",
+            req.page_size,
+            &req.page_token,
+            "environments",
+        );
         let (organization, page) = f.finish((organization, page))?;
         Ok(Self {
             organization,
@@ -282,8 +342,18 @@ impl TryFrom<pb::ListEnvironmentsRequest> for ListIn<()> {
 impl TryFrom<pb::ListRevisionsRequest> for ListIn<BundleName> {
     type Error = FieldViolations;
     fn try_from(req: pb::ListRevisionsRequest) -> Result<Self, FieldViolations> {
-        let (mut f, organization, page) = list_query(&req.parent, &req.bundle, req.page_size, &req.page_token, "revisions");
-        let filter = if req.bundle.is_empty() { Some(None) } else { f.name::<BundleName>("bundle", &req.bundle).map(Some) };
+        let (mut f, organization, page) = list_query(
+            &req.parent,
+            &req.bundle,
+            req.page_size,
+            &req.page_token,
+            "revisions",
+        );
+        let filter = if req.bundle.is_empty() {
+            Some(None)
+        } else {
+            f.name::<BundleName>("bundle", &req.bundle).map(Some)
+        };
         let (organization, page, filter) = f.finish((organization, page, filter))?;
         Ok(Self {
             organization,
@@ -296,12 +366,18 @@ impl TryFrom<pb::ListRevisionsRequest> for ListIn<BundleName> {
 impl TryFrom<pb::ListDeploymentsRequest> for ListIn<EnvironmentName> {
     type Error = FieldViolations;
     fn try_from(req: pb::ListDeploymentsRequest) -> Result<Self, FieldViolations> {
-        let (mut f, organization, page) =
-            list_query(&req.parent, &req.environment, req.page_size, &req.page_token, "deployments");
+        let (mut f, organization, page) = list_query(
+            &req.parent,
+            &req.environment,
+            req.page_size,
+            &req.page_token,
+            "deployments",
+        );
         let filter = if req.environment.is_empty() {
             Some(None)
         } else {
-            f.name::<EnvironmentName>("environment", &req.environment).map(Some)
+            f.name::<EnvironmentName>("environment", &req.environment)
+                .map(Some)
         };
         let (organization, page, filter) = f.finish((organization, page, filter))?;
         Ok(Self {
@@ -346,7 +422,9 @@ impl TryFrom<pb::UpdateEnvironmentRequest> for UpdateEnvironment {
         let mut given = Some(e.variables);
         for p in paths {
             match p {
-                "display_name" => display_name = f.display_name("environment.display_name", &e.display_name),
+                "display_name" => {
+                    display_name = f.display_name("environment.display_name", &e.display_name)
+                }
                 "variables" => vars = given.take().and_then(|v| variables(&mut f, v, false)),
                 _ => {}
             }
@@ -371,7 +449,8 @@ impl TryFrom<pb::CreateRevisionRequest> for CreateRevision {
         let bundle = f.name::<BundleName>("revision.bundle", &r.bundle);
         let commit_sha = f.take("revision.commit_sha", super::commit_sha(&r.commit_sha));
         let request_id = f.request_id("request_id", &req.request_id);
-        let (organization, bundle, commit_sha, request_id) = f.finish((organization, bundle, commit_sha, request_id))?;
+        let (organization, bundle, commit_sha, request_id) =
+            f.finish((organization, bundle, commit_sha, request_id))?;
         Ok(Self {
             organization,
             bundle,
@@ -390,7 +469,8 @@ impl TryFrom<pb::CreateDeploymentRequest> for CreateDeployment {
         let environment = f.name::<EnvironmentName>("deployment.environment", &d.environment);
         let revision = f.name::<RevisionName>("deployment.revision", &d.revision);
         let request_id = f.request_id("request_id", &req.request_id);
-        let (organization, environment, revision, request_id) = f.finish((organization, environment, revision, request_id))?;
+        let (organization, environment, revision, request_id) =
+            f.finish((organization, environment, revision, request_id))?;
         Ok(Self {
             organization,
             environment,
@@ -420,11 +500,18 @@ impl TryFrom<pb::RollbackEnvironmentRequest> for Redeploy {
     fn try_from(req: pb::RollbackEnvironmentRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
         let environment = f.name::<EnvironmentName>("environment", &req.environment);
-        let revision = if req.revision.is_empty() { Some(None) } else { f.name::<RevisionName>("revision", &req.revision).map(Some) };
+        let revision = if req.revision.is_empty() {
+            Some(None)
+        } else {
+            f.name::<RevisionName>("revision", &req.revision).map(Some)
+        };
         let request_id = f.request_id("request_id", &req.request_id);
         let (environment, revision, request_id) = f.finish((environment, revision, request_id))?;
         if revision.is_some_and(|r| r.organization != environment.organization) {
-            return Err(FieldViolations::single("revision", "must be a revision of the environment's organization"));
+            return Err(FieldViolations::single(
+                "revision",
+                "must be a revision of the environment's organization",
+            ));
         }
         Ok(Self {
             environment,
@@ -436,72 +523,170 @@ impl TryFrom<pb::RollbackEnvironmentRequest> for Redeploy {
 
 #[tonic::async_trait]
 impl pb::bundle_service_server::BundleService for BundleGrpc {
-    async fn create_bundle(&self, request: Request<pb::CreateBundleRequest>) -> Result<Response<pb::CreateBundleResponse>, Status> {
-        unary(&self.0, request, Integrations::create_bundle, |b| pb::CreateBundleResponse { bundle: Some(bundle_to_pb(b)) }).await
-    }
-
-    async fn get_bundle(&self, request: Request<pb::GetBundleRequest>) -> Result<Response<pb::GetBundleResponse>, Status> {
-        unary(&self.0, request, Integrations::get_bundle, |b| pb::GetBundleResponse { bundle: Some(bundle_to_pb(b)) }).await
-    }
-
-    async fn list_bundles(&self, request: Request<pb::ListBundlesRequest>) -> Result<Response<pb::ListBundlesResponse>, Status> {
-        unary(&self.0, request, Integrations::list_bundles, |page| {
-            let page = page.map(bundle_to_pb);
-            pb::ListBundlesResponse { bundles: page.items, next_page_token: page.next_page_token }
+    async fn create_bundle(
+        &self,
+        request: Request<pb::CreateBundleRequest>,
+    ) -> Result<Response<pb::CreateBundleResponse>, Status> {
+        unary(&self.0, request, Integrations::create_bundle, |b| {
+            pb::CreateBundleResponse {
+                bundle: Some(bundle_to_pb(b)),
+            }
         })
         .await
     }
 
-    async fn update_bundle(&self, request: Request<pb::UpdateBundleRequest>) -> Result<Response<pb::UpdateBundleResponse>, Status> {
-        unary(&self.0, request, Integrations::update_bundle, |b| pb::UpdateBundleResponse { bundle: Some(bundle_to_pb(b)) }).await
+    async fn get_bundle(
+        &self,
+        request: Request<pb::GetBundleRequest>,
+    ) -> Result<Response<pb::GetBundleResponse>, Status> {
+        unary(&self.0, request, Integrations::get_bundle, |b| {
+            pb::GetBundleResponse {
+                bundle: Some(bundle_to_pb(b)),
+            }
+        })
+        .await
     }
 
-    async fn delete_bundle(&self, request: Request<pb::DeleteBundleRequest>) -> Result<Response<pb::DeleteBundleResponse>, Status> {
-        unary(&self.0, request, Integrations::delete_bundle, |b| pb::DeleteBundleResponse { bundle: Some(bundle_to_pb(b)) }).await
+    async fn list_bundles(
+        &self,
+        request: Request<pb::ListBundlesRequest>,
+    ) -> Result<Response<pb::ListBundlesResponse>, Status> {
+        unary(&self.0, request, Integrations::list_bundles, |page| {
+            let page = page.map(bundle_to_pb);
+            pb::ListBundlesResponse {
+                bundles: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
+    }
+
+    async fn update_bundle(
+        &self,
+        request: Request<pb::UpdateBundleRequest>,
+    ) -> Result<Response<pb::UpdateBundleResponse>, Status> {
+        unary(&self.0, request, Integrations::update_bundle, |b| {
+            pb::UpdateBundleResponse {
+                bundle: Some(bundle_to_pb(b)),
+            }
+        })
+        .await
+    }
+
+    async fn delete_bundle(
+        &self,
+        request: Request<pb::DeleteBundleRequest>,
+    ) -> Result<Response<pb::DeleteBundleResponse>, Status> {
+        unary(&self.0, request, Integrations::delete_bundle, |b| {
+            pb::DeleteBundleResponse {
+                bundle: Some(bundle_to_pb(b)),
+            }
+        })
+        .await
     }
 }
 
 #[tonic::async_trait]
 impl pb::environment_service_server::EnvironmentService for EnvironmentGrpc {
-    async fn create_environment(&self, request: Request<pb::CreateEnvironmentRequest>) -> Result<Response<pb::CreateEnvironmentResponse>, Status> {
-        unary(&self.0, request, Integrations::create_environment, |e| pb::CreateEnvironmentResponse { environment: Some(environment_to_pb(e)) }).await
-    }
-
-    async fn get_environment(&self, request: Request<pb::GetEnvironmentRequest>) -> Result<Response<pb::GetEnvironmentResponse>, Status> {
-        unary(&self.0, request, Integrations::get_environment, |e| pb::GetEnvironmentResponse { environment: Some(environment_to_pb(e)) }).await
-    }
-
-    async fn list_environments(&self, request: Request<pb::ListEnvironmentsRequest>) -> Result<Response<pb::ListEnvironmentsResponse>, Status> {
-        unary(&self.0, request, Integrations::list_environments, |page| {
-            let page = page.map(environment_to_pb);
-            pb::ListEnvironmentsResponse { environments: page.items, next_page_token: page.next_page_token }
+    async fn create_environment(
+        &self,
+        request: Request<pb::CreateEnvironmentRequest>,
+    ) -> Result<Response<pb::CreateEnvironmentResponse>, Status> {
+        unary(&self.0, request, Integrations::create_environment, |e| {
+            pb::CreateEnvironmentResponse {
+                environment: Some(environment_to_pb(e)),
+            }
         })
         .await
     }
 
-    async fn update_environment(&self, request: Request<pb::UpdateEnvironmentRequest>) -> Result<Response<pb::UpdateEnvironmentResponse>, Status> {
-        unary(&self.0, request, Integrations::update_environment, |e| pb::UpdateEnvironmentResponse { environment: Some(environment_to_pb(e)) }).await
+    async fn get_environment(
+        &self,
+        request: Request<pb::GetEnvironmentRequest>,
+    ) -> Result<Response<pb::GetEnvironmentResponse>, Status> {
+        unary(&self.0, request, Integrations::get_environment, |e| {
+            pb::GetEnvironmentResponse {
+                environment: Some(environment_to_pb(e)),
+            }
+        })
+        .await
     }
 
-    async fn delete_environment(&self, request: Request<pb::DeleteEnvironmentRequest>) -> Result<Response<pb::DeleteEnvironmentResponse>, Status> {
-        unary(&self.0, request, Integrations::delete_environment, |e| pb::DeleteEnvironmentResponse { environment: Some(environment_to_pb(e)) }).await
+    async fn list_environments(
+        &self,
+        request: Request<pb::ListEnvironmentsRequest>,
+    ) -> Result<Response<pb::ListEnvironmentsResponse>, Status> {
+        unary(&self.0, request, Integrations::list_environments, |page| {
+            let page = page.map(environment_to_pb);
+            pb::ListEnvironmentsResponse {
+                environments: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
+    }
+
+    async fn update_environment(
+        &self,
+        request: Request<pb::UpdateEnvironmentRequest>,
+    ) -> Result<Response<pb::UpdateEnvironmentResponse>, Status> {
+        unary(&self.0, request, Integrations::update_environment, |e| {
+            pb::UpdateEnvironmentResponse {
+                environment: Some(environment_to_pb(e)),
+            }
+        })
+        .await
+    }
+
+    async fn delete_environment(
+        &self,
+        request: Request<pb::DeleteEnvironmentRequest>,
+    ) -> Result<Response<pb::DeleteEnvironmentResponse>, Status> {
+        unary(&self.0, request, Integrations::delete_environment, |e| {
+            pb::DeleteEnvironmentResponse {
+                environment: Some(environment_to_pb(e)),
+            }
+        })
+        .await
     }
 }
 
 #[tonic::async_trait]
 impl pb::revision_service_server::RevisionService for RevisionGrpc {
-    async fn create_revision(&self, request: Request<pb::CreateRevisionRequest>) -> Result<Response<pb::CreateRevisionResponse>, Status> {
-        unary(&self.0, request, Integrations::create_revision, |r| pb::CreateRevisionResponse { revision: Some(revision_to_pb(r)) }).await
+    async fn create_revision(
+        &self,
+        request: Request<pb::CreateRevisionRequest>,
+    ) -> Result<Response<pb::CreateRevisionResponse>, Status> {
+        unary(&self.0, request, Integrations::create_revision, |r| {
+            pb::CreateRevisionResponse {
+                revision: Some(revision_to_pb(r)),
+            }
+        })
+        .await
     }
 
-    async fn get_revision(&self, request: Request<pb::GetRevisionRequest>) -> Result<Response<pb::GetRevisionResponse>, Status> {
-        unary(&self.0, request, Integrations::get_revision, |r| pb::GetRevisionResponse { revision: Some(revision_to_pb(r)) }).await
+    async fn get_revision(
+        &self,
+        request: Request<pb::GetRevisionRequest>,
+    ) -> Result<Response<pb::GetRevisionResponse>, Status> {
+        unary(&self.0, request, Integrations::get_revision, |r| {
+            pb::GetRevisionResponse {
+                revision: Some(revision_to_pb(r)),
+            }
+        })
+        .await
     }
 
-    async fn list_revisions(&self, request: Request<pb::ListRevisionsRequest>) -> Result<Response<pb::ListRevisionsResponse>, Status> {
+    async fn list_revisions(
+        &self,
+        request: Request<pb::ListRevisionsRequest>,
+    ) -> Result<Response<pb::ListRevisionsResponse>, Status> {
         unary(&self.0, request, Integrations::list_revisions, |page| {
             let page = page.map(revision_to_pb);
-            pb::ListRevisionsResponse { revisions: page.items, next_page_token: page.next_page_token }
+            pb::ListRevisionsResponse {
+                revisions: page.items,
+                next_page_token: page.next_page_token,
+            }
         })
         .await
     }
@@ -509,27 +694,65 @@ impl pb::revision_service_server::RevisionService for RevisionGrpc {
 
 #[tonic::async_trait]
 impl pb::deployment_service_server::DeploymentService for DeploymentGrpc {
-    async fn create_deployment(&self, request: Request<pb::CreateDeploymentRequest>) -> Result<Response<pb::CreateDeploymentResponse>, Status> {
-        unary(&self.0, request, Integrations::create_deployment, |d| pb::CreateDeploymentResponse { deployment: Some(deployment_to_pb(d)) }).await
-    }
-
-    async fn get_deployment(&self, request: Request<pb::GetDeploymentRequest>) -> Result<Response<pb::GetDeploymentResponse>, Status> {
-        unary(&self.0, request, Integrations::get_deployment, |d| pb::GetDeploymentResponse { deployment: Some(deployment_to_pb(d)) }).await
-    }
-
-    async fn list_deployments(&self, request: Request<pb::ListDeploymentsRequest>) -> Result<Response<pb::ListDeploymentsResponse>, Status> {
-        unary(&self.0, request, Integrations::list_deployments, |page| {
-            let page = page.map(deployment_to_pb);
-            pb::ListDeploymentsResponse { deployments: page.items, next_page_token: page.next_page_token }
+    async fn create_deployment(
+        &self,
+        request: Request<pb::CreateDeploymentRequest>,
+    ) -> Result<Response<pb::CreateDeploymentResponse>, Status> {
+        unary(&self.0, request, Integrations::create_deployment, |d| {
+            pb::CreateDeploymentResponse {
+                deployment: Some(deployment_to_pb(d)),
+            }
         })
         .await
     }
 
-    async fn redeploy_environment(&self, request: Request<pb::RedeployEnvironmentRequest>) -> Result<Response<pb::RedeployEnvironmentResponse>, Status> {
-        unary(&self.0, request, Integrations::redeploy_environment, |d| pb::RedeployEnvironmentResponse { deployment: Some(deployment_to_pb(d)) }).await
+    async fn get_deployment(
+        &self,
+        request: Request<pb::GetDeploymentRequest>,
+    ) -> Result<Response<pb::GetDeploymentResponse>, Status> {
+        unary(&self.0, request, Integrations::get_deployment, |d| {
+            pb::GetDeploymentResponse {
+                deployment: Some(deployment_to_pb(d)),
+            }
+        })
+        .await
     }
 
-    async fn rollback_environment(&self, request: Request<pb::RollbackEnvironmentRequest>) -> Result<Response<pb::RollbackEnvironmentResponse>, Status> {
-        unary(&self.0, request, Integrations::rollback_environment, |d| pb::RollbackEnvironmentResponse { deployment: Some(deployment_to_pb(d)) }).await
+    async fn list_deployments(
+        &self,
+        request: Request<pb::ListDeploymentsRequest>,
+    ) -> Result<Response<pb::ListDeploymentsResponse>, Status> {
+        unary(&self.0, request, Integrations::list_deployments, |page| {
+            let page = page.map(deployment_to_pb);
+            pb::ListDeploymentsResponse {
+                deployments: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
+    }
+
+    async fn redeploy_environment(
+        &self,
+        request: Request<pb::RedeployEnvironmentRequest>,
+    ) -> Result<Response<pb::RedeployEnvironmentResponse>, Status> {
+        unary(&self.0, request, Integrations::redeploy_environment, |d| {
+            pb::RedeployEnvironmentResponse {
+                deployment: Some(deployment_to_pb(d)),
+            }
+        })
+        .await
+    }
+
+    async fn rollback_environment(
+        &self,
+        request: Request<pb::RollbackEnvironmentRequest>,
+    ) -> Result<Response<pb::RollbackEnvironmentResponse>, Status> {
+        unary(&self.0, request, Integrations::rollback_environment, |d| {
+            pb::RollbackEnvironmentResponse {
+                deployment: Some(deployment_to_pb(d)),
+            }
+        })
+        .await
     }
 }

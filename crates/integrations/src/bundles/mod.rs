@@ -122,7 +122,9 @@ pub fn bundle_path(value: &str) -> std::result::Result<String, String> {
         return Ok(String::new());
     }
     if v.starts_with('/') || v.contains('\\') || v.chars().any(char::is_control) {
-        return Err("must be a relative path inside the repository (no leading '/', no '\\')".into());
+        return Err(
+            "must be a relative path inside the repository (no leading '/', no '\\')".into(),
+        );
     }
     if v.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return Err("must not contain empty, '.' or '..' segments (no path traversal)".into());
@@ -133,7 +135,10 @@ pub fn bundle_path(value: &str) -> std::result::Result<String, String> {
 /// A build spec of at most 64 KiB.
 pub fn build_spec(value: &str) -> std::result::Result<String, String> {
     if value.len() > MAX_BUILD_SPEC_BYTES {
-        return Err(format!("must be at most {MAX_BUILD_SPEC_BYTES} bytes ({} given)", value.len()));
+        return Err(format!(
+            "must be at most {MAX_BUILD_SPEC_BYTES} bytes ({} given)",
+            value.len()
+        ));
     }
     if value.contains('\0') {
         return Err("must not contain NUL characters".into());
@@ -154,8 +159,13 @@ pub fn commit_sha(value: &str) -> std::result::Result<String, String> {
 /// digits or `_`, at most 128 characters.
 pub fn variable_name(value: &str) -> std::result::Result<(), String> {
     let mut chars = value.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_uppercase() || c == '_');
-    if first_ok && value.len() <= 128 && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_');
+    if first_ok
+        && value.len() <= 128
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
         Ok(())
     } else {
         Err("must be an uppercase letter or '_' followed by uppercase letters, digits or '_' (at most 128)".into())
@@ -466,21 +476,42 @@ fn check_etag(expected: Option<i64>, version: i64, name: &dyn std::fmt::Display)
 impl Integrations {
     /// CreateBundle; `max_bundles` holds under concurrency (the count runs
     /// under the organization's lock).
-    pub async fn create_bundle(&self, principal: &Principal, input: CreateBundle) -> Result<Bundle> {
+    pub async fn create_bundle(
+        &self,
+        principal: &Principal,
+        input: CreateBundle,
+    ) -> Result<Bundle> {
         let rpc = &rpcs::CREATE_BUNDLE;
         let org = input.organization;
         let policy = self.authorize(principal, rpc, org).await?;
         let new = input.bundle;
         if new.repository.organization != org {
-            return Err(Error::invalid("bundle.repository", "must be a repository of the parent organization"));
+            return Err(Error::invalid(
+                "bundle.repository",
+                "must be a repository of the parent organization",
+            ));
         }
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.bundle_in(tx.conn(), BundleName { organization: org, id }).await;
+            return self
+                .bundle_in(
+                    tx.conn(),
+                    BundleName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
-        let repo = self.repository_in(tx.conn(), new.repository).await.map_err(|_| {
-            Error::invalid("bundle.repository", format!("{} is not a linked repository", new.repository))
-        })?;
+        let repo = self
+            .repository_in(tx.conn(), new.repository)
+            .await
+            .map_err(|_| {
+                Error::invalid(
+                    "bundle.repository",
+                    format!("{} is not a linked repository", new.repository),
+                )
+            })?;
         let count = store::count_bundles(tx.conn(), org).await?;
         if let Some(limit) = policy.limit(MAX_BUNDLES)
             && i64::try_from(count).unwrap_or(i64::MAX) >= limit
@@ -516,24 +547,39 @@ impl Integrations {
 
     /// GetBundle.
     pub async fn get_bundle(&self, principal: &Principal, name: BundleName) -> Result<Bundle> {
-        self.authorize(principal, &rpcs::GET_BUNDLE, name.organization).await?;
+        self.authorize(principal, &rpcs::GET_BUNDLE, name.organization)
+            .await?;
         self.bundle_in(self.db(), name).await
     }
 
     /// ListBundles.
-    pub async fn list_bundles(&self, principal: &Principal, input: ListIn<()>) -> Result<Page<Bundle>> {
-        self.authorize(principal, &rpcs::LIST_BUNDLES, input.organization).await?;
+    pub async fn list_bundles(
+        &self,
+        principal: &Principal,
+        input: ListIn<()>,
+    ) -> Result<Page<Bundle>> {
+        self.authorize(principal, &rpcs::LIST_BUNDLES, input.organization)
+            .await?;
         let rows = store::list_bundles(self.db(), input.organization, &input.page).await?;
         Ok(input.page.page(rows, |b| b.id.to_string()))
     }
 
     /// UpdateBundle (etag checked).
-    pub async fn update_bundle(&self, principal: &Principal, input: UpdateBundle) -> Result<Bundle> {
+    pub async fn update_bundle(
+        &self,
+        principal: &Principal,
+        input: UpdateBundle,
+    ) -> Result<Bundle> {
         let rpc = &rpcs::UPDATE_BUNDLE;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let mut b = self.bundle_in(tx.conn(), name).await?;
         check_etag(input.etag, b.version, &name)?;
@@ -559,12 +605,21 @@ impl Integrations {
     }
 
     /// DeleteBundle: only without environments.
-    pub async fn delete_bundle(&self, principal: &Principal, input: Delete<BundleName>) -> Result<Bundle> {
+    pub async fn delete_bundle(
+        &self,
+        principal: &Principal,
+        input: Delete<BundleName>,
+    ) -> Result<Bundle> {
         let rpc = &rpcs::DELETE_BUNDLE;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let b = self.bundle_in(tx.conn(), name).await?;
         check_etag(input.etag, b.version, &name)?;
@@ -590,24 +645,47 @@ impl Integrations {
     }
 
     /// How many bundles build from a repository (UnlinkRepository asks).
-    pub(crate) async fn bundles_of_repository(&self, conn: &impl Conn, org: Uuid, repository: Uuid) -> Result<u64> {
+    pub(crate) async fn bundles_of_repository(
+        &self,
+        conn: &impl Conn,
+        org: Uuid,
+        repository: Uuid,
+    ) -> Result<u64> {
         store::bundles_of_repository(conn, org, repository).await
     }
 
     /// CreateEnvironment.
-    pub async fn create_environment(&self, principal: &Principal, input: CreateEnvironment) -> Result<Environment> {
+    pub async fn create_environment(
+        &self,
+        principal: &Principal,
+        input: CreateEnvironment,
+    ) -> Result<Environment> {
         let rpc = &rpcs::CREATE_ENVIRONMENT;
         let org = input.organization;
         self.authorize(principal, rpc, org).await?;
         if input.bundle.organization != org {
-            return Err(Error::invalid("environment.bundle", "must be a bundle of the parent organization"));
+            return Err(Error::invalid(
+                "environment.bundle",
+                "must be a bundle of the parent organization",
+            ));
         }
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.environment_in(tx.conn(), EnvironmentName { organization: org, id }).await;
+            return self
+                .environment_in(
+                    tx.conn(),
+                    EnvironmentName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let bundle = self.bundle_in(tx.conn(), input.bundle).await.map_err(|_| {
-            Error::invalid("environment.bundle", format!("{} is not a bundle", input.bundle))
+            Error::invalid(
+                "environment.bundle",
+                format!("{} is not a bundle", input.bundle),
+            )
         })?;
         let now = Utc::now();
         let env = Environment {
@@ -622,9 +700,13 @@ impl Integrations {
             update_time: now,
         };
         store::insert_environment(tx.conn(), &env).await?;
-        self.write_variables(tx.conn(), &env, &input.variables).await?;
+        self.write_variables(tx.conn(), &env, &input.variables)
+            .await?;
         tx.created(env.id);
-        tx.audit(env.name().to_string(), environment_audit(&env, &input.variables));
+        tx.audit(
+            env.name().to_string(),
+            environment_audit(&env, &input.variables),
+        );
         let env = self.environment_in(tx.conn(), env.name()).await?;
         tx.commit().await?;
         Ok(env)
@@ -632,7 +714,12 @@ impl Integrations {
 
     /// Replaces an environment's variables, sealing secret values; a secret
     /// sent without a value keeps the stored one.
-    async fn write_variables(&self, conn: &impl Conn, env: &Environment, vars: &[Variable]) -> Result<()> {
+    async fn write_variables(
+        &self,
+        conn: &impl Conn,
+        env: &Environment,
+        vars: &[Variable],
+    ) -> Result<()> {
         let kept = store::sealed_variables(conn, env.id).await?;
         let mut rows = Vec::with_capacity(vars.len());
         for (i, v) in vars.iter().enumerate() {
@@ -640,7 +727,11 @@ impl Integrations {
             let row = if v.secret {
                 let sealed = if v.value.is_empty() {
                     // Re-seal the kept value under the new row's id.
-                    let Some((old_id, sealed)) = kept.iter().find(|(n, _)| *n == v.name).map(|(_, s)| s.clone()) else {
+                    let Some((old_id, sealed)) = kept
+                        .iter()
+                        .find(|(n, _)| *n == v.name)
+                        .map(|(_, s)| s.clone())
+                    else {
                         return Err(Error::invalid(
                             format!("environment.variables[{i}].value"),
                             "a new secret variable needs a value",
@@ -671,25 +762,44 @@ impl Integrations {
     }
 
     /// GetEnvironment.
-    pub async fn get_environment(&self, principal: &Principal, name: EnvironmentName) -> Result<Environment> {
-        self.authorize(principal, &rpcs::GET_ENVIRONMENT, name.organization).await?;
+    pub async fn get_environment(
+        &self,
+        principal: &Principal,
+        name: EnvironmentName,
+    ) -> Result<Environment> {
+        self.authorize(principal, &rpcs::GET_ENVIRONMENT, name.organization)
+            .await?;
         self.environment_in(self.db(), name).await
     }
 
     /// ListEnvironments.
-    pub async fn list_environments(&self, principal: &Principal, input: ListIn<()>) -> Result<Page<Environment>> {
-        self.authorize(principal, &rpcs::LIST_ENVIRONMENTS, input.organization).await?;
+    pub async fn list_environments(
+        &self,
+        principal: &Principal,
+        input: ListIn<()>,
+    ) -> Result<Page<Environment>> {
+        self.authorize(principal, &rpcs::LIST_ENVIRONMENTS, input.organization)
+            .await?;
         let rows = store::list_environments(self.db(), input.organization, &input.page).await?;
         Ok(input.page.page(rows, |e| e.id.to_string()))
     }
 
     /// UpdateEnvironment (etag checked).
-    pub async fn update_environment(&self, principal: &Principal, input: UpdateEnvironment) -> Result<Environment> {
+    pub async fn update_environment(
+        &self,
+        principal: &Principal,
+        input: UpdateEnvironment,
+    ) -> Result<Environment> {
         let rpc = &rpcs::UPDATE_ENVIRONMENT;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let mut env = self.environment_in(tx.conn(), name).await?;
         check_etag(input.etag, env.version, &name)?;
@@ -702,47 +812,81 @@ impl Integrations {
         if let Some(vars) = &input.variables {
             self.write_variables(tx.conn(), &env, vars).await?;
         }
-        tx.audit(name.to_string(), environment_audit(&env, input.variables.as_deref().unwrap_or(&env.variables)));
+        tx.audit(
+            name.to_string(),
+            environment_audit(&env, input.variables.as_deref().unwrap_or(&env.variables)),
+        );
         let env = self.environment_in(tx.conn(), name).await?;
         tx.commit().await?;
         Ok(env)
     }
 
     /// DeleteEnvironment, with its deployments.
-    pub async fn delete_environment(&self, principal: &Principal, input: Delete<EnvironmentName>) -> Result<Environment> {
+    pub async fn delete_environment(
+        &self,
+        principal: &Principal,
+        input: Delete<EnvironmentName>,
+    ) -> Result<Environment> {
         let rpc = &rpcs::DELETE_ENVIRONMENT;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let env = self.environment_in(tx.conn(), name).await?;
         check_etag(input.etag, env.version, &name)?;
         store::delete_environment(tx.conn(), name.organization, name.id).await?;
-        tx.audit(name.to_string(), json!({ "display_name": env.display_name }));
+        tx.audit(
+            name.to_string(),
+            json!({ "display_name": env.display_name }),
+        );
         tx.commit().await?;
         Ok(env)
     }
 
     /// An environment with its variables (secret values blank) and active
     /// deployment; NOT_FOUND when missing or another organization's.
-    pub(crate) async fn environment_in(&self, conn: &impl Conn, name: EnvironmentName) -> Result<Environment> {
+    pub(crate) async fn environment_in(
+        &self,
+        conn: &impl Conn,
+        name: EnvironmentName,
+    ) -> Result<Environment> {
         store::environment(conn, name.organization, name.id)
             .await?
             .ok_or_else(|| Error::not_found(name.to_string()))
     }
 
     /// CreateRevision: fixes the bundle's definition and queues its build.
-    pub async fn create_revision(&self, principal: &Principal, input: CreateRevision) -> Result<Revision> {
+    pub async fn create_revision(
+        &self,
+        principal: &Principal,
+        input: CreateRevision,
+    ) -> Result<Revision> {
         let rpc = &rpcs::CREATE_REVISION;
         let org = input.organization;
         self.authorize(principal, rpc, org).await?;
         if input.bundle.organization != org {
-            return Err(Error::invalid("revision.bundle", "must be a bundle of the parent organization"));
+            return Err(Error::invalid(
+                "revision.bundle",
+                "must be a bundle of the parent organization",
+            ));
         }
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.revision_in(tx.conn(), RevisionName { organization: org, id }).await;
+            return self
+                .revision_in(
+                    tx.conn(),
+                    RevisionName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let bundle = self.bundle_in(tx.conn(), input.bundle).await?;
         if store::revision_exists(tx.conn(), bundle.id, &input.commit_sha, &bundle.digest).await? {
@@ -753,7 +897,9 @@ impl Integrations {
             .into());
         }
         let id = Uuid::now_v7();
-        let operation = self.queue_operation(tx.conn(), org, OpKind::Build, id).await?;
+        let operation = self
+            .queue_operation(tx.conn(), org, OpKind::Build, id)
+            .await?;
         let revision = Revision {
             id,
             organization: org,
@@ -776,41 +922,81 @@ impl Integrations {
     }
 
     /// GetRevision.
-    pub async fn get_revision(&self, principal: &Principal, name: RevisionName) -> Result<Revision> {
-        self.authorize(principal, &rpcs::GET_REVISION, name.organization).await?;
+    pub async fn get_revision(
+        &self,
+        principal: &Principal,
+        name: RevisionName,
+    ) -> Result<Revision> {
+        self.authorize(principal, &rpcs::GET_REVISION, name.organization)
+            .await?;
         self.revision_in(self.db(), name).await
     }
 
     /// ListRevisions.
-    pub async fn list_revisions(&self, principal: &Principal, input: ListIn<BundleName>) -> Result<Page<Revision>> {
-        self.authorize(principal, &rpcs::LIST_REVISIONS, input.organization).await?;
-        let rows = store::list_revisions(self.db(), input.organization, input.filter.map(|b| b.id), &input.page).await?;
+    pub async fn list_revisions(
+        &self,
+        principal: &Principal,
+        input: ListIn<BundleName>,
+    ) -> Result<Page<Revision>> {
+        self.authorize(principal, &rpcs::LIST_REVISIONS, input.organization)
+            .await?;
+        let rows = store::list_revisions(
+            self.db(),
+            input.organization,
+            input.filter.map(|b| b.id),
+            &input.page,
+        )
+        .await?;
         Ok(input.page.page(rows, |r| r.id.to_string()))
     }
 
     /// A revision; NOT_FOUND when missing or another organization's.
-    pub(crate) async fn revision_in(&self, conn: &impl Conn, name: RevisionName) -> Result<Revision> {
+    pub(crate) async fn revision_in(
+        &self,
+        conn: &impl Conn,
+        name: RevisionName,
+    ) -> Result<Revision> {
         store::revision(conn, name.organization, name.id)
             .await?
             .ok_or_else(|| Error::not_found(name.to_string()))
     }
 
     /// CreateDeployment: a PENDING deployment and its DEPLOY operation.
-    pub async fn create_deployment(&self, principal: &Principal, input: CreateDeployment) -> Result<Deployment> {
+    pub async fn create_deployment(
+        &self,
+        principal: &Principal,
+        input: CreateDeployment,
+    ) -> Result<Deployment> {
         let rpc = &rpcs::CREATE_DEPLOYMENT;
         let org = input.organization;
         self.authorize(principal, rpc, org).await?;
         if input.environment.organization != org {
-            return Err(Error::invalid("deployment.environment", "must be an environment of the parent organization"));
+            return Err(Error::invalid(
+                "deployment.environment",
+                "must be an environment of the parent organization",
+            ));
         }
         if input.revision.organization != org {
-            return Err(Error::invalid("deployment.revision", "must be a revision of the parent organization"));
+            return Err(Error::invalid(
+                "deployment.revision",
+                "must be a revision of the parent organization",
+            ));
         }
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.deployment_in(tx.conn(), DeploymentName { organization: org, id }).await;
+            return self
+                .deployment_in(
+                    tx.conn(),
+                    DeploymentName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
-        let deployment = self.deploy(tx.conn(), input.environment, input.revision).await?;
+        let deployment = self
+            .deploy(tx.conn(), input.environment, input.revision)
+            .await?;
         tx.created(deployment.id);
         tx.audit(deployment.name().to_string(), deployment_audit(&deployment));
         tx.commit().await?;
@@ -818,22 +1004,53 @@ impl Integrations {
     }
 
     /// RedeployEnvironment: deploys the active revision again.
-    pub async fn redeploy_environment(&self, principal: &Principal, input: Redeploy) -> Result<Deployment> {
+    pub async fn redeploy_environment(
+        &self,
+        principal: &Principal,
+        input: Redeploy,
+    ) -> Result<Deployment> {
         let rpc = &rpcs::REDEPLOY_ENVIRONMENT;
         let env_name = input.environment;
         let org = env_name.organization;
         self.authorize(principal, rpc, org).await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.deployment_in(tx.conn(), DeploymentName { organization: org, id }).await;
+            return self
+                .deployment_in(
+                    tx.conn(),
+                    DeploymentName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let env = self.environment_in(tx.conn(), env_name).await?;
         let Some(active) = env.active_deployment else {
-            return Err(Error::precondition(NO_DEPLOYMENT, format!("{env_name} has no active deployment to redeploy"), Vec::new()));
+            return Err(Error::precondition(
+                NO_DEPLOYMENT,
+                format!("{env_name} has no active deployment to redeploy"),
+                Vec::new(),
+            ));
         };
-        let active = self.deployment_in(tx.conn(), DeploymentName { organization: org, id: active }).await?;
+        let active = self
+            .deployment_in(
+                tx.conn(),
+                DeploymentName {
+                    organization: org,
+                    id: active,
+                },
+            )
+            .await?;
         let deployment = self
-            .deploy(tx.conn(), env_name, RevisionName { organization: org, id: active.revision })
+            .deploy(
+                tx.conn(),
+                env_name,
+                RevisionName {
+                    organization: org,
+                    id: active.revision,
+                },
+            )
             .await?;
         tx.created(deployment.id);
         tx.audit(deployment.name().to_string(), deployment_audit(&deployment));
@@ -843,27 +1060,58 @@ impl Integrations {
 
     /// RollbackEnvironment: deploys an earlier revision (the given one, or
     /// the last one that was active before the active one).
-    pub async fn rollback_environment(&self, principal: &Principal, input: Redeploy) -> Result<Deployment> {
+    pub async fn rollback_environment(
+        &self,
+        principal: &Principal,
+        input: Redeploy,
+    ) -> Result<Deployment> {
         let rpc = &rpcs::ROLLBACK_ENVIRONMENT;
         let env_name = input.environment;
         let org = env_name.organization;
         self.authorize(principal, rpc, org).await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.deployment_in(tx.conn(), DeploymentName { organization: org, id }).await;
+            return self
+                .deployment_in(
+                    tx.conn(),
+                    DeploymentName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let env = self.environment_in(tx.conn(), env_name).await?;
         let revision = match input.revision {
             Some(r) => r,
             None => {
                 let active_revision = match env.active_deployment {
-                    Some(id) => Some(self.deployment_in(tx.conn(), DeploymentName { organization: org, id }).await?.revision),
+                    Some(id) => Some(
+                        self.deployment_in(
+                            tx.conn(),
+                            DeploymentName {
+                                organization: org,
+                                id,
+                            },
+                        )
+                        .await?
+                        .revision,
+                    ),
                     None => None,
                 };
-                let previous = store::previous_revision(tx.conn(), org, env.id, active_revision).await?.ok_or_else(|| {
-                    Error::precondition(NO_DEPLOYMENT, format!("{env_name} has no earlier revision to roll back to"), Vec::new())
-                })?;
-                RevisionName { organization: org, id: previous }
+                let previous = store::previous_revision(tx.conn(), org, env.id, active_revision)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::precondition(
+                            NO_DEPLOYMENT,
+                            format!("{env_name} has no earlier revision to roll back to"),
+                            Vec::new(),
+                        )
+                    })?;
+                RevisionName {
+                    organization: org,
+                    id: previous,
+                }
             }
         };
         let deployment = self.deploy(tx.conn(), env_name, revision).await?;
@@ -875,16 +1123,29 @@ impl Integrations {
 
     /// Creates a PENDING deployment of `revision` into `environment` with
     /// its DEPLOY operation, inside the caller's transaction.
-    async fn deploy(&self, conn: &impl Conn, environment: EnvironmentName, revision: RevisionName) -> Result<Deployment> {
+    async fn deploy(
+        &self,
+        conn: &impl Conn,
+        environment: EnvironmentName,
+        revision: RevisionName,
+    ) -> Result<Deployment> {
         let env = self.environment_in(conn, environment).await?;
         let rev = self.revision_in(conn, revision).await.map_err(|_| {
-            Error::invalid("deployment.revision", format!("{revision} is not a revision"))
+            Error::invalid(
+                "deployment.revision",
+                format!("{revision} is not a revision"),
+            )
         })?;
         if rev.bundle != env.bundle {
-            return Err(Error::invalid("deployment.revision", "must be a revision of the environment's bundle"));
+            return Err(Error::invalid(
+                "deployment.revision",
+                "must be a revision of the environment's bundle",
+            ));
         }
         let id = Uuid::now_v7();
-        let operation = self.queue_operation(conn, environment.organization, OpKind::Deploy, id).await?;
+        let operation = self
+            .queue_operation(conn, environment.organization, OpKind::Deploy, id)
+            .await?;
         let now = Utc::now();
         let deployment = Deployment {
             id,
@@ -901,20 +1162,40 @@ impl Integrations {
     }
 
     /// GetDeployment.
-    pub async fn get_deployment(&self, principal: &Principal, name: DeploymentName) -> Result<Deployment> {
-        self.authorize(principal, &rpcs::GET_DEPLOYMENT, name.organization).await?;
+    pub async fn get_deployment(
+        &self,
+        principal: &Principal,
+        name: DeploymentName,
+    ) -> Result<Deployment> {
+        self.authorize(principal, &rpcs::GET_DEPLOYMENT, name.organization)
+            .await?;
         self.deployment_in(self.db(), name).await
     }
 
     /// ListDeployments.
-    pub async fn list_deployments(&self, principal: &Principal, input: ListIn<EnvironmentName>) -> Result<Page<Deployment>> {
-        self.authorize(principal, &rpcs::LIST_DEPLOYMENTS, input.organization).await?;
-        let rows = store::list_deployments(self.db(), input.organization, input.filter.map(|e| e.id), &input.page).await?;
+    pub async fn list_deployments(
+        &self,
+        principal: &Principal,
+        input: ListIn<EnvironmentName>,
+    ) -> Result<Page<Deployment>> {
+        self.authorize(principal, &rpcs::LIST_DEPLOYMENTS, input.organization)
+            .await?;
+        let rows = store::list_deployments(
+            self.db(),
+            input.organization,
+            input.filter.map(|e| e.id),
+            &input.page,
+        )
+        .await?;
         Ok(input.page.page(rows, |d| d.id.to_string()))
     }
 
     /// A deployment; NOT_FOUND when missing or another organization's.
-    pub(crate) async fn deployment_in(&self, conn: &impl Conn, name: DeploymentName) -> Result<Deployment> {
+    pub(crate) async fn deployment_in(
+        &self,
+        conn: &impl Conn,
+        name: DeploymentName,
+    ) -> Result<Deployment> {
         store::deployment(conn, name.organization, name.id)
             .await?
             .ok_or_else(|| Error::not_found(name.to_string()))
@@ -925,8 +1206,22 @@ impl Integrations {
     /// and supersedes the one before — unless a newer deployment is already
     /// active, then it is SUPERSEDED itself; a failure tells the
     /// organization's channels.
-    pub(crate) async fn finish_deployment(&self, conn: &impl Conn, org: Uuid, id: Uuid, outcome: &Outcome) -> Result<()> {
-        let d = self.deployment_in(conn, DeploymentName { organization: org, id }).await?;
+    pub(crate) async fn finish_deployment(
+        &self,
+        conn: &impl Conn,
+        org: Uuid,
+        id: Uuid,
+        outcome: &Outcome,
+    ) -> Result<()> {
+        let d = self
+            .deployment_in(
+                conn,
+                DeploymentName {
+                    organization: org,
+                    id,
+                },
+            )
+            .await?;
         if d.state != DeploymentState::Pending {
             return Ok(());
         }
@@ -936,7 +1231,8 @@ impl Integrations {
                 match active {
                     Some(a) if a.id > d.id => DeploymentState::Superseded,
                     Some(a) => {
-                        store::set_deployment_state(conn, a.id, DeploymentState::Superseded).await?;
+                        store::set_deployment_state(conn, a.id, DeploymentState::Superseded)
+                            .await?;
                         DeploymentState::Active
                     }
                     None => DeploymentState::Active,
@@ -953,7 +1249,10 @@ impl Integrations {
                         message: message.clone(),
                         attributes: [
                             ("deployment".to_string(), d.name().to_string()),
-                            ("environment".to_string(), format!("organizations/{org}/environments/{}", d.environment)),
+                            (
+                                "environment".to_string(),
+                                format!("organizations/{org}/environments/{}", d.environment),
+                            ),
                         ]
                         .into(),
                         event_time: Utc::now(),
@@ -968,19 +1267,57 @@ impl Integrations {
     }
 
     /// What a worker needs for an operation on `target`.
-    pub(crate) async fn work_item(&self, conn: &impl Conn, org: Uuid, kind: OpKind, target: Uuid) -> Result<WorkItem> {
+    pub(crate) async fn work_item(
+        &self,
+        conn: &impl Conn,
+        org: Uuid,
+        kind: OpKind,
+        target: Uuid,
+    ) -> Result<WorkItem> {
         let (revision, environment) = match kind {
-            OpKind::Build => (self.revision_in(conn, RevisionName { organization: org, id: target }).await?, None),
+            OpKind::Build => (
+                self.revision_in(
+                    conn,
+                    RevisionName {
+                        organization: org,
+                        id: target,
+                    },
+                )
+                .await?,
+                None,
+            ),
             OpKind::Deploy => {
-                let d = self.deployment_in(conn, DeploymentName { organization: org, id: target }).await?;
-                let r = self.revision_in(conn, RevisionName { organization: org, id: d.revision }).await?;
+                let d = self
+                    .deployment_in(
+                        conn,
+                        DeploymentName {
+                            organization: org,
+                            id: target,
+                        },
+                    )
+                    .await?;
+                let r = self
+                    .revision_in(
+                        conn,
+                        RevisionName {
+                            organization: org,
+                            id: d.revision,
+                        },
+                    )
+                    .await?;
                 (r, Some(d.environment))
             }
         };
         let bundle = store::bundle(conn, org, revision.bundle).await?;
         let repository = match bundle {
             Some(b) => self
-                .repository_in(conn, RepositoryName { organization: org, id: b.repository })
+                .repository_in(
+                    conn,
+                    RepositoryName {
+                        organization: org,
+                        id: b.repository,
+                    },
+                )
                 .await
                 .map(|r| r.full_name)
                 .unwrap_or_default(),
@@ -991,7 +1328,9 @@ impl Integrations {
             for row in store::variable_rows(conn, env).await? {
                 let value = match (&row.value, &row.sealed) {
                     (Some(v), _) => v.clone(),
-                    (None, Some(sealed)) => self.open(sealed, &variable_aad(&row.id.to_string()))?,
+                    (None, Some(sealed)) => {
+                        self.open(sealed, &variable_aad(&row.id.to_string()))?
+                    }
                     (None, None) => String::new(),
                 };
                 variables.push(WorkerVariable {

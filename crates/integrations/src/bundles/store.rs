@@ -57,7 +57,9 @@ fn bundle_row(b: &Bundle) -> bundle::ActiveModel {
 
 /// Stores a new bundle.
 pub async fn insert_bundle(conn: &impl ConnectionTrait, b: &Bundle) -> Result<()> {
-    bundle::Entity::insert(bundle_row(b)).exec_without_returning(conn).await?;
+    bundle::Entity::insert(bundle_row(b))
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -86,7 +88,11 @@ pub async fn count_bundles(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64
 }
 
 /// How many bundles build from a repository.
-pub async fn bundles_of_repository(conn: &impl ConnectionTrait, org: Uuid, repository: Uuid) -> Result<u64> {
+pub async fn bundles_of_repository(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    repository: Uuid,
+) -> Result<u64> {
     Ok(bundle::Entity::find()
         .filter(bundle::Column::OrganizationId.eq(org.to_string()))
         .filter(bundle::Column::RepositoryId.eq(repository.to_string()))
@@ -95,7 +101,11 @@ pub async fn bundles_of_repository(conn: &impl ConnectionTrait, org: Uuid, repos
 }
 
 /// A page of `org`'s bundles in creation order.
-pub async fn list_bundles(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Bundle>> {
+pub async fn list_bundles(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<Bundle>> {
     let mut q = bundle::Entity::find().filter(bundle::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(bundle::Column::Id.gt(after.as_str()));
@@ -125,7 +135,11 @@ pub async fn delete_bundle(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> 
 }
 
 /// How many environments a bundle has.
-pub async fn environments_of_bundle(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<u64> {
+pub async fn environments_of_bundle(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<u64> {
     Ok(environment::Entity::find()
         .filter(environment::Column::OrganizationId.eq(org.to_string()))
         .filter(environment::Column::BundleId.eq(id.to_string()))
@@ -170,7 +184,10 @@ pub async fn variable_rows(conn: &impl ConnectionTrait, env: Uuid) -> Result<Vec
 }
 
 /// The sealed values of an environment's secret variables, by name.
-pub async fn sealed_variables(conn: &impl ConnectionTrait, env: Uuid) -> Result<Vec<(String, (Uuid, Sealed))>> {
+pub async fn sealed_variables(
+    conn: &impl ConnectionTrait,
+    env: Uuid,
+) -> Result<Vec<(String, (Uuid, Sealed))>> {
     Ok(variable_rows(conn, env)
         .await?
         .into_iter()
@@ -179,7 +196,12 @@ pub async fn sealed_variables(conn: &impl ConnectionTrait, env: Uuid) -> Result<
 }
 
 /// Replaces an environment's variables.
-pub async fn replace_variables(conn: &impl ConnectionTrait, org: Uuid, env: Uuid, rows: &[VariableRow]) -> Result<()> {
+pub async fn replace_variables(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    env: Uuid,
+    rows: &[VariableRow],
+) -> Result<()> {
     environment_variable::Entity::delete_many()
         .filter(environment_variable::Column::EnvironmentId.eq(env.to_string()))
         .exec(conn)
@@ -202,7 +224,10 @@ pub async fn replace_variables(conn: &impl ConnectionTrait, org: Uuid, env: Uuid
     Ok(())
 }
 
-async fn environment_to_domain(conn: &impl ConnectionTrait, m: environment::Model) -> Result<Environment> {
+async fn environment_to_domain(
+    conn: &impl ConnectionTrait,
+    m: environment::Model,
+) -> Result<Environment> {
     let id = uuid(&m.id)?;
     let org = uuid(&m.organization_id)?;
     let variables = variable_rows(conn, id)
@@ -245,7 +270,10 @@ pub async fn insert_environment(conn: &impl ConnectionTrait, e: &Environment) ->
 
 /// Writes an environment's own fields.
 pub async fn update_environment(conn: &impl ConnectionTrait, e: &Environment) -> Result<()> {
-    let Some(row) = environment::Entity::find_by_id(e.id.to_string()).one(conn).await? else {
+    let Some(row) = environment::Entity::find_by_id(e.id.to_string())
+        .one(conn)
+        .await?
+    else {
         return Err(Error::not_found(e.name().to_string()));
     };
     let mut row = row.into_active_model();
@@ -257,7 +285,11 @@ pub async fn update_environment(conn: &impl ConnectionTrait, e: &Environment) ->
 }
 
 /// One environment of `org`, with variables and active deployment.
-pub async fn environment(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Environment>> {
+pub async fn environment(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Environment>> {
     match environment::Entity::find_by_id(id.to_string())
         .filter(environment::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -269,8 +301,13 @@ pub async fn environment(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Re
 }
 
 /// A page of `org`'s environments in creation order.
-pub async fn list_environments(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Environment>> {
-    let mut q = environment::Entity::find().filter(environment::Column::OrganizationId.eq(org.to_string()));
+pub async fn list_environments(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<Environment>> {
+    let mut q =
+        environment::Entity::find().filter(environment::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(environment::Column::Id.gt(after.as_str()));
     }
@@ -320,7 +357,12 @@ fn revision_to_domain(m: revision::Model) -> Result<Revision> {
 }
 
 /// Whether a revision of this commit and definition exists.
-pub async fn revision_exists(conn: &impl ConnectionTrait, bundle: Uuid, sha: &str, digest: &str) -> Result<bool> {
+pub async fn revision_exists(
+    conn: &impl ConnectionTrait,
+    bundle: Uuid,
+    sha: &str,
+    digest: &str,
+) -> Result<bool> {
     Ok(revision::Entity::find()
         .filter(revision::Column::BundleId.eq(bundle.to_string()))
         .filter(revision::Column::CommitSha.eq(sha))
@@ -349,7 +391,11 @@ pub async fn insert_revision(conn: &impl ConnectionTrait, r: &Revision) -> Resul
 }
 
 /// One revision of `org`.
-pub async fn revision(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Revision>> {
+pub async fn revision(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Revision>> {
     revision::Entity::find_by_id(id.to_string())
         .filter(revision::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -365,7 +411,8 @@ pub async fn list_revisions(
     bundle: Option<Uuid>,
     page: &PageRequest,
 ) -> Result<Vec<Revision>> {
-    let mut q = revision::Entity::find().filter(revision::Column::OrganizationId.eq(org.to_string()));
+    let mut q =
+        revision::Entity::find().filter(revision::Column::OrganizationId.eq(org.to_string()));
     if let Some(b) = bundle {
         q = q.filter(revision::Column::BundleId.eq(b.to_string()));
     }
@@ -412,7 +459,11 @@ pub async fn insert_deployment(conn: &impl ConnectionTrait, d: &Deployment) -> R
 }
 
 /// One deployment of `org`.
-pub async fn deployment(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Deployment>> {
+pub async fn deployment(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Deployment>> {
     deployment::Entity::find_by_id(id.to_string())
         .filter(deployment::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -422,7 +473,11 @@ pub async fn deployment(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Res
 }
 
 /// The environment's ACTIVE deployment.
-pub async fn active_deployment(conn: &impl ConnectionTrait, org: Uuid, env: Uuid) -> Result<Option<Deployment>> {
+pub async fn active_deployment(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    env: Uuid,
+) -> Result<Option<Deployment>> {
     deployment::Entity::find()
         .filter(deployment::Column::OrganizationId.eq(org.to_string()))
         .filter(deployment::Column::EnvironmentId.eq(env.to_string()))
@@ -456,7 +511,11 @@ pub async fn previous_revision(
 }
 
 /// Sets a deployment's state.
-pub async fn set_deployment_state(conn: &impl ConnectionTrait, id: Uuid, state: DeploymentState) -> Result<()> {
+pub async fn set_deployment_state(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    state: DeploymentState,
+) -> Result<()> {
     deployment::Entity::update_many()
         .col_expr(deployment::Column::State, Expr::value(state.as_str()))
         .col_expr(deployment::Column::UpdateTime, Expr::value(Utc::now()))
@@ -474,7 +533,8 @@ pub async fn list_deployments(
     env: Option<Uuid>,
     page: &PageRequest,
 ) -> Result<Vec<Deployment>> {
-    let mut q = deployment::Entity::find().filter(deployment::Column::OrganizationId.eq(org.to_string()));
+    let mut q =
+        deployment::Entity::find().filter(deployment::Column::OrganizationId.eq(org.to_string()));
     if let Some(e) = env {
         q = q.filter(deployment::Column::EnvironmentId.eq(e.to_string()));
     }

@@ -10,8 +10,8 @@ use tonic::{Request, Response, Status};
 
 use super::{
     AuthorizationStart, BeginConnection, CompleteConnection, ConfigureProvider, Connection,
-    ConnectionState, DeleteConnection, GitConnectionName, LinkRepository, ListInOrg,
-    ListProviders, ProviderConfig, ProviderKind, Repository, RepositoryName, UnlinkRepository,
+    ConnectionState, DeleteConnection, GitConnectionName, LinkRepository, ListInOrg, ListProviders,
+    ProviderConfig, ProviderKind, Repository, RepositoryName, UnlinkRepository,
 };
 use crate::Integrations;
 
@@ -90,7 +90,10 @@ fn connection_to_pb(c: Connection) -> pb::GitConnection {
 fn repository_to_pb(r: Repository) -> pb::Repository {
     pb::Repository {
         name: r.name().to_string(),
-        git_connection: format!("organizations/{}/gitConnections/{}", r.organization, r.connection),
+        git_connection: format!(
+            "organizations/{}/gitConnections/{}",
+            r.organization, r.connection
+        ),
         full_name: r.full_name,
         default_branch: r.default_branch,
         create_time: Some(timestamp(r.create_time)),
@@ -107,7 +110,8 @@ fn full_name(value: &str) -> Result<String, &'static str> {
             !s.is_empty()
                 && *s != "."
                 && *s != ".."
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         });
     ok.then(|| value.to_string())
         .ok_or("must be owner/repository (segments of letters, digits, '.', '_', '-')")
@@ -127,7 +131,8 @@ fn branch(value: &str) -> Result<String, &'static str> {
         && value
             .chars()
             .all(|c| c.is_ascii_graphic() && !"~^:?*[\\".contains(c));
-    ok.then(|| value.to_string()).ok_or("is not a valid branch name")
+    ok.then(|| value.to_string())
+        .ok_or("is not a valid branch name")
 }
 
 impl TryFrom<pb::ConfigureGitProviderRequest> for ConfigureProvider {
@@ -145,7 +150,9 @@ impl TryFrom<pb::ConfigureGitProviderRequest> for ConfigureProvider {
         let secret_ok = p.client_secret.is_empty() || token_text(&p.client_secret, 1024);
         f.take(
             "git_provider.client_secret",
-            secret_ok.then_some(()).ok_or("must be 1 to 1024 printable characters"),
+            secret_ok
+                .then_some(())
+                .ok_or("must be 1 to 1024 printable characters"),
         );
         let base_url = url(&mut f, "git_provider.base_url", &p.base_url);
         let api_url = url(&mut f, "git_provider.api_url", &p.api_url);
@@ -153,7 +160,9 @@ impl TryFrom<pb::ConfigureGitProviderRequest> for ConfigureProvider {
         let scopes_ok = p.scopes.len() <= 20 && p.scopes.iter().all(|s| token_text(s, 100));
         f.take(
             "git_provider.scopes",
-            scopes_ok.then_some(()).ok_or("at most 20 scopes of 1 to 100 printable characters"),
+            scopes_ok
+                .then_some(())
+                .ok_or("at most 20 scopes of 1 to 100 printable characters"),
         );
         let (kind, client_id, base_url, api_url, redirect_uri) =
             f.finish((kind, client_id, base_url, api_url, redirect_uri))?;
@@ -211,11 +220,15 @@ impl TryFrom<pb::CompleteGitConnectionRequest> for CompleteConnection {
         let organization = f.organization("parent", &req.parent);
         let state = f.take(
             "state",
-            Some(req.state).filter(|s| token_text(s, 200)).ok_or("is required: the state the provider sent back"),
+            Some(req.state)
+                .filter(|s| token_text(s, 200))
+                .ok_or("is required: the state the provider sent back"),
         );
         let code = f.take(
             "code",
-            Some(req.code).filter(|c| token_text(c, 2048)).ok_or("is required: the code the provider sent back"),
+            Some(req.code)
+                .filter(|c| token_text(c, 2048))
+                .ok_or("is required: the code the provider sent back"),
         );
         let (organization, state, code) = f.finish((organization, state, code))?;
         Ok(Self {
@@ -274,12 +287,18 @@ impl TryFrom<pb::LinkRepositoryRequest> for LinkRepository {
         let mut f = Fields::new();
         let organization = f.organization("parent", &req.parent);
         let r = f.message("repository", req.repository);
-        let connection = f.name::<GitConnectionName>("repository.git_connection", &r.git_connection);
+        let connection =
+            f.name::<GitConnectionName>("repository.git_connection", &r.git_connection);
         let full_name = f.take("repository.full_name", full_name(&r.full_name));
         let default_branch = f.take("repository.default_branch", branch(&r.default_branch));
         let request_id = f.request_id("request_id", &req.request_id);
-        let (organization, connection, full_name, default_branch, request_id) =
-            f.finish((organization, connection, full_name, default_branch, request_id))?;
+        let (organization, connection, full_name, default_branch, request_id) = f.finish((
+            organization,
+            connection,
+            full_name,
+            default_branch,
+            request_id,
+        ))?;
         Ok(Self {
             organization,
             connection,
@@ -308,7 +327,12 @@ impl TryFrom<pb::UnlinkRepositoryRequest> for UnlinkRepository {
 impl TryFrom<pb::ListGitConnectionsRequest> for ListInOrg {
     type Error = FieldViolations;
     fn try_from(req: pb::ListGitConnectionsRequest) -> Result<Self, FieldViolations> {
-        list_in_org(&req.parent, req.page_size, &req.page_token, "gitConnections")
+        list_in_org(
+            &req.parent,
+            req.page_size,
+            &req.page_token,
+            "gitConnections",
+        )
     }
 }
 
@@ -325,11 +349,14 @@ impl pb::git_provider_service_server::GitProviderService for GitProviderGrpc {
         &self,
         request: Request<pb::ConfigureGitProviderRequest>,
     ) -> Result<Response<pb::ConfigureGitProviderResponse>, Status> {
-        unary(&self.0, request, Integrations::configure_git_provider, |p| {
-            pb::ConfigureGitProviderResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::configure_git_provider,
+            |p| pb::ConfigureGitProviderResponse {
                 git_provider: Some(provider_to_pb(p)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -352,13 +379,16 @@ impl pb::git_connection_service_server::GitConnectionService for GitConnectionGr
         &self,
         request: Request<pb::BeginGitConnectionRequest>,
     ) -> Result<Response<pb::BeginGitConnectionResponse>, Status> {
-        unary(&self.0, request, Integrations::begin_git_connection, |s: AuthorizationStart| {
-            pb::BeginGitConnectionResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::begin_git_connection,
+            |s: AuthorizationStart| pb::BeginGitConnectionResponse {
                 authorize_url: s.authorize_url,
                 state: s.state,
                 expire_time: Some(timestamp(s.expire_time)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -366,11 +396,14 @@ impl pb::git_connection_service_server::GitConnectionService for GitConnectionGr
         &self,
         request: Request<pb::CompleteGitConnectionRequest>,
     ) -> Result<Response<pb::CompleteGitConnectionResponse>, Status> {
-        unary(&self.0, request, Integrations::complete_git_connection, |c| {
-            pb::CompleteGitConnectionResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::complete_git_connection,
+            |c| pb::CompleteGitConnectionResponse {
                 git_connection: Some(connection_to_pb(c)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -390,13 +423,18 @@ impl pb::git_connection_service_server::GitConnectionService for GitConnectionGr
         &self,
         request: Request<pb::ListGitConnectionsRequest>,
     ) -> Result<Response<pb::ListGitConnectionsResponse>, Status> {
-        unary(&self.0, request, Integrations::list_git_connections, |page| {
-            let page = page.map(connection_to_pb);
-            pb::ListGitConnectionsResponse {
-                git_connections: page.items,
-                next_page_token: page.next_page_token,
-            }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::list_git_connections,
+            |page| {
+                let page = page.map(connection_to_pb);
+                pb::ListGitConnectionsResponse {
+                    git_connections: page.items,
+                    next_page_token: page.next_page_token,
+                }
+            },
+        )
         .await
     }
 
@@ -404,11 +442,14 @@ impl pb::git_connection_service_server::GitConnectionService for GitConnectionGr
         &self,
         request: Request<pb::RefreshGitConnectionRequest>,
     ) -> Result<Response<pb::RefreshGitConnectionResponse>, Status> {
-        unary(&self.0, request, Integrations::refresh_git_connection, |c| {
-            pb::RefreshGitConnectionResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::refresh_git_connection,
+            |c| pb::RefreshGitConnectionResponse {
                 git_connection: Some(connection_to_pb(c)),
-            }
-        })
+            },
+        )
         .await
     }
 

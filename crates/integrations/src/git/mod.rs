@@ -349,11 +349,22 @@ fn provider_refused(provider: ProviderKind, err: &ProviderError) -> Error {
     let (code, message) = match err {
         ProviderError::Refused { code, description } => (
             code.clone(),
-            format!("{} refused: {code}{}", provider.key(), if description.is_empty() { String::new() } else { format!(" ({description})") }),
+            format!(
+                "{} refused: {code}{}",
+                provider.key(),
+                if description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({description})")
+                }
+            ),
         ),
         ProviderError::Unreachable(why) => (
             "unreachable".to_string(),
-            format!("{} could not be reached or answered unexpectedly: {why}", provider.key()),
+            format!(
+                "{} could not be reached or answered unexpectedly: {why}",
+                provider.key()
+            ),
         ),
     };
     Error::precondition(
@@ -404,7 +415,10 @@ impl Integrations {
             (Some(secret), _) => Some(self.seal(secret, &client_secret_aad(input.kind.key()))?),
             (None, Some(kept)) => Some(kept),
             (None, None) => {
-                bad.add("git_provider.client_secret", "is required when the provider has none yet");
+                bad.add(
+                    "git_provider.client_secret",
+                    "is required when the provider has none yet",
+                );
                 None
             }
         };
@@ -468,7 +482,10 @@ impl Integrations {
         let config = store::provider(self.db(), provider).await?.ok_or_else(|| {
             Error::precondition(
                 GIT_PROVIDER_NOT_CONFIGURED,
-                format!("{} is not configured in this deployment: ask your operator", provider.key()),
+                format!(
+                    "{} is not configured in this deployment: ask your operator",
+                    provider.key()
+                ),
                 vec![("provider", provider.key().to_string())],
             )
         })?;
@@ -505,7 +522,8 @@ impl Integrations {
             .map_err(|e| provider_refused(input.provider, &e))?;
         let id = state_id(&state);
         let expire_time = Utc::now()
-            + chrono::Duration::from_std(self.settings().state_ttl).unwrap_or(chrono::Duration::minutes(10));
+            + chrono::Duration::from_std(self.settings().state_ttl)
+                .unwrap_or(chrono::Duration::minutes(10));
         let pending = PendingState {
             verifier: self.seal(&verifier, &verifier_aad(&id))?,
             id,
@@ -549,12 +567,19 @@ impl Integrations {
             return Err(invalid_state());
         }
         let provider = pending.provider;
-        self.authorize_git(principal, rpc, org, Some(provider)).await?;
+        self.authorize_git(principal, rpc, org, Some(provider))
+            .await?;
         let verifier = self.open(&pending.verifier, &verifier_aad(&pending.id))?;
         let (config, secret) = self.configured(provider).await?;
-        let tokens = provider::exchange_code(self.provider_http(), &config, &secret, &input.code, &verifier)
-            .await
-            .map_err(|e| provider_refused(provider, &e))?;
+        let tokens = provider::exchange_code(
+            self.provider_http(),
+            &config,
+            &secret,
+            &input.code,
+            &verifier,
+        )
+        .await
+        .map_err(|e| provider_refused(provider, &e))?;
         let (login, account_id) = provider::account(self.provider_http(), &config, &tokens.access)
             .await
             .map_err(|e| provider_refused(provider, &e))?;
@@ -564,7 +589,10 @@ impl Integrations {
         let now = Utc::now();
         let connection = match pending.connection {
             Some(id) => {
-                let name = GitConnectionName { organization: org, id };
+                let name = GitConnectionName {
+                    organization: org,
+                    id,
+                };
                 let mut c = self.connection_in(tx.conn(), name).await?;
                 c.account_login = login;
                 c.account_id = account_id;
@@ -625,8 +653,13 @@ impl Integrations {
         principal: &Principal,
         name: GitConnectionName,
     ) -> Result<Connection> {
-        self.authorize_git(principal, &rpcs::GET_GIT_CONNECTION, name.organization, None)
-            .await?;
+        self.authorize_git(
+            principal,
+            &rpcs::GET_GIT_CONNECTION,
+            name.organization,
+            None,
+        )
+        .await?;
         self.connection_in(self.db(), name).await
     }
 
@@ -636,8 +669,13 @@ impl Integrations {
         principal: &Principal,
         input: ListInOrg,
     ) -> Result<Page<Connection>> {
-        self.authorize_git(principal, &rpcs::LIST_GIT_CONNECTIONS, input.organization, None)
-            .await?;
+        self.authorize_git(
+            principal,
+            &rpcs::LIST_GIT_CONNECTIONS,
+            input.organization,
+            None,
+        )
+        .await?;
         let rows = store::list_connections(self.db(), input.organization, &input.page).await?;
         Ok(input.page.page(rows, |c| c.id.to_string()))
     }
@@ -650,7 +688,8 @@ impl Integrations {
         name: GitConnectionName,
     ) -> Result<Connection> {
         let rpc = &rpcs::REFRESH_GIT_CONNECTION;
-        self.authorize_git(principal, rpc, name.organization, None).await?;
+        self.authorize_git(principal, rpc, name.organization, None)
+            .await?;
         let connection = self.connection_in(self.db(), name).await?;
         self.authorize_git(principal, rpc, name.organization, Some(connection.provider))
             .await?;
@@ -694,10 +733,18 @@ impl Integrations {
         };
         let mut tx = match principal {
             Some(p) => {
-                self.begin_write(name.organization, &rpcs::REFRESH_GIT_CONNECTION, p, WriteOptions::plain())
+                self.begin_write(
+                    name.organization,
+                    &rpcs::REFRESH_GIT_CONNECTION,
+                    p,
+                    WriteOptions::plain(),
+                )
+                .await?
+            }
+            None => {
+                self.begin_own_write(name.organization, &rpcs::BACKGROUND_REFRESH)
                     .await?
             }
-            None => self.begin_own_write(name.organization, &rpcs::BACKGROUND_REFRESH).await?,
         };
         let mut c = self.connection_in(tx.conn(), name).await?;
         c.version += 1;
@@ -714,7 +761,14 @@ impl Integrations {
             }
             Err(ProviderError::Refused { code, description }) => {
                 c.state = ConnectionState::AuthorizationRequired;
-                c.state_reason = format!("the provider refused the refresh: {code}{}", if description.is_empty() { String::new() } else { format!(" ({description})") });
+                c.state_reason = format!(
+                    "the provider refused the refresh: {code}{}",
+                    if description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({description})")
+                    }
+                );
                 store::update_connection(tx.conn(), &c, None).await?;
                 tx.audit(
                     c.name().to_string(),
@@ -724,10 +778,21 @@ impl Integrations {
                     tx.conn(),
                     name.organization,
                     NewEvent {
-                        id: format!("git.connection_needs_reauthorization/{}/{}", c.id, c.version),
+                        id: format!(
+                            "git.connection_needs_reauthorization/{}/{}",
+                            c.id, c.version
+                        ),
                         event_type: EventType::GitConnectionNeedsReauthorization,
-                        subject: format!("Git connection {} ({}) needs re-authorization", c.account_login, c.provider.key()),
-                        message: format!("{}: {}. Reconnect it; its repositories and bundles are kept.", c.name(), c.state_reason),
+                        subject: format!(
+                            "Git connection {} ({}) needs re-authorization",
+                            c.account_login,
+                            c.provider.key()
+                        ),
+                        message: format!(
+                            "{}: {}. Reconnect it; its repositories and bundles are kept.",
+                            c.name(),
+                            c.state_reason
+                        ),
                         attributes: [("git_connection".to_string(), c.name().to_string())].into(),
                         event_time: Utc::now(),
                     },
@@ -762,9 +827,15 @@ impl Integrations {
     ) -> Result<Connection> {
         let rpc = &rpcs::DELETE_GIT_CONNECTION;
         let name = input.name;
-        self.authorize_git(principal, rpc, name.organization, None).await?;
+        self.authorize_git(principal, rpc, name.organization, None)
+            .await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let c = self.connection_in(tx.conn(), name).await?;
         let used = store::repositories_of_connection(tx.conn(), name.organization, name.id).await?;
@@ -812,13 +883,24 @@ impl Integrations {
             .await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.repository_in(tx.conn(), RepositoryName { organization: org, id }).await;
+            return self
+                .repository_in(
+                    tx.conn(),
+                    RepositoryName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let connection = self.connection_in(tx.conn(), input.connection).await?;
         if connection.state != ConnectionState::Active {
             return Err(Error::precondition(
                 GIT_CONNECTION_AUTHORIZATION_REQUIRED,
-                format!("{} needs re-authorization: reconnect it first", connection.name()),
+                format!(
+                    "{} needs re-authorization: reconnect it first",
+                    connection.name()
+                ),
                 vec![("git_connection", connection.name().to_string())],
             ));
         }
@@ -880,10 +962,17 @@ impl Integrations {
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let repo = self.repository_in(tx.conn(), name).await?;
-        let used = self.bundles_of_repository(tx.conn(), name.organization, name.id).await?;
+        let used = self
+            .bundles_of_repository(tx.conn(), name.organization, name.id)
+            .await?;
         if used > 0 {
             return Err(Error::precondition(
                 IN_USE,

@@ -70,7 +70,10 @@ fn endpoints(kind: ProviderKind, base: &str) -> (String, String) {
             format!("{base}/login/oauth/authorize"),
             format!("{base}/login/oauth/access_token"),
         ),
-        ProviderKind::GitLab => (format!("{base}/oauth/authorize"), format!("{base}/oauth/token")),
+        ProviderKind::GitLab => (
+            format!("{base}/oauth/authorize"),
+            format!("{base}/oauth/token"),
+        ),
     }
 }
 
@@ -109,10 +112,8 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
-type TokenError = RequestTokenError<
-    oauth2::HttpClientError<oauth2::reqwest::Error>,
-    BasicErrorResponse,
->;
+type TokenError =
+    RequestTokenError<oauth2::HttpClientError<oauth2::reqwest::Error>, BasicErrorResponse>;
 
 fn token_error(err: TokenError) -> ProviderError {
     match err {
@@ -121,14 +122,17 @@ fn token_error(err: TokenError) -> ProviderError {
             description: e.error_description().cloned().unwrap_or_default(),
         },
         // GitHub answers some errors with 200 and an error body.
-        RequestTokenError::Parse(_, body) => match serde_json::from_slice::<OAuthErrorBody>(&body)
-        {
-            Ok(e) => ProviderError::Refused {
-                code: e.error,
-                description: e.error_description.unwrap_or_default(),
-            },
-            Err(_) => ProviderError::Unreachable("the token endpoint answered an unexpected body".into()),
-        },
+        RequestTokenError::Parse(_, body) => {
+            match serde_json::from_slice::<OAuthErrorBody>(&body) {
+                Ok(e) => ProviderError::Refused {
+                    code: e.error,
+                    description: e.error_description.unwrap_or_default(),
+                },
+                Err(_) => ProviderError::Unreachable(
+                    "the token endpoint answered an unexpected body".into(),
+                ),
+            }
+        }
         RequestTokenError::Request(e) => ProviderError::Unreachable(e.to_string()),
         RequestTokenError::Other(e) => ProviderError::Unreachable(e),
     }
@@ -218,8 +222,9 @@ pub async fn account(
         .bytes()
         .await
         .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
-    let account: Account = serde_json::from_slice(&body)
-        .map_err(|_| ProviderError::Unreachable("the user endpoint answered an unexpected body".into()))?;
+    let account: Account = serde_json::from_slice(&body).map_err(|_| {
+        ProviderError::Unreachable("the user endpoint answered an unexpected body".into())
+    })?;
     let login = match config.kind {
         ProviderKind::GitHub => account.login,
         ProviderKind::GitLab => account.username,

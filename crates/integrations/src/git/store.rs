@@ -49,7 +49,10 @@ fn provider_to_domain(m: git_provider::Model) -> Result<ProviderConfig> {
 }
 
 /// One provider's configuration.
-pub async fn provider(conn: &impl ConnectionTrait, kind: ProviderKind) -> Result<Option<ProviderConfig>> {
+pub async fn provider(
+    conn: &impl ConnectionTrait,
+    kind: ProviderKind,
+) -> Result<Option<ProviderConfig>> {
     git_provider::Entity::find_by_id(kind.key().to_string())
         .one(conn)
         .await?
@@ -115,7 +118,10 @@ pub async fn take_state(conn: &impl ConnectionTrait, id: &str) -> Result<Option<
         .filter(git_oauth_state::Column::ExpireTime.lt(Utc::now() - chrono::Duration::days(1)))
         .exec(conn)
         .await?;
-    let Some(m) = git_oauth_state::Entity::find_by_id(id.to_string()).one(conn).await? else {
+    let Some(m) = git_oauth_state::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+    else {
         return Ok(None);
     };
     let deleted = git_oauth_state::Entity::delete_by_id(id.to_string())
@@ -186,7 +192,10 @@ pub async fn update_connection(
     c: &Connection,
     tokens: Option<(&Sealed, Option<&Sealed>)>,
 ) -> Result<()> {
-    let Some(row) = git_connection::Entity::find_by_id(c.id.to_string()).one(conn).await? else {
+    let Some(row) = git_connection::Entity::find_by_id(c.id.to_string())
+        .one(conn)
+        .await?
+    else {
         return Err(Error::not_found(c.name().to_string()));
     };
     let mut row = row.into_active_model();
@@ -208,7 +217,11 @@ pub async fn update_connection(
 }
 
 /// One connection of `org`.
-pub async fn connection(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Connection>> {
+pub async fn connection(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Connection>> {
     git_connection::Entity::find_by_id(id.to_string())
         .filter(git_connection::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -291,7 +304,11 @@ pub async fn delete_connection(conn: &impl ConnectionTrait, org: Uuid, id: Uuid)
 }
 
 /// How many repositories are linked through a connection.
-pub async fn repositories_of_connection(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<u64> {
+pub async fn repositories_of_connection(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<u64> {
     Ok(repository::Entity::find()
         .filter(repository::Column::OrganizationId.eq(org.to_string()))
         .filter(repository::Column::ConnectionId.eq(id.to_string()))
@@ -331,7 +348,11 @@ pub async fn insert_repository(conn: &impl ConnectionTrait, r: &Repository) -> R
 }
 
 /// One repository of `org`.
-pub async fn repository(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Repository>> {
+pub async fn repository(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Repository>> {
     repository::Entity::find_by_id(id.to_string())
         .filter(repository::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -346,7 +367,8 @@ pub async fn list_repositories(
     org: Uuid,
     page: &PageRequest,
 ) -> Result<Vec<Repository>> {
-    let mut q = repository::Entity::find().filter(repository::Column::OrganizationId.eq(org.to_string()));
+    let mut q =
+        repository::Entity::find().filter(repository::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(repository::Column::Id.gt(after.as_str()));
     }

@@ -278,7 +278,9 @@ impl MigrationTrait for Migration {
                 .col(text(GitConnections::AccessCiphertext))
                 .col(string_len_null(GitConnections::RefreshKeyId, 64))
                 .col(text_null(GitConnections::RefreshCiphertext))
-                .col(timestamp_with_time_zone_null(GitConnections::TokenExpireTime))
+                .col(timestamp_with_time_zone_null(
+                    GitConnections::TokenExpireTime,
+                ))
                 .col(big_integer(GitConnections::Version))
                 .col(timestamp_with_time_zone(GitConnections::CreateTime))
                 .col(timestamp_with_time_zone(GitConnections::UpdateTime))
@@ -440,7 +442,11 @@ impl MigrationTrait for Migration {
                 .col(text(NotificationEvents::Attributes))
                 .col(timestamp_with_time_zone(NotificationEvents::EventTime))
                 .col(timestamp_with_time_zone(NotificationEvents::CreateTime))
-                .primary_key(Index::create().col(NotificationEvents::OrganizationId).col(NotificationEvents::EventId))
+                .primary_key(
+                    Index::create()
+                        .col(NotificationEvents::OrganizationId)
+                        .col(NotificationEvents::EventId),
+                )
                 .to_owned(),
         )
         .await?;

@@ -84,11 +84,16 @@ impl TryFrom<pb::UpdateMonitoringSourceRequest> for UpdateSource {
         let s = f.message("monitoring_source", req.monitoring_source);
         let name = f.name::<SourceName>("monitoring_source.name", &s.name);
         let etag = f.etag("monitoring_source.etag", &s.etag);
-        let paths = f.update_mask(req.update_mask.as_ref(), &["display_name", "endpoint", "labels", "enabled"]);
+        let paths = f.update_mask(
+            req.update_mask.as_ref(),
+            &["display_name", "endpoint", "labels", "enabled"],
+        );
         let (mut display_name, mut endpoint, mut labels, mut enabled) = (None, None, None, None);
         for p in paths {
             match p {
-                "display_name" => display_name = f.display_name("monitoring_source.display_name", &s.display_name),
+                "display_name" => {
+                    display_name = f.display_name("monitoring_source.display_name", &s.display_name)
+                }
                 "endpoint" => endpoint = Some(s.endpoint.clone()),
                 "labels" => labels = f.labels("monitoring_source.labels", &s.labels),
                 "enabled" => enabled = Some(s.enabled),
@@ -134,7 +139,11 @@ impl TryFrom<pb::ListMonitoringSourcesRequest> for ListSources {
     fn try_from(req: pb::ListMonitoringSourcesRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
         let organization = f.organization("parent", &req.parent);
-        let page = f.page(req.page_size, &req.page_token, &format!("monitoringSources|{}", req.parent));
+        let page = f.page(
+            req.page_size,
+            &req.page_token,
+            &format!("monitoringSources|{}", req.parent),
+        );
         let (organization, page) = f.finish((organization, page))?;
         Ok(Self { organization, page })
     }
@@ -146,9 +155,14 @@ impl pb::monitoring_service_server::MonitoringService for MonitoringGrpc {
         &self,
         request: Request<pb::ListMonitoringSourceTypesRequest>,
     ) -> Result<Response<pb::ListMonitoringSourceTypesResponse>, Status> {
-        unary(&self.0, request, Integrations::list_monitoring_source_types, |all| {
-            pb::ListMonitoringSourceTypesResponse { types: all.iter().map(type_to_pb).collect() }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::list_monitoring_source_types,
+            |all| pb::ListMonitoringSourceTypesResponse {
+                types: all.iter().map(type_to_pb).collect(),
+            },
+        )
         .await
     }
 
@@ -156,9 +170,14 @@ impl pb::monitoring_service_server::MonitoringService for MonitoringGrpc {
         &self,
         request: Request<pb::CreateMonitoringSourceRequest>,
     ) -> Result<Response<pb::CreateMonitoringSourceResponse>, Status> {
-        unary(&self.0, request, Integrations::create_monitoring_source, |s| {
-            pb::CreateMonitoringSourceResponse { monitoring_source: Some(source_to_pb(s)) }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::create_monitoring_source,
+            |s| pb::CreateMonitoringSourceResponse {
+                monitoring_source: Some(source_to_pb(s)),
+            },
+        )
         .await
     }
 
@@ -167,7 +186,9 @@ impl pb::monitoring_service_server::MonitoringService for MonitoringGrpc {
         request: Request<pb::GetMonitoringSourceRequest>,
     ) -> Result<Response<pb::GetMonitoringSourceResponse>, Status> {
         unary(&self.0, request, Integrations::get_monitoring_source, |s| {
-            pb::GetMonitoringSourceResponse { monitoring_source: Some(source_to_pb(s)) }
+            pb::GetMonitoringSourceResponse {
+                monitoring_source: Some(source_to_pb(s)),
+            }
         })
         .await
     }
@@ -176,10 +197,18 @@ impl pb::monitoring_service_server::MonitoringService for MonitoringGrpc {
         &self,
         request: Request<pb::ListMonitoringSourcesRequest>,
     ) -> Result<Response<pb::ListMonitoringSourcesResponse>, Status> {
-        unary(&self.0, request, Integrations::list_monitoring_sources, |page| {
-            let page = page.map(source_to_pb);
-            pb::ListMonitoringSourcesResponse { monitoring_sources: page.items, next_page_token: page.next_page_token }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::list_monitoring_sources,
+            |page| {
+                let page = page.map(source_to_pb);
+                pb::ListMonitoringSourcesResponse {
+                    monitoring_sources: page.items,
+                    next_page_token: page.next_page_token,
+                }
+            },
+        )
         .await
     }
 
@@ -187,9 +216,14 @@ impl pb::monitoring_service_server::MonitoringService for MonitoringGrpc {
         &self,
         request: Request<pb::UpdateMonitoringSourceRequest>,
     ) -> Result<Response<pb::UpdateMonitoringSourceResponse>, Status> {
-        unary(&self.0, request, Integrations::update_monitoring_source, |s| {
-            pb::UpdateMonitoringSourceResponse { monitoring_source: Some(source_to_pb(s)) }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::update_monitoring_source,
+            |s| pb::UpdateMonitoringSourceResponse {
+                monitoring_source: Some(source_to_pb(s)),
+            },
+        )
         .await
     }
 
@@ -197,9 +231,14 @@ impl pb::monitoring_service_server::MonitoringService for MonitoringGrpc {
         &self,
         request: Request<pb::DeleteMonitoringSourceRequest>,
     ) -> Result<Response<pb::DeleteMonitoringSourceResponse>, Status> {
-        unary(&self.0, request, Integrations::delete_monitoring_source, |s| {
-            pb::DeleteMonitoringSourceResponse { monitoring_source: Some(source_to_pb(s)) }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::delete_monitoring_source,
+            |s| pb::DeleteMonitoringSourceResponse {
+                monitoring_source: Some(source_to_pb(s)),
+            },
+        )
         .await
     }
 }

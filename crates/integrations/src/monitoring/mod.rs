@@ -197,11 +197,22 @@ impl Integrations {
     async fn check_endpoint(&self, t: &SourceType, endpoint: &str) -> Result<String> {
         let checked = match t.endpoint {
             EndpointKind::None if endpoint.is_empty() => Ok(String::new()),
-            EndpointKind::None => Err(format!("must be empty: {} sources push, nothing is reached", t.key)),
+            EndpointKind::None => Err(format!(
+                "must be empty: {} sources push, nothing is reached",
+                t.key
+            )),
             _ if endpoint.is_empty() => Err(format!("is required for {} sources", t.key)),
             _ if endpoint.len() > 2048 => Err("must be at most 2048 characters".into()),
-            EndpointKind::HttpsUrl => self.outbound().check_url(endpoint).await.map(|u| u.to_string()),
-            EndpointKind::HostPort => self.outbound().check_host_port(endpoint).await.map(|_| endpoint.to_string()),
+            EndpointKind::HttpsUrl => self
+                .outbound()
+                .check_url(endpoint)
+                .await
+                .map(|u| u.to_string()),
+            EndpointKind::HostPort => self
+                .outbound()
+                .check_host_port(endpoint)
+                .await
+                .map(|_| endpoint.to_string()),
         };
         checked.map_err(|e| Error::invalid(ENDPOINT_FIELD, e))
     }
@@ -212,19 +223,34 @@ impl Integrations {
         principal: &Principal,
         _input: ListSourceTypes,
     ) -> Result<&'static [SourceType]> {
-        self.authorize_unscoped(principal, &rpcs::LIST_MONITORING_SOURCE_TYPES).await?;
+        self.authorize_unscoped(principal, &rpcs::LIST_MONITORING_SOURCE_TYPES)
+            .await?;
         Ok(SOURCE_TYPES)
     }
 
     /// CreateMonitoringSource.
-    pub async fn create_monitoring_source(&self, principal: &Principal, input: CreateSource) -> Result<Source> {
+    pub async fn create_monitoring_source(
+        &self,
+        principal: &Principal,
+        input: CreateSource,
+    ) -> Result<Source> {
         let rpc = &rpcs::CREATE_MONITORING_SOURCE;
         let org = input.organization;
         self.authorize(principal, rpc, org).await?;
-        let endpoint = self.check_endpoint(input.source_type, &input.endpoint).await?;
+        let endpoint = self
+            .check_endpoint(input.source_type, &input.endpoint)
+            .await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.source_in(tx.conn(), SourceName { organization: org, id }).await;
+            return self
+                .source_in(
+                    tx.conn(),
+                    SourceName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let now = Utc::now();
         let source = Source {
@@ -247,32 +273,56 @@ impl Integrations {
     }
 
     /// GetMonitoringSource.
-    pub async fn get_monitoring_source(&self, principal: &Principal, name: SourceName) -> Result<Source> {
-        self.authorize(principal, &rpcs::GET_MONITORING_SOURCE, name.organization).await?;
+    pub async fn get_monitoring_source(
+        &self,
+        principal: &Principal,
+        name: SourceName,
+    ) -> Result<Source> {
+        self.authorize(principal, &rpcs::GET_MONITORING_SOURCE, name.organization)
+            .await?;
         self.source_in(self.db(), name).await
     }
 
     /// ListMonitoringSources.
-    pub async fn list_monitoring_sources(&self, principal: &Principal, input: ListSources) -> Result<Page<Source>> {
-        self.authorize(principal, &rpcs::LIST_MONITORING_SOURCES, input.organization).await?;
+    pub async fn list_monitoring_sources(
+        &self,
+        principal: &Principal,
+        input: ListSources,
+    ) -> Result<Page<Source>> {
+        self.authorize(
+            principal,
+            &rpcs::LIST_MONITORING_SOURCES,
+            input.organization,
+        )
+        .await?;
         let rows = store::list(self.db(), input.organization, &input.page).await?;
         Ok(input.page.page(rows, |s| s.id.to_string()))
     }
 
     /// UpdateMonitoringSource (etag checked).
-    pub async fn update_monitoring_source(&self, principal: &Principal, input: UpdateSource) -> Result<Source> {
+    pub async fn update_monitoring_source(
+        &self,
+        principal: &Principal,
+        input: UpdateSource,
+    ) -> Result<Source> {
         let rpc = &rpcs::UPDATE_MONITORING_SOURCE;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let current = self.source_in(self.db(), name).await?;
-        let source_type = source_type(&current.source_type)
-            .ok_or_else(|| Error::Corrupt(format!("{name}: unknown type {}", current.source_type)))?;
+        let source_type = source_type(&current.source_type).ok_or_else(|| {
+            Error::Corrupt(format!("{name}: unknown type {}", current.source_type))
+        })?;
         let endpoint = match &input.endpoint {
             Some(e) => Some(self.check_endpoint(source_type, e).await?),
             None => None,
         };
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let mut s = self.source_in(tx.conn(), name).await?;
         if input.etag.is_some_and(|e| e != s.version) {
@@ -299,12 +349,21 @@ impl Integrations {
     }
 
     /// DeleteMonitoringSource.
-    pub async fn delete_monitoring_source(&self, principal: &Principal, input: DeleteSource) -> Result<Source> {
+    pub async fn delete_monitoring_source(
+        &self,
+        principal: &Principal,
+        input: DeleteSource,
+    ) -> Result<Source> {
         let rpc = &rpcs::DELETE_MONITORING_SOURCE;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let s = self.source_in(tx.conn(), name).await?;
         store::delete(tx.conn(), name.organization, name.id).await?;

@@ -42,13 +42,17 @@ fn row(s: &Source) -> Result<monitoring_source::ActiveModel> {
 
 /// Stores a new source.
 pub async fn insert(conn: &impl ConnectionTrait, s: &Source) -> Result<()> {
-    monitoring_source::Entity::insert(row(s)?).exec_without_returning(conn).await?;
+    monitoring_source::Entity::insert(row(s)?)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
 /// Writes a source.
 pub async fn update(conn: &impl ConnectionTrait, s: &Source) -> Result<()> {
-    monitoring_source::Entity::update(row(s)?).exec(conn).await?;
+    monitoring_source::Entity::update(row(s)?)
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -63,8 +67,13 @@ pub async fn find(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Op
 }
 
 /// A page of `org`'s sources in creation order.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Source>> {
-    let mut q = monitoring_source::Entity::find().filter(monitoring_source::Column::OrganizationId.eq(org.to_string()));
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<Source>> {
+    let mut q = monitoring_source::Entity::find()
+        .filter(monitoring_source::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(monitoring_source::Column::Id.gt(after.as_str()));
     }

@@ -41,7 +41,10 @@ fn event_type_to_pb(t: EventType) -> pb::NotificationEventType {
 
 fn event_type(value: i32) -> Option<EventType> {
     let t = pb::NotificationEventType::try_from(value).ok()?;
-    EventType::ALL.iter().copied().find(|e| event_type_to_pb(*e) == t)
+    EventType::ALL
+        .iter()
+        .copied()
+        .find(|e| event_type_to_pb(*e) == t)
 }
 
 fn event_types(f: &mut Fields, field: &str, values: &[i32]) -> Option<Vec<EventType>> {
@@ -50,7 +53,10 @@ fn event_types(f: &mut Fields, field: &str, values: &[i32]) -> Option<Vec<EventT
         match event_type(*v) {
             Some(t) if !out.contains(&t) => out.push(t),
             Some(_) => {}
-            None => f.add(format!("{field}[{i}]"), "is not an event type of the catalog"),
+            None => f.add(
+                format!("{field}[{i}]"),
+                "is not an event type of the catalog",
+            ),
         }
     }
     Some(out)
@@ -69,7 +75,11 @@ fn channel_to_pb(c: Channel) -> pb::NotificationChannel {
         email_address: c.email_address.unwrap_or_default(),
         url: c.url.unwrap_or_default(),
         signing_secret: c.signing_secret.unwrap_or_default(),
-        event_types: c.event_types.into_iter().map(|t| event_type_to_pb(t).into()).collect(),
+        event_types: c
+            .event_types
+            .into_iter()
+            .map(|t| event_type_to_pb(t).into())
+            .collect(),
         enabled: c.enabled,
         etag: etag(c.version),
         create_time: Some(timestamp(c.create_time)),
@@ -91,7 +101,10 @@ fn attempt_to_pb(a: Attempt) -> pb::DeliveryAttempt {
 fn delivery_to_pb(d: Delivery) -> pb::Delivery {
     pb::Delivery {
         name: d.name(),
-        notification_channel: format!("organizations/{}/notificationChannels/{}", d.organization, d.channel),
+        notification_channel: format!(
+            "organizations/{}/notificationChannels/{}",
+            d.organization, d.channel
+        ),
         event_id: d.event_id,
         event_type: event_type_to_pb(d.event_type).into(),
         state: match d.state {
@@ -101,7 +114,8 @@ fn delivery_to_pb(d: Delivery) -> pb::Delivery {
         }
         .into(),
         attempts: d.attempts.into_iter().map(attempt_to_pb).collect(),
-        next_attempt_time: (d.state == DeliveryState::Pending).then(|| timestamp(d.next_attempt_time)),
+        next_attempt_time: (d.state == DeliveryState::Pending)
+            .then(|| timestamp(d.next_attempt_time)),
         create_time: Some(timestamp(d.create_time)),
     }
 }
@@ -124,7 +138,10 @@ impl TryFrom<pb::CreateNotificationChannelRequest> for CreateChannel {
             Ok(pb::NotificationChannelKind::Email) => Some(ChannelKind::Email),
             Ok(pb::NotificationChannelKind::Webhook) => Some(ChannelKind::Webhook),
             Ok(pb::NotificationChannelKind::Slack) => Some(ChannelKind::Slack),
-            _ => f.take("notification_channel.kind", Err("must be EMAIL, WEBHOOK or SLACK")),
+            _ => f.take(
+                "notification_channel.kind",
+                Err("must be EMAIL, WEBHOOK or SLACK"),
+            ),
         };
         let (email_address, url) = match kind {
             Some(ChannelKind::Email) => {
@@ -136,16 +153,31 @@ impl TryFrom<pb::CreateNotificationChannelRequest> for CreateChannel {
             }
             Some(_) => {
                 if !c.email_address.is_empty() {
-                    f.add("notification_channel.email_address", "only EMAIL channels have an address");
+                    f.add(
+                        "notification_channel.email_address",
+                        "only EMAIL channels have an address",
+                    );
                 }
-                (Some(None), f.take("notification_channel.url", url_text(&c.url)).map(Some))
+                (
+                    Some(None),
+                    f.take("notification_channel.url", url_text(&c.url))
+                        .map(Some),
+                )
             }
             None => (Some(None), Some(None)),
         };
         let types = event_types(&mut f, "notification_channel.event_types", &c.event_types);
         let request_id = f.request_id("request_id", &req.request_id);
-        let (organization, display_name, kind, email_address, url, event_types, request_id) =
-            f.finish((organization, display_name, kind, email_address, url, types, request_id))?;
+        let (organization, display_name, kind, email_address, url, event_types, request_id) = f
+            .finish((
+                organization,
+                display_name,
+                kind,
+                email_address,
+                url,
+                types,
+                request_id,
+            ))?;
         Ok(Self {
             organization,
             channel: NewChannel {
@@ -173,7 +205,13 @@ impl TryFrom<pb::UpdateNotificationChannelRequest> for UpdateChannel {
         let etag = f.etag("notification_channel.etag", &c.etag);
         let paths = f.update_mask(
             req.update_mask.as_ref(),
-            &["display_name", "event_types", "enabled", "email_address", "url"],
+            &[
+                "display_name",
+                "event_types",
+                "enabled",
+                "email_address",
+                "url",
+            ],
         );
         let mut out = UpdateChannel {
             validate_only: req.validate_only,
@@ -181,13 +219,22 @@ impl TryFrom<pb::UpdateNotificationChannelRequest> for UpdateChannel {
         };
         for path in paths {
             match path {
-                "display_name" => out.display_name = f.display_name("notification_channel.display_name", &c.display_name),
-                "event_types" => out.event_types = event_types(&mut f, "notification_channel.event_types", &c.event_types),
+                "display_name" => {
+                    out.display_name =
+                        f.display_name("notification_channel.display_name", &c.display_name)
+                }
+                "event_types" => {
+                    out.event_types =
+                        event_types(&mut f, "notification_channel.event_types", &c.event_types)
+                }
                 "enabled" => out.enabled = Some(c.enabled),
                 "email_address" if !c.email_address.is_empty() => {
-                    out.email_address = f.email("notification_channel.email_address", &c.email_address);
+                    out.email_address =
+                        f.email("notification_channel.email_address", &c.email_address);
                 }
-                "url" if !c.url.is_empty() => out.url = f.take("notification_channel.url", url_text(&c.url)),
+                "url" if !c.url.is_empty() => {
+                    out.url = f.take("notification_channel.url", url_text(&c.url))
+                }
                 _ => {}
             }
         }
@@ -214,18 +261,30 @@ macro_rules! name_request {
 }
 
 name_request!(pb::GetNotificationChannelRequest, ChannelName, |n, _| n);
-name_request!(pb::DeleteNotificationChannelRequest, DeleteChannel, |name, r: &pb::DeleteNotificationChannelRequest| DeleteChannel {
-    name,
-    validate_only: r.validate_only
-});
-name_request!(pb::TestNotificationChannelRequest, TestChannel, |name, _| TestChannel { name });
+name_request!(
+    pb::DeleteNotificationChannelRequest,
+    DeleteChannel,
+    |name, r: &pb::DeleteNotificationChannelRequest| DeleteChannel {
+        name,
+        validate_only: r.validate_only
+    }
+);
+name_request!(
+    pb::TestNotificationChannelRequest,
+    TestChannel,
+    |name, _| TestChannel { name }
+);
 
 impl TryFrom<pb::ListNotificationChannelsRequest> for ListChannels {
     type Error = FieldViolations;
     fn try_from(req: pb::ListNotificationChannelsRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
         let organization = f.organization("parent", &req.parent);
-        let page = f.page(req.page_size, &req.page_token, &format!("notificationChannels|{}", req.parent));
+        let page = f.page(
+            req.page_size,
+            &req.page_token,
+            &format!("notificationChannels|{}", req.parent),
+        );
         let (organization, page) = f.finish((organization, page))?;
         Ok(Self { organization, page })
     }
@@ -239,7 +298,8 @@ impl TryFrom<pb::ListDeliveriesRequest> for ListDeliveries {
         let channel = if req.notification_channel.is_empty() {
             Some(None)
         } else {
-            f.name::<ChannelName>("notification_channel", &req.notification_channel).map(Some)
+            f.name::<ChannelName>("notification_channel", &req.notification_channel)
+                .map(Some)
         };
         let query = format!("deliveries|{}|{}", req.parent, req.notification_channel);
         let page = f.page(req.page_size, &req.page_token, &query);
@@ -266,18 +326,29 @@ impl TryFrom<pb::NotifyRequest> for NotifyInput {
         let organization = f.organization("organization", &req.organization);
         let e = f.message("event", req.event);
         let id_ok = (1..=200).contains(&e.id.len()) && e.id.chars().all(|c| c.is_ascii_graphic());
-        let id = f.take("event.id", id_ok.then(|| e.id.clone()).ok_or("is required: 1 to 200 printable characters"));
+        let id = f.take(
+            "event.id",
+            id_ok
+                .then(|| e.id.clone())
+                .ok_or("is required: 1 to 200 printable characters"),
+        );
         let kind = f.take(
             "event.type",
-            event_type(e.r#type).filter(|t| *t != EventType::Test).ok_or("must be an event type of the catalog"),
+            event_type(e.r#type)
+                .filter(|t| *t != EventType::Test)
+                .ok_or("must be an event type of the catalog"),
         );
         let subject = f.display_name("event.subject", &e.subject);
         let message = f.text("event.message", &e.message, 4000);
         let attributes_ok = e.attributes.len() <= 50
-            && e.attributes.iter().all(|(k, v)| (1..=100).contains(&k.len()) && v.len() <= 1000);
+            && e.attributes
+                .iter()
+                .all(|(k, v)| (1..=100).contains(&k.len()) && v.len() <= 1000);
         f.take(
             "event.attributes",
-            attributes_ok.then_some(()).ok_or("at most 50 entries, keys 1 to 100 and values at most 1000 characters"),
+            attributes_ok
+                .then_some(())
+                .ok_or("at most 50 entries, keys 1 to 100 and values at most 1000 characters"),
         );
         let event_time = f.time("event.event_time", e.event_time);
         let (organization, id, event_type, subject, message, event_time) =
@@ -297,16 +368,21 @@ impl TryFrom<pb::NotifyRequest> for NotifyInput {
 }
 
 #[tonic::async_trait]
-impl pb::notification_channel_service_server::NotificationChannelService for NotificationChannelGrpc {
+impl pb::notification_channel_service_server::NotificationChannelService
+    for NotificationChannelGrpc
+{
     async fn create_notification_channel(
         &self,
         request: Request<pb::CreateNotificationChannelRequest>,
     ) -> Result<Response<pb::CreateNotificationChannelResponse>, Status> {
-        unary(&self.0, request, Integrations::create_notification_channel, |c| {
-            pb::CreateNotificationChannelResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::create_notification_channel,
+            |c| pb::CreateNotificationChannelResponse {
                 notification_channel: Some(channel_to_pb(c)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -314,11 +390,14 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
         &self,
         request: Request<pb::GetNotificationChannelRequest>,
     ) -> Result<Response<pb::GetNotificationChannelResponse>, Status> {
-        unary(&self.0, request, Integrations::get_notification_channel, |c| {
-            pb::GetNotificationChannelResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::get_notification_channel,
+            |c| pb::GetNotificationChannelResponse {
                 notification_channel: Some(channel_to_pb(c)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -326,13 +405,18 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
         &self,
         request: Request<pb::ListNotificationChannelsRequest>,
     ) -> Result<Response<pb::ListNotificationChannelsResponse>, Status> {
-        unary(&self.0, request, Integrations::list_notification_channels, |page| {
-            let page = page.map(channel_to_pb);
-            pb::ListNotificationChannelsResponse {
-                notification_channels: page.items,
-                next_page_token: page.next_page_token,
-            }
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::list_notification_channels,
+            |page| {
+                let page = page.map(channel_to_pb);
+                pb::ListNotificationChannelsResponse {
+                    notification_channels: page.items,
+                    next_page_token: page.next_page_token,
+                }
+            },
+        )
         .await
     }
 
@@ -340,11 +424,14 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
         &self,
         request: Request<pb::UpdateNotificationChannelRequest>,
     ) -> Result<Response<pb::UpdateNotificationChannelResponse>, Status> {
-        unary(&self.0, request, Integrations::update_notification_channel, |c| {
-            pb::UpdateNotificationChannelResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::update_notification_channel,
+            |c| pb::UpdateNotificationChannelResponse {
                 notification_channel: Some(channel_to_pb(c)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -352,11 +439,14 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
         &self,
         request: Request<pb::DeleteNotificationChannelRequest>,
     ) -> Result<Response<pb::DeleteNotificationChannelResponse>, Status> {
-        unary(&self.0, request, Integrations::delete_notification_channel, |c| {
-            pb::DeleteNotificationChannelResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::delete_notification_channel,
+            |c| pb::DeleteNotificationChannelResponse {
                 notification_channel: Some(channel_to_pb(c)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -364,11 +454,14 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
         &self,
         request: Request<pb::TestNotificationChannelRequest>,
     ) -> Result<Response<pb::TestNotificationChannelResponse>, Status> {
-        unary(&self.0, request, Integrations::test_notification_channel, |d| {
-            pb::TestNotificationChannelResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::test_notification_channel,
+            |d| pb::TestNotificationChannelResponse {
                 delivery: Some(delivery_to_pb(d)),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -390,8 +483,11 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
         &self,
         request: Request<pb::ListNotificationEventTypesRequest>,
     ) -> Result<Response<pb::ListNotificationEventTypesResponse>, Status> {
-        unary(&self.0, request, Integrations::list_notification_event_types, |all| {
-            pb::ListNotificationEventTypesResponse {
+        unary(
+            &self.0,
+            request,
+            Integrations::list_notification_event_types,
+            |all| pb::ListNotificationEventTypesResponse {
                 event_types: all
                     .iter()
                     .map(|t| pb::NotificationEventTypeInfo {
@@ -400,8 +496,8 @@ impl pb::notification_channel_service_server::NotificationChannelService for Not
                         description: t.description().into(),
                     })
                     .collect(),
-            }
-        })
+            },
+        )
         .await
     }
 }
@@ -412,10 +508,15 @@ impl pb::notification_service_server::NotificationService for NotificationGrpc {
         &self,
         request: Request<pb::NotifyRequest>,
     ) -> Result<Response<pb::NotifyResponse>, Status> {
-        unary(&self.0, request, Integrations::notify, |o: NotifyOutcome| pb::NotifyResponse {
-            deliveries: o.deliveries,
-            duplicate: o.duplicate,
-        })
+        unary(
+            &self.0,
+            request,
+            Integrations::notify,
+            |o: NotifyOutcome| pb::NotifyResponse {
+                deliveries: o.deliveries,
+                duplicate: o.duplicate,
+            },
+        )
         .await
     }
 }

@@ -412,7 +412,8 @@ fn mask_url(url: &str) -> String {
 /// The webhook signature of `body` sent at `timestamp` (unix seconds):
 /// hex HMAC-SHA256 of `"{timestamp}.{body}"` keyed with `secret`.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -450,7 +451,15 @@ impl Integrations {
         }
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
-            return self.channel_in(tx.conn(), ChannelName { organization: org, id }).await;
+            return self
+                .channel_in(
+                    tx.conn(),
+                    ChannelName {
+                        organization: org,
+                        id,
+                    },
+                )
+                .await;
         }
         let count = store::count_channels(tx.conn(), org).await?;
         if let Some(limit) = policy.limit(MAX_CHANNELS)
@@ -509,8 +518,12 @@ impl Integrations {
         principal: &Principal,
         name: ChannelName,
     ) -> Result<Channel> {
-        self.authorize(principal, &rpcs::GET_NOTIFICATION_CHANNEL, name.organization)
-            .await?;
+        self.authorize(
+            principal,
+            &rpcs::GET_NOTIFICATION_CHANNEL,
+            name.organization,
+        )
+        .await?;
         self.channel_in(self.db(), name).await
     }
 
@@ -520,8 +533,12 @@ impl Integrations {
         principal: &Principal,
         input: ListChannels,
     ) -> Result<Page<Channel>> {
-        self.authorize(principal, &rpcs::LIST_NOTIFICATION_CHANNELS, input.organization)
-            .await?;
+        self.authorize(
+            principal,
+            &rpcs::LIST_NOTIFICATION_CHANNELS,
+            input.organization,
+        )
+        .await?;
         let rows = store::list_channels(self.db(), input.organization, &input.page).await?;
         Ok(input.page.page(rows, |c| c.id.to_string()))
     }
@@ -544,7 +561,12 @@ impl Integrations {
                 .map_err(|e| Error::invalid("notification_channel.url", e))?;
         }
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let mut c = self.channel_in(tx.conn(), name).await?;
         if input.etag.is_some_and(|e| e != c.version) {
@@ -562,14 +584,20 @@ impl Integrations {
         }
         if let Some(v) = input.email_address {
             if c.kind != ChannelKind::Email {
-                return Err(Error::invalid("notification_channel.email_address", "only EMAIL channels have an address"));
+                return Err(Error::invalid(
+                    "notification_channel.email_address",
+                    "only EMAIL channels have an address",
+                ));
             }
             c.email_address = Some(v);
         }
         if let Some(url) = input.url {
             match c.kind {
                 ChannelKind::Email => {
-                    return Err(Error::invalid("notification_channel.url", "EMAIL channels have no URL"));
+                    return Err(Error::invalid(
+                        "notification_channel.url",
+                        "EMAIL channels have no URL",
+                    ));
                 }
                 ChannelKind::Webhook => c.url = Some(url),
                 ChannelKind::Slack => {
@@ -596,7 +624,12 @@ impl Integrations {
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
         let mut tx = self
-            .begin_write(name.organization, rpc, principal, WriteOptions::validate_only(input.validate_only))
+            .begin_write(
+                name.organization,
+                rpc,
+                principal,
+                WriteOptions::validate_only(input.validate_only),
+            )
             .await?;
         let c = self.channel_in(tx.conn(), name).await?;
         store::delete_channel(tx.conn(), name.organization, name.id).await?;
@@ -618,7 +651,10 @@ impl Integrations {
             id: format!("test/{}", Uuid::now_v7()),
             event_type: EventType::Test,
             subject: "Test notification from Loopback".into(),
-            message: format!("{principal} sent a test to this channel.", principal = principal.audit_id()),
+            message: format!(
+                "{principal} sent a test to this channel.",
+                principal = principal.audit_id()
+            ),
             attributes: BTreeMap::new(),
             event_time: Utc::now(),
         };
@@ -642,7 +678,10 @@ impl Integrations {
             create_time: now,
         };
         store::insert_delivery(tx.conn(), &delivery).await?;
-        tx.audit(name.to_string(), json!({ "test_delivery": delivery.name() }));
+        tx.audit(
+            name.to_string(),
+            json!({ "test_delivery": delivery.name() }),
+        );
         tx.commit().await?;
         let sent = self.send(&channel, &event, &delivery.name()).await;
         self.record(&delivery, 0, sent, true).await?;
@@ -662,7 +701,10 @@ impl Integrations {
         if let Some(channel) = input.channel
             && channel.organization != input.organization
         {
-            return Err(Error::invalid("notification_channel", "must be a channel of the parent organization"));
+            return Err(Error::invalid(
+                "notification_channel",
+                "must be a channel of the parent organization",
+            ));
         }
         let rows = store::list_deliveries(
             self.db(),
@@ -817,7 +859,13 @@ impl Integrations {
     }
 
     /// Records attempt `previous + 1` and the delivery's next state.
-    async fn record(&self, d: &Delivery, previous: i32, sent: (Sent, i64), once: bool) -> Result<()> {
+    async fn record(
+        &self,
+        d: &Delivery,
+        previous: i32,
+        sent: (Sent, i64),
+        once: bool,
+    ) -> Result<()> {
         let (sent, latency_ms) = sent;
         let number = previous + 1;
         let now = Utc::now();
@@ -843,7 +891,10 @@ impl Integrations {
         } else {
             DeliveryState::Pending
         };
-        let delay = backoff(self.settings().retry_base, u32::try_from(number).unwrap_or(1));
+        let delay = backoff(
+            self.settings().retry_base,
+            u32::try_from(number).unwrap_or(1),
+        );
         let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
         store::finish_attempt(self.db(), d.id, state, number, next).await?;
         Ok(())
@@ -867,10 +918,12 @@ impl Integrations {
         let secret = match channel.kind {
             ChannelKind::Email => None,
             _ => match store::channel_secret(self.db(), channel.organization, channel.id).await {
-                Ok(Some(sealed)) => match self.open(&sealed, &channel_secret_aad(&channel.id.to_string())) {
-                    Ok(s) => Some(s),
-                    Err(e) => return permanent(e.to_string()),
-                },
+                Ok(Some(sealed)) => {
+                    match self.open(&sealed, &channel_secret_aad(&channel.id.to_string())) {
+                        Ok(s) => Some(s),
+                        Err(e) => return permanent(e.to_string()),
+                    }
+                }
                 Ok(None) => return permanent("the channel has no secret".into()),
                 Err(e) => {
                     return Sent {
@@ -893,14 +946,22 @@ impl Integrations {
             "delivery": delivery,
         });
         let (url, body, signing) = match channel.kind {
-            ChannelKind::Webhook => (channel.url.clone().unwrap_or_default(), payload.to_string(), secret),
+            ChannelKind::Webhook => (
+                channel.url.clone().unwrap_or_default(),
+                payload.to_string(),
+                secret,
+            ),
             ChannelKind::Slack => {
                 let text = if event.message.is_empty() {
                     format!("*{}*", event.subject)
                 } else {
                     format!("*{}*\n{}", event.subject, event.message)
                 };
-                (secret.unwrap_or_default(), json!({ "text": text }).to_string(), None)
+                (
+                    secret.unwrap_or_default(),
+                    json!({ "text": text }).to_string(),
+                    None,
+                )
             }
             ChannelKind::Email => {
                 let Some(relay) = &self.settings().email_relay_url else {
@@ -990,6 +1051,9 @@ mod tests {
 
     #[test]
     fn slack_urls_are_masked() {
-        assert_eq!(mask_url("https://hooks.slack.com/services/T/B/secret"), "https://hooks.slack.com/…");
+        assert_eq!(
+            mask_url("https://hooks.slack.com/services/T/B/secret"),
+            "https://hooks.slack.com/…"
+        );
     }
 }

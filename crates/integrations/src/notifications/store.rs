@@ -46,11 +46,16 @@ fn channel_to_domain(m: notification_channel::Model) -> Result<Channel> {
 }
 
 fn event_keys(c: &Channel) -> Result<String> {
-    serde_json::to_string(&c.event_types.iter().map(|t| t.key()).collect::<Vec<_>>()).map_err(corrupt)
+    serde_json::to_string(&c.event_types.iter().map(|t| t.key()).collect::<Vec<_>>())
+        .map_err(corrupt)
 }
 
 /// Stores a new channel with its sealed secret.
-pub async fn insert_channel(conn: &impl ConnectionTrait, c: &Channel, secret: Option<&Sealed>) -> Result<()> {
+pub async fn insert_channel(
+    conn: &impl ConnectionTrait,
+    c: &Channel,
+    secret: Option<&Sealed>,
+) -> Result<()> {
     notification_channel::Entity::insert(notification_channel::ActiveModel {
         id: Set(c.id.to_string()),
         organization_id: Set(c.organization.to_string()),
@@ -72,8 +77,15 @@ pub async fn insert_channel(conn: &impl ConnectionTrait, c: &Channel, secret: Op
 }
 
 /// Writes a channel's fields and, when given, its new sealed secret.
-pub async fn update_channel(conn: &impl ConnectionTrait, c: &Channel, secret: Option<&Sealed>) -> Result<()> {
-    let Some(row) = notification_channel::Entity::find_by_id(c.id.to_string()).one(conn).await? else {
+pub async fn update_channel(
+    conn: &impl ConnectionTrait,
+    c: &Channel,
+    secret: Option<&Sealed>,
+) -> Result<()> {
+    let Some(row) = notification_channel::Entity::find_by_id(c.id.to_string())
+        .one(conn)
+        .await?
+    else {
         return Err(Error::not_found(c.name().to_string()));
     };
     let mut row = row.into_active_model();
@@ -103,7 +115,11 @@ pub async fn channel(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result
 }
 
 /// A channel's sealed secret.
-pub async fn channel_secret(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Sealed>> {
+pub async fn channel_secret(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Sealed>> {
     let Some(m) = notification_channel::Entity::find_by_id(id.to_string())
         .filter(notification_channel::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -126,7 +142,11 @@ pub async fn count_channels(conn: &impl ConnectionTrait, org: Uuid) -> Result<u6
 }
 
 /// A page of `org`'s channels in creation order.
-pub async fn list_channels(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Channel>> {
+pub async fn list_channels(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<Channel>> {
     let mut q = notification_channel::Entity::find()
         .filter(notification_channel::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
@@ -162,7 +182,10 @@ pub async fn delete_channel(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) ->
         .exec(conn)
         .await?;
     delivery::Entity::update_many()
-        .col_expr(delivery::Column::State, Expr::value(DeliveryState::Failed.as_str()))
+        .col_expr(
+            delivery::Column::State,
+            Expr::value(DeliveryState::Failed.as_str()),
+        )
         .filter(delivery::Column::ChannelId.eq(id.to_string()))
         .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
         .exec(conn)
@@ -248,7 +271,11 @@ pub async fn insert_delivery(conn: &impl ConnectionTrait, d: &Delivery) -> Resul
 }
 
 /// Pending deliveries due by `now`, oldest due first.
-pub async fn due_deliveries(conn: &impl ConnectionTrait, now: DateTime<Utc>, limit: u64) -> Result<Vec<Delivery>> {
+pub async fn due_deliveries(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Delivery>> {
     delivery::Entity::find()
         .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
         .filter(delivery::Column::NextAttemptTime.lte(now))
@@ -280,7 +307,12 @@ pub async fn claim_delivery(
 }
 
 /// Records an attempt.
-pub async fn insert_attempt(conn: &impl ConnectionTrait, delivery_id: Uuid, org: Uuid, a: &Attempt) -> Result<()> {
+pub async fn insert_attempt(
+    conn: &impl ConnectionTrait,
+    delivery_id: Uuid,
+    org: Uuid,
+    a: &Attempt,
+) -> Result<()> {
     delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
         id: Set(Uuid::now_v7().to_string()),
         delivery_id: Set(delivery_id.to_string()),
@@ -316,7 +348,10 @@ pub async fn finish_attempt(
     Ok(())
 }
 
-async fn with_attempts(conn: &impl ConnectionTrait, mut rows: Vec<Delivery>) -> Result<Vec<Delivery>> {
+async fn with_attempts(
+    conn: &impl ConnectionTrait,
+    mut rows: Vec<Delivery>,
+) -> Result<Vec<Delivery>> {
     if rows.is_empty() {
         return Ok(rows);
     }
@@ -342,7 +377,11 @@ async fn with_attempts(conn: &impl ConnectionTrait, mut rows: Vec<Delivery>) -> 
 }
 
 /// One delivery of `org` with its attempts.
-pub async fn delivery(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Delivery>> {
+pub async fn delivery(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Delivery>> {
     let Some(m) = delivery::Entity::find_by_id(id.to_string())
         .filter(delivery::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -350,7 +389,9 @@ pub async fn delivery(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Resul
     else {
         return Ok(None);
     };
-    Ok(with_attempts(conn, vec![delivery_to_domain(m)?]).await?.pop())
+    Ok(with_attempts(conn, vec![delivery_to_domain(m)?])
+        .await?
+        .pop())
 }
 
 /// A page of `org`'s deliveries (optionally one channel's), newest first,
@@ -361,7 +402,8 @@ pub async fn list_deliveries(
     channel: Option<Uuid>,
     page: &PageRequest,
 ) -> Result<Vec<Delivery>> {
-    let mut q = delivery::Entity::find().filter(delivery::Column::OrganizationId.eq(org.to_string()));
+    let mut q =
+        delivery::Entity::find().filter(delivery::Column::OrganizationId.eq(org.to_string()));
     if let Some(c) = channel {
         q = q.filter(delivery::Column::ChannelId.eq(c.to_string()));
     }

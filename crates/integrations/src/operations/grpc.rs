@@ -81,7 +81,13 @@ fn claimed_to_pb(c: Option<Claimed>) -> pb::ClaimOperationResponse {
     }
 }
 
-fn duration(f: &mut Fields, field: &str, d: Option<prost_types::Duration>, default: Duration, max: Duration) -> Option<Duration> {
+fn duration(
+    f: &mut Fields,
+    field: &str,
+    d: Option<prost_types::Duration>,
+    default: Duration,
+    max: Duration,
+) -> Option<Duration> {
     let Some(d) = d else { return Some(default) };
     let parsed = u64::try_from(d.seconds)
         .ok()
@@ -98,11 +104,18 @@ fn logs_url(f: &mut Fields, value: &str) -> Option<Option<String>> {
     }
     let ok = value.len() <= 2048
         && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
-    f.take("logs_url", ok.then(|| Some(value.to_string())).ok_or("must be an http(s) URL of at most 2048 characters"))
+    f.take(
+        "logs_url",
+        ok.then(|| Some(value.to_string()))
+            .ok_or("must be an http(s) URL of at most 2048 characters"),
+    )
 }
 
 fn lease(f: &mut Fields, value: &str) -> Option<Uuid> {
-    f.take("lease_id", Uuid::parse_str(value).map_err(|_| "must be the lease_id ClaimOperation returned"))
+    f.take(
+        "lease_id",
+        Uuid::parse_str(value).map_err(|_| "must be the lease_id ClaimOperation returned"),
+    )
 }
 
 macro_rules! name_request {
@@ -120,14 +133,22 @@ macro_rules! name_request {
 }
 
 name_request!(pb::GetOperationRequest, OperationName, |name, _req| name);
-name_request!(pb::CancelOperationRequest, CancelOperation, |name, _req| CancelOperation { name });
+name_request!(pb::CancelOperationRequest, CancelOperation, |name, _req| {
+    CancelOperation { name }
+});
 
 impl TryFrom<pb::WaitOperationRequest> for WaitOperation {
     type Error = FieldViolations;
     fn try_from(req: pb::WaitOperationRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
         let name = f.name("name", &req.name);
-        let timeout = duration(&mut f, "timeout", req.timeout, Duration::from_secs(10), Duration::from_secs(60));
+        let timeout = duration(
+            &mut f,
+            "timeout",
+            req.timeout,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        );
         let (name, timeout) = f.finish((name, timeout))?;
         Ok(Self { name, timeout })
     }
@@ -138,7 +159,11 @@ impl TryFrom<pb::ListOperationsRequest> for ListOperations {
     fn try_from(req: pb::ListOperationsRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
         let organization = f.organization("parent", &req.parent);
-        let page = f.page(req.page_size, &req.page_token, &format!("operations|{}", req.parent));
+        let page = f.page(
+            req.page_size,
+            &req.page_token,
+            &format!("operations|{}", req.parent),
+        );
         let (organization, page) = f.finish((organization, page))?;
         Ok(Self { organization, page })
     }
@@ -162,9 +187,19 @@ impl TryFrom<pb::ClaimOperationRequest> for Claim {
                 _ => f.add(format!("kinds[{i}]"), "must be BUILD or DEPLOY"),
             }
         }
-        let lease = duration(&mut f, "lease_duration", req.lease_duration, Duration::from_secs(30), Duration::from_secs(600));
+        let lease = duration(
+            &mut f,
+            "lease_duration",
+            req.lease_duration,
+            Duration::from_secs(30),
+            Duration::from_secs(600),
+        );
         let (worker, lease) = f.finish((worker, lease))?;
-        Ok(Self { worker, kinds, lease })
+        Ok(Self {
+            worker,
+            kinds,
+            lease,
+        })
     }
 }
 
@@ -176,11 +211,19 @@ impl TryFrom<pb::ReportProgressRequest> for Report {
         let lease_id = lease(&mut f, &req.lease_id);
         let progress = f.take(
             "progress_percent",
-            Some(req.progress_percent).filter(|p| (0..=100).contains(p)).ok_or("must be 0 to 100"),
+            Some(req.progress_percent)
+                .filter(|p| (0..=100).contains(p))
+                .ok_or("must be 0 to 100"),
         );
         let logs_url = logs_url(&mut f, &req.logs_url);
-        let (name, lease_id, progress, logs_url) = f.finish((name, lease_id, progress, logs_url))?;
-        Ok(Self { name, lease_id, progress, logs_url })
+        let (name, lease_id, progress, logs_url) =
+            f.finish((name, lease_id, progress, logs_url))?;
+        Ok(Self {
+            name,
+            lease_id,
+            progress,
+            logs_url,
+        })
     }
 }
 
@@ -199,48 +242,108 @@ impl TryFrom<pb::CompleteOperationRequest> for Complete {
         };
         let logs_url = logs_url(&mut f, &req.logs_url);
         let (name, lease_id, outcome, logs_url) = f.finish((name, lease_id, outcome, logs_url))?;
-        Ok(Self { name, lease_id, outcome, logs_url })
+        Ok(Self {
+            name,
+            lease_id,
+            outcome,
+            logs_url,
+        })
     }
 }
 
 #[tonic::async_trait]
 impl pb::operation_service_server::OperationService for OperationGrpc {
-    async fn get_operation(&self, request: Request<pb::GetOperationRequest>) -> Result<Response<pb::GetOperationResponse>, Status> {
-        unary(&self.0, request, Integrations::get_operation, |o| pb::GetOperationResponse { operation: Some(operation_to_pb(o)) }).await
-    }
-
-    async fn list_operations(&self, request: Request<pb::ListOperationsRequest>) -> Result<Response<pb::ListOperationsResponse>, Status> {
-        unary(&self.0, request, Integrations::list_operations, |page| {
-            let page = page.map(operation_to_pb);
-            pb::ListOperationsResponse { operations: page.items, next_page_token: page.next_page_token }
+    async fn get_operation(
+        &self,
+        request: Request<pb::GetOperationRequest>,
+    ) -> Result<Response<pb::GetOperationResponse>, Status> {
+        unary(&self.0, request, Integrations::get_operation, |o| {
+            pb::GetOperationResponse {
+                operation: Some(operation_to_pb(o)),
+            }
         })
         .await
     }
 
-    async fn cancel_operation(&self, request: Request<pb::CancelOperationRequest>) -> Result<Response<pb::CancelOperationResponse>, Status> {
-        unary(&self.0, request, Integrations::cancel_operation, |o| pb::CancelOperationResponse { operation: Some(operation_to_pb(o)) }).await
+    async fn list_operations(
+        &self,
+        request: Request<pb::ListOperationsRequest>,
+    ) -> Result<Response<pb::ListOperationsResponse>, Status> {
+        unary(&self.0, request, Integrations::list_operations, |page| {
+            let page = page.map(operation_to_pb);
+            pb::ListOperationsResponse {
+                operations: page.items,
+                next_page_token: page.next_page_token,
+            }
+        })
+        .await
     }
 
-    async fn wait_operation(&self, request: Request<pb::WaitOperationRequest>) -> Result<Response<pb::WaitOperationResponse>, Status> {
-        unary(&self.0, request, Integrations::wait_operation, |o| pb::WaitOperationResponse { operation: Some(operation_to_pb(o)) }).await
+    async fn cancel_operation(
+        &self,
+        request: Request<pb::CancelOperationRequest>,
+    ) -> Result<Response<pb::CancelOperationResponse>, Status> {
+        unary(&self.0, request, Integrations::cancel_operation, |o| {
+            pb::CancelOperationResponse {
+                operation: Some(operation_to_pb(o)),
+            }
+        })
+        .await
+    }
+
+    async fn wait_operation(
+        &self,
+        request: Request<pb::WaitOperationRequest>,
+    ) -> Result<Response<pb::WaitOperationResponse>, Status> {
+        unary(&self.0, request, Integrations::wait_operation, |o| {
+            pb::WaitOperationResponse {
+                operation: Some(operation_to_pb(o)),
+            }
+        })
+        .await
     }
 }
 
 #[tonic::async_trait]
 impl pb::operation_worker_service_server::OperationWorkerService for WorkerGrpc {
-    async fn claim_operation(&self, request: Request<pb::ClaimOperationRequest>) -> Result<Response<pb::ClaimOperationResponse>, Status> {
-        unary(&self.0, request, Integrations::claim_operation, claimed_to_pb).await
-    }
-
-    async fn report_progress(&self, request: Request<pb::ReportProgressRequest>) -> Result<Response<pb::ReportProgressResponse>, Status> {
-        unary(&self.0, request, Integrations::report_progress, |r: Reported| pb::ReportProgressResponse {
-            cancelled: r.cancelled,
-            lease_expire_time: opt_timestamp(r.lease_expire_time),
-        })
+    async fn claim_operation(
+        &self,
+        request: Request<pb::ClaimOperationRequest>,
+    ) -> Result<Response<pb::ClaimOperationResponse>, Status> {
+        unary(
+            &self.0,
+            request,
+            Integrations::claim_operation,
+            claimed_to_pb,
+        )
         .await
     }
 
-    async fn complete_operation(&self, request: Request<pb::CompleteOperationRequest>) -> Result<Response<pb::CompleteOperationResponse>, Status> {
-        unary(&self.0, request, Integrations::complete_operation, |o| pb::CompleteOperationResponse { operation: Some(operation_to_pb(o)) }).await
+    async fn report_progress(
+        &self,
+        request: Request<pb::ReportProgressRequest>,
+    ) -> Result<Response<pb::ReportProgressResponse>, Status> {
+        unary(
+            &self.0,
+            request,
+            Integrations::report_progress,
+            |r: Reported| pb::ReportProgressResponse {
+                cancelled: r.cancelled,
+                lease_expire_time: opt_timestamp(r.lease_expire_time),
+            },
+        )
+        .await
+    }
+
+    async fn complete_operation(
+        &self,
+        request: Request<pb::CompleteOperationRequest>,
+    ) -> Result<Response<pb::CompleteOperationResponse>, Status> {
+        unary(&self.0, request, Integrations::complete_operation, |o| {
+            pb::CompleteOperationResponse {
+                operation: Some(operation_to_pb(o)),
+            }
+        })
+        .await
     }
 }

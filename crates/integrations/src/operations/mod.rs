@@ -162,7 +162,10 @@ impl Operation {
             OpKind::Build => "revisions",
             OpKind::Deploy => "deployments",
         };
-        format!("organizations/{}/{collection}/{}", self.organization, self.target)
+        format!(
+            "organizations/{}/{collection}/{}",
+            self.organization, self.target
+        )
     }
 }
 
@@ -297,7 +300,13 @@ fn lease_lost(name: OperationName) -> Error {
 
 impl Integrations {
     /// Queues a new operation inside the caller's write transaction.
-    pub(crate) async fn queue_operation(&self, conn: &impl Conn, org: Uuid, kind: OpKind, target: Uuid) -> Result<Uuid> {
+    pub(crate) async fn queue_operation(
+        &self,
+        conn: &impl Conn,
+        org: Uuid,
+        kind: OpKind,
+        target: Uuid,
+    ) -> Result<Uuid> {
         let now = Utc::now();
         let op = Operation {
             id: Uuid::now_v7(),
@@ -322,21 +331,36 @@ impl Integrations {
     }
 
     /// GetOperation.
-    pub async fn get_operation(&self, principal: &Principal, name: OperationName) -> Result<Operation> {
-        self.authorize(principal, &rpcs::GET_OPERATION, name.organization).await?;
+    pub async fn get_operation(
+        &self,
+        principal: &Principal,
+        name: OperationName,
+    ) -> Result<Operation> {
+        self.authorize(principal, &rpcs::GET_OPERATION, name.organization)
+            .await?;
         self.operation_in(self.db(), name).await
     }
 
     /// ListOperations, newest first.
-    pub async fn list_operations(&self, principal: &Principal, input: ListOperations) -> Result<Page<Operation>> {
-        self.authorize(principal, &rpcs::LIST_OPERATIONS, input.organization).await?;
+    pub async fn list_operations(
+        &self,
+        principal: &Principal,
+        input: ListOperations,
+    ) -> Result<Page<Operation>> {
+        self.authorize(principal, &rpcs::LIST_OPERATIONS, input.organization)
+            .await?;
         let rows = store::list(self.db(), input.organization, &input.page).await?;
         Ok(input.page.page(rows, |o| o.id.to_string()))
     }
 
     /// WaitOperation: until done or the timeout, whichever comes first.
-    pub async fn wait_operation(&self, principal: &Principal, input: WaitOperation) -> Result<Operation> {
-        self.authorize(principal, &rpcs::WAIT_OPERATION, input.name.organization).await?;
+    pub async fn wait_operation(
+        &self,
+        principal: &Principal,
+        input: WaitOperation,
+    ) -> Result<Operation> {
+        self.authorize(principal, &rpcs::WAIT_OPERATION, input.name.organization)
+            .await?;
         let deadline = tokio::time::Instant::now() + input.timeout;
         let mut committed = self.committed();
         loop {
@@ -355,15 +379,27 @@ impl Integrations {
 
     /// CancelOperation: a queued one ends at once; a running one is
     /// flagged and ends when its worker next reports.
-    pub async fn cancel_operation(&self, principal: &Principal, input: CancelOperation) -> Result<Operation> {
+    pub async fn cancel_operation(
+        &self,
+        principal: &Principal,
+        input: CancelOperation,
+    ) -> Result<Operation> {
         let rpc = &rpcs::CANCEL_OPERATION;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
-        let mut tx = self.begin_write(name.organization, rpc, principal, WriteOptions::plain()).await?;
+        let mut tx = self
+            .begin_write(name.organization, rpc, principal, WriteOptions::plain())
+            .await?;
         let mut op = self.operation_in(tx.conn(), name).await?;
         if op.state == OpState::Queued && store::cancel_queued(tx.conn(), op.id).await? {
             if op.kind == OpKind::Deploy {
-                self.finish_deployment(tx.conn(), name.organization, op.target, &Outcome::Cancelled).await?;
+                self.finish_deployment(
+                    tx.conn(),
+                    name.organization,
+                    op.target,
+                    &Outcome::Cancelled,
+                )
+                .await?;
             }
         } else {
             op = self.operation_in(tx.conn(), name).await?;
@@ -376,7 +412,10 @@ impl Integrations {
             }
             store::request_cancel(tx.conn(), op.id).await?;
         }
-        tx.audit(name.to_string(), json!({ "kind": op.kind.as_str(), "target": op.target_name() }));
+        tx.audit(
+            name.to_string(),
+            json!({ "kind": op.kind.as_str(), "target": op.target_name() }),
+        );
         let op = self.operation_in(tx.conn(), name).await?;
         tx.commit().await?;
         Ok(op)
@@ -384,8 +423,13 @@ impl Integrations {
 
     /// ClaimOperation: the oldest queued operation, or one whose lease
     /// expired; `None` when there is none.
-    pub async fn claim_operation(&self, principal: &Principal, input: Claim) -> Result<Option<Claimed>> {
-        self.authorize_unscoped(principal, &rpcs::CLAIM_OPERATION).await?;
+    pub async fn claim_operation(
+        &self,
+        principal: &Principal,
+        input: Claim,
+    ) -> Result<Option<Claimed>> {
+        self.authorize_unscoped(principal, &rpcs::CLAIM_OPERATION)
+            .await?;
         let lease_seconds = i32::try_from(input.lease.as_secs()).unwrap_or(i32::MAX);
         // Losing a race means someone else got that one: try the next.
         for _ in 0..50 {
@@ -395,11 +439,22 @@ impl Integrations {
             };
             let lease_id = Uuid::now_v7();
             let expire = now + chrono::Duration::from_std(input.lease).unwrap_or_default();
-            if !store::try_claim(self.db(), &op, &input.worker, lease_id, expire, lease_seconds).await? {
+            if !store::try_claim(
+                self.db(),
+                &op,
+                &input.worker,
+                lease_id,
+                expire,
+                lease_seconds,
+            )
+            .await?
+            {
                 continue;
             }
             self.notify_committed();
-            let work = self.work_item(self.db(), op.organization, op.kind, op.target).await?;
+            let work = self
+                .work_item(self.db(), op.organization, op.kind, op.target)
+                .await?;
             let operation = self.operation_in(self.db(), op.name()).await?;
             return Ok(Some(Claimed {
                 operation,
@@ -432,14 +487,34 @@ impl Integrations {
             _ => return Err(lease_lost(name)),
         }
         if op.cancel_requested {
-            let mut tx = self.begin_write(name.organization, rpc, principal, WriteOptions::plain()).await?;
-            if !store::finish(tx.conn(), op.id, input.lease_id, OpState::Cancelled, "", None).await? {
+            let mut tx = self
+                .begin_write(name.organization, rpc, principal, WriteOptions::plain())
+                .await?;
+            if !store::finish(
+                tx.conn(),
+                op.id,
+                input.lease_id,
+                OpState::Cancelled,
+                "",
+                None,
+            )
+            .await?
+            {
                 return Err(lease_lost(name));
             }
             if op.kind == OpKind::Deploy {
-                self.finish_deployment(tx.conn(), name.organization, op.target, &Outcome::Cancelled).await?;
+                self.finish_deployment(
+                    tx.conn(),
+                    name.organization,
+                    op.target,
+                    &Outcome::Cancelled,
+                )
+                .await?;
             }
-            tx.audit(name.to_string(), json!({ "state": OpState::Cancelled.as_str() }));
+            tx.audit(
+                name.to_string(),
+                json!({ "state": OpState::Cancelled.as_str() }),
+            );
             tx.commit().await?;
             return Ok(Reported {
                 cancelled: true,
@@ -447,7 +522,16 @@ impl Integrations {
             });
         }
         let expire = Utc::now() + chrono::Duration::seconds(i64::from(op.lease_seconds.max(1)));
-        if !store::renew(self.db(), op.id, input.lease_id, input.progress, input.logs_url.as_deref(), expire).await? {
+        if !store::renew(
+            self.db(),
+            op.id,
+            input.lease_id,
+            input.progress,
+            input.logs_url.as_deref(),
+            expire,
+        )
+        .await?
+        {
             return Err(lease_lost(name));
         }
         self.notify_committed();
@@ -459,26 +543,46 @@ impl Integrations {
 
     /// CompleteOperation: ends it (CANCELLED instead when a cancel was
     /// asked for meanwhile); a DEPLOY's deployment follows.
-    pub async fn complete_operation(&self, principal: &Principal, input: Complete) -> Result<Operation> {
+    pub async fn complete_operation(
+        &self,
+        principal: &Principal,
+        input: Complete,
+    ) -> Result<Operation> {
         let rpc = &rpcs::COMPLETE_OPERATION;
         let name = input.name;
         self.authorize(principal, rpc, name.organization).await?;
-        let mut tx = self.begin_write(name.organization, rpc, principal, WriteOptions::plain()).await?;
+        let mut tx = self
+            .begin_write(name.organization, rpc, principal, WriteOptions::plain())
+            .await?;
         let op = self.operation_in(tx.conn(), name).await?;
         if op.lease_id != Some(input.lease_id) || op.state != OpState::Running {
             return Err(lease_lost(name));
         }
-        let outcome = if op.cancel_requested { Outcome::Cancelled } else { input.outcome };
+        let outcome = if op.cancel_requested {
+            Outcome::Cancelled
+        } else {
+            input.outcome
+        };
         let (state, error) = match &outcome {
             Outcome::Succeeded => (OpState::Succeeded, String::new()),
             Outcome::Failed(e) => (OpState::Failed, e.clone()),
             Outcome::Cancelled => (OpState::Cancelled, String::new()),
         };
-        if !store::finish(tx.conn(), op.id, input.lease_id, state, &error, input.logs_url.as_deref()).await? {
+        if !store::finish(
+            tx.conn(),
+            op.id,
+            input.lease_id,
+            state,
+            &error,
+            input.logs_url.as_deref(),
+        )
+        .await?
+        {
             return Err(lease_lost(name));
         }
         if op.kind == OpKind::Deploy {
-            self.finish_deployment(tx.conn(), name.organization, op.target, &outcome).await?;
+            self.finish_deployment(tx.conn(), name.organization, op.target, &outcome)
+                .await?;
         }
         tx.audit(
             name.to_string(),
@@ -496,9 +600,19 @@ impl Integrations {
         for op in store::expired(self.db(), Utc::now()).await? {
             let Some(lease) = op.lease_id else { continue };
             if op.cancel_requested {
-                let tx = self.begin_own_write(op.organization, &rpcs::CANCEL_OPERATION).await?;
-                if store::finish(tx.conn(), op.id, lease, OpState::Cancelled, "", None).await? && op.kind == OpKind::Deploy {
-                    self.finish_deployment(tx.conn(), op.organization, op.target, &Outcome::Cancelled).await?;
+                let tx = self
+                    .begin_own_write(op.organization, &rpcs::CANCEL_OPERATION)
+                    .await?;
+                if store::finish(tx.conn(), op.id, lease, OpState::Cancelled, "", None).await?
+                    && op.kind == OpKind::Deploy
+                {
+                    self.finish_deployment(
+                        tx.conn(),
+                        op.organization,
+                        op.target,
+                        &Outcome::Cancelled,
+                    )
+                    .await?;
                 }
                 tx.commit().await?;
             } else if store::requeue(self.db(), op.id, lease).await? {
@@ -509,7 +623,11 @@ impl Integrations {
     }
 
     /// An operation; NOT_FOUND when missing or another organization's.
-    pub(crate) async fn operation_in(&self, conn: &impl Conn, name: OperationName) -> Result<Operation> {
+    pub(crate) async fn operation_in(
+        &self,
+        conn: &impl Conn,
+        name: OperationName,
+    ) -> Result<Operation> {
         store::operation(conn, name.organization, name.id)
             .await?
             .ok_or_else(|| Error::not_found(name.to_string()))

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use loopback_runtime::pagination::PageRequest;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::{OpKind, OpState, Operation};
@@ -68,7 +70,11 @@ pub async fn insert(conn: &impl ConnectionTrait, o: &Operation) -> Result<()> {
 }
 
 /// One operation of `org`.
-pub async fn operation(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Operation>> {
+pub async fn operation(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Operation>> {
     operation::Entity::find_by_id(id.to_string())
         .filter(operation::Column::OrganizationId.eq(org.to_string()))
         .one(conn)
@@ -78,8 +84,13 @@ pub async fn operation(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Resu
 }
 
 /// A page of `org`'s operations, newest first.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Operation>> {
-    let mut q = operation::Entity::find().filter(operation::Column::OrganizationId.eq(org.to_string()));
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Vec<Operation>> {
+    let mut q =
+        operation::Entity::find().filter(operation::Column::OrganizationId.eq(org.to_string()));
     if let Some(after) = &page.after {
         q = q.filter(operation::Column::Id.lt(after.as_str()));
     }
@@ -94,7 +105,11 @@ pub async fn list(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) ->
 
 /// The oldest claimable operation: queued, or running on an expired lease
 /// (and not being cancelled).
-pub async fn next_claimable(conn: &impl ConnectionTrait, kinds: &[OpKind], now: DateTime<Utc>) -> Result<Option<Operation>> {
+pub async fn next_claimable(
+    conn: &impl ConnectionTrait,
+    kinds: &[OpKind],
+    now: DateTime<Utc>,
+) -> Result<Option<Operation>> {
     let mut q = operation::Entity::find().filter(
         Condition::any()
             .add(operation::Column::State.eq(OpState::Queued.as_str()))
@@ -134,12 +149,21 @@ pub async fn try_claim(
     lease_seconds: i32,
 ) -> Result<bool> {
     let done = operation::Entity::update_many()
-        .col_expr(operation::Column::State, Expr::value(OpState::Running.as_str()))
+        .col_expr(
+            operation::Column::State,
+            Expr::value(OpState::Running.as_str()),
+        )
         .col_expr(operation::Column::Worker, Expr::value(worker))
-        .col_expr(operation::Column::LeaseId, Expr::value(lease_id.to_string()))
+        .col_expr(
+            operation::Column::LeaseId,
+            Expr::value(lease_id.to_string()),
+        )
         .col_expr(operation::Column::LeaseExpireTime, Expr::value(expire))
         .col_expr(operation::Column::LeaseSeconds, Expr::value(lease_seconds))
-        .col_expr(operation::Column::Attempt, Expr::col(operation::Column::Attempt).add(1))
+        .col_expr(
+            operation::Column::Attempt,
+            Expr::col(operation::Column::Attempt).add(1),
+        )
         .col_expr(operation::Column::UpdateTime, Expr::value(Utc::now()))
         .filter(operation::Column::Id.eq(op.id.to_string()))
         .filter(operation::Column::State.eq(op.state.as_str()))
@@ -209,7 +233,10 @@ pub async fn finish(
 pub async fn cancel_queued(conn: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
     let now = Utc::now();
     let done = operation::Entity::update_many()
-        .col_expr(operation::Column::State, Expr::value(OpState::Cancelled.as_str()))
+        .col_expr(
+            operation::Column::State,
+            Expr::value(OpState::Cancelled.as_str()),
+        )
         .col_expr(operation::Column::UpdateTime, Expr::value(now))
         .col_expr(operation::Column::EndTime, Expr::value(Some(now)))
         .filter(operation::Column::Id.eq(id.to_string()))
@@ -247,9 +274,18 @@ pub async fn expired(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<
 /// its lease changed meanwhile.
 pub async fn requeue(conn: &impl ConnectionTrait, id: Uuid, lease: Uuid) -> Result<bool> {
     let done = operation::Entity::update_many()
-        .col_expr(operation::Column::State, Expr::value(OpState::Queued.as_str()))
-        .col_expr(operation::Column::LeaseId, Expr::value(Option::<String>::None))
-        .col_expr(operation::Column::Worker, Expr::value(Option::<String>::None))
+        .col_expr(
+            operation::Column::State,
+            Expr::value(OpState::Queued.as_str()),
+        )
+        .col_expr(
+            operation::Column::LeaseId,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            operation::Column::Worker,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(operation::Column::UpdateTime, Expr::value(Utc::now()))
         .filter(operation::Column::Id.eq(id.to_string()))
         .filter(operation::Column::State.eq(OpState::Running.as_str()))
