@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use loopback_proto::integrations::v1 as ipb;
+use loopback_proto::orgcore::v1 as pb;
 use loopback_tests::fakes::{FakeProvider, Flavor, WebhookReceiver};
 use loopback_tests::setup::{self, dev_server};
 use loopback_tests::{Backend, TestServer, backend_tests, metadata, reason};
@@ -332,6 +333,37 @@ async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repos
         refresh().await.unwrap().state,
         ipb::GitConnectionState::Active as i32
     );
+
+    // Audited in the organization's one log (through the outbox), never
+    // with a token.
+    let mut audit = Vec::new();
+    for _ in 0..100 {
+        audit = server
+            .audit(&owner)
+            .list_audit_events(pb::ListAuditEventsRequest {
+                parent: org.name.clone(),
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .audit_events;
+        if audit.iter().filter(|e| e.service == "integrations" && e.method == "CompleteGitConnection").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ours: Vec<_> = audit.iter().filter(|e| e.service == "integrations").collect();
+    for method in ["CompleteGitConnection", "LinkRepository", "CreateBundle", "RefreshGitConnection", "CreateNotificationChannel"] {
+        assert!(ours.iter().any(|e| e.method == method), "{method} audited: {ours:#?}");
+    }
+    for e in &ours {
+        for token in fake.issued_tokens() {
+            assert!(!e.details_json.contains(&token), "{e:?}");
+        }
+        assert!(!e.details_json.contains(&channel.signing_secret));
+    }
 
     // In use: the connection cannot go while its repository is linked.
     let err = server
