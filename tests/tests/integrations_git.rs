@@ -349,14 +349,31 @@ async fn a_refused_refresh_requires_reauthorization_and_reconnecting_keeps_repos
             .unwrap()
             .into_inner()
             .audit_events;
-        if audit.iter().filter(|e| e.service == "integrations" && e.method == "CompleteGitConnection").count() >= 2 {
+        if audit
+            .iter()
+            .filter(|e| e.service == "integrations" && e.method == "CompleteGitConnection")
+            .count()
+            >= 2
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ours: Vec<_> = audit.iter().filter(|e| e.service == "integrations").collect();
-    for method in ["CompleteGitConnection", "LinkRepository", "CreateBundle", "RefreshGitConnection", "CreateNotificationChannel"] {
-        assert!(ours.iter().any(|e| e.method == method), "{method} audited: {ours:#?}");
+    let ours: Vec<_> = audit
+        .iter()
+        .filter(|e| e.service == "integrations")
+        .collect();
+    for method in [
+        "CompleteGitConnection",
+        "LinkRepository",
+        "CreateBundle",
+        "RefreshGitConnection",
+        "CreateNotificationChannel",
+    ] {
+        assert!(
+            ours.iter().any(|e| e.method == method),
+            "{method} audited: {ours:#?}"
+        );
     }
     for e in &ours {
         for token in fake.issued_tokens() {

@@ -1383,7 +1383,144 @@ impl ViewServer {
     }
 }
 
+async fn writes_are_idempotent_validated_and_etag_checked(backend: Backend) {
+    let server = dev_server(backend, &[]).await;
+    let owner = server.account_token("owner@example.com");
+    let org = server.verified_org(&owner, "Acme").await;
+    let (repo, first) = setup::repository_and_bundle(&server, &owner, &org.name).await;
+    let list = || async {
+        server
+            .bundles(&owner)
+            .list_bundles(ipb::ListBundlesRequest {
+                parent: org.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .bundles
+    };
+    // validate_only checks everything and writes nothing.
+    let mut request = setup::bundle(&org.name, &repo.name, "api", "");
+    request.validate_only = true;
+    server
+        .bundles(&owner)
+        .create_bundle(request.clone())
+        .await
+        .unwrap();
+    assert_eq!(list().await.len(), 1);
+    // A retried create with the same request_id returns the first result.
+    request.validate_only = false;
+    request.request_id = uuid::Uuid::now_v7().to_string();
+    let a = server
+        .bundles(&owner)
+        .create_bundle(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle
+        .unwrap();
+    let b = server
+        .bundles(&owner)
+        .create_bundle(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle
+        .unwrap();
+    assert_eq!(a.name, b.name);
+    assert_eq!(list().await.len(), 2);
+    // Updates check the etag; the digest follows the definition.
+    let updated = server
+        .bundles(&owner)
+        .update_bundle(ipb::UpdateBundleRequest {
+            bundle: Some(ipb::Bundle {
+                name: first.name.clone(),
+                etag: first.etag.clone(),
+                build_spec: "build: cargo".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["build_spec"]),
+            validate_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle
+        .unwrap();
+    assert_ne!(updated.etag, first.etag);
+    assert_ne!(updated.definition_digest, first.definition_digest);
+    let err = server
+        .bundles(&owner)
+        .update_bundle(ipb::UpdateBundleRequest {
+            bundle: Some(ipb::Bundle {
+                name: first.name.clone(),
+                etag: first.etag.clone(),
+                display_name: "stale".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+            validate_only: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted);
+    // A project must be one of the bundle's organization.
+    let mut request = setup::bundle(&org.name, &repo.name, "p", "");
+    request.bundle.as_mut().unwrap().project = format!(
+        "organizations/{}/projects/{}",
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7()
+    );
+    let err = server
+        .bundles(&owner)
+        .create_bundle(request)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), ["bundle.project"]);
+    let mut request = setup::bundle(&org.name, &repo.name, "p", "");
+    request.bundle.as_mut().unwrap().project =
+        format!("{}/projects/{}", org.name, uuid::Uuid::now_v7());
+    let with_project = server
+        .bundles(&owner)
+        .create_bundle(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle
+        .unwrap();
+    assert!(with_project.project.starts_with(&org.name));
+    // A revision is immutable: the same commit and definition twice is ALREADY_EXISTS.
+    let rev = ipb::CreateRevisionRequest {
+        parent: org.name.clone(),
+        revision: Some(ipb::Revision {
+            bundle: first.name.clone(),
+            commit_sha: sha(3).to_uppercase(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let made = server
+        .revisions(&owner)
+        .create_revision(rev.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .revision
+        .unwrap();
+    assert_eq!(made.commit_sha, sha(3), "stored lower case");
+    assert_eq!(made.definition_digest, updated.definition_digest);
+    let err = server
+        .revisions(&owner)
+        .create_revision(rev)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    server.stop().await;
+}
+
 backend_tests!(
+    writes_are_idempotent_validated_and_etag_checked,
     every_rpc_follows_the_catalog_and_hides_other_tenants,
     status_policy_features_and_plans,
     limits_hold_under_concurrency,
