@@ -11,15 +11,18 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod fakes;
 pub mod pg;
 pub mod requests;
 pub mod responder;
+pub mod setup;
 
 use std::path::PathBuf;
 
 use clap::Parser as _;
 use loopback_proto::billing::v1 as bpb;
 use loopback_proto::dns::v1 as dpb;
+use loopback_proto::integrations::v1 as ipb;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use tonic::Status;
@@ -324,6 +327,30 @@ impl TestServer {
         records: dpb::record_service_client::RecordServiceClient<Authed>;
         /// NetworkBridgeService as `token`.
         bridges: dpb::network_bridge_service_client::NetworkBridgeServiceClient<Authed>;
+        /// GitProviderService as `token`.
+        git_providers: ipb::git_provider_service_client::GitProviderServiceClient<Authed>;
+        /// GitConnectionService as `token`.
+        git_connections: ipb::git_connection_service_client::GitConnectionServiceClient<Authed>;
+        /// RepositoryService as `token`.
+        repositories: ipb::repository_service_client::RepositoryServiceClient<Authed>;
+        /// BundleService as `token`.
+        bundles: ipb::bundle_service_client::BundleServiceClient<Authed>;
+        /// EnvironmentService as `token`.
+        environments: ipb::environment_service_client::EnvironmentServiceClient<Authed>;
+        /// RevisionService as `token`.
+        revisions: ipb::revision_service_client::RevisionServiceClient<Authed>;
+        /// DeploymentService as `token`.
+        deployments: ipb::deployment_service_client::DeploymentServiceClient<Authed>;
+        /// OperationService as `token`.
+        operations: ipb::operation_service_client::OperationServiceClient<Authed>;
+        /// OperationWorkerService as `token`.
+        workers: ipb::operation_worker_service_client::OperationWorkerServiceClient<Authed>;
+        /// MonitoringService as `token`.
+        monitoring: ipb::monitoring_service_client::MonitoringServiceClient<Authed>;
+        /// NotificationChannelService as `token`.
+        channels: ipb::notification_channel_service_client::NotificationChannelServiceClient<Authed>;
+        /// NotificationService as `token`.
+        notify: ipb::notification_service_client::NotificationServiceClient<Authed>;
     }
 
     /// A channel that sends `token` over a new connection of its own, so
@@ -352,6 +379,74 @@ impl TestServer {
     /// dns's database URL.
     pub fn dns_database_url(&self) -> String {
         database_url_in(&self.args, "dns")
+    }
+
+    /// The integrations service's database URL.
+    pub fn integrations_database_url(&self) -> String {
+        database_url_in(&self.args, "integrations")
+    }
+
+    /// Starts the integrations service alone on `listen`, over `database`
+    /// (this server's integrations database by default), with this
+    /// server's token and secret keys and `flags`, asking the org-core at
+    /// `org_core_url` (this server's by default): a second replica, or an
+    /// integrations deployed apart.
+    pub async fn start_integrations(
+        &self,
+        listen: std::net::SocketAddr,
+        org_core_url: Option<String>,
+        flags: &[&str],
+    ) -> loopback_runtime::service::Host {
+        use loopback_runtime::service::{AuthorityLink, DevKeys, Host, plug};
+        let data_dir = self
+            .data_dir()
+            .join(format!("integrations-{}", uuid::Uuid::now_v7()));
+        let mut args: Vec<String> = vec![
+            "integrations".into(),
+            format!("--listen={listen}"),
+            format!("--data-dir={}", data_dir.display()),
+            "--shutdown-grace-seconds=1".into(),
+            format!(
+                "--jwt-key-file={}",
+                self.data_dir()
+                    .join(loopback_runtime::config::DEV_KEY_FILE)
+                    .display()
+            ),
+            format!(
+                "--secret-key-file={}",
+                self.data_dir()
+                    .join(loopback_runtime::config::DEV_SECRET_KEY_FILE)
+                    .display()
+            ),
+        ];
+        if !flags
+            .iter()
+            .any(|f| f.starts_with("--integrations-database-url="))
+        {
+            args.push(format!(
+                "--integrations-database-url={}",
+                self.integrations_database_url()
+            ));
+        }
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let parsed = IntegrationsAlone::try_parse_from(&args).unwrap();
+        let link = AuthorityLink {
+            url: org_core_url.unwrap_or_else(|| format!("http://{}", self.app.addr)),
+            service_token: self.service_token("integrations"),
+            staleness: None,
+        };
+        let links =
+            move |_: &'static str,
+                  _: std::net::SocketAddr,
+                  _: &loopback_runtime::auth::Authenticator| { Ok(Some(link.clone())) };
+        let plugs = [plug::<loopback_integrations::Integrations>(parsed.service)];
+        let dev_keys = DevKeys {
+            jwt: false,
+            secrets: false,
+        };
+        Host::start(&parsed.server, &plugs, dev_keys, &links)
+            .await
+            .unwrap()
     }
 
     /// The running service of type `S` (for reading back what only the
@@ -494,6 +589,14 @@ fn database_url_in(args: &[String], service: &str) -> String {
         .find_map(|a| a.strip_prefix(&flag))
         .unwrap_or_default()
         .to_string()
+}
+
+#[derive(clap::Parser)]
+struct IntegrationsAlone {
+    #[command(flatten)]
+    server: loopback_runtime::config::ServerArgs,
+    #[command(flatten)]
+    service: loopback_integrations::IntegrationsArgs,
 }
 
 #[derive(clap::Parser)]

@@ -499,7 +499,7 @@ async fn usage_reports_are_idempotent_and_limit_requests_set_overrides(backend: 
         .map(|f| f.name.as_str())
         .collect();
     assert_eq!(on, ["github", "monitoring"]);
-    assert_eq!(features.len(), 5);
+    assert_eq!(features.len(), 6);
     limited.stop().await;
 }
 

@@ -13,8 +13,9 @@ fn every_variable_in_the_example_env_is_a_loopbackd_setting() {
 #[test]
 fn every_variable_in_the_standalone_examples_is_a_setting_of_that_binary() {
     check_example_env("org-core", 15);
-    check_example_env("billing", 12);
+    check_example_env("billing", 13);
     check_example_env("dns", 15);
+    check_example_env("integrations", 15);
 }
 
 fn check_example_env(binary_name: &str, at_least: usize) {

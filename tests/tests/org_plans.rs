@@ -659,7 +659,7 @@ async fn the_policy_says_where_each_capability_comes_from(backend: Backend) {
     assert_eq!(policy.plan, "plans/team");
     assert_eq!(policy.plan_display_name, "Team");
     assert_eq!(policy.features, ["github"]);
-    assert_eq!(policy.deployment_features.len(), 5);
+    assert_eq!(policy.deployment_features.len(), 6);
     let caps = policy.capabilities.unwrap();
     assert_eq!(
         tpb::CapabilitySource::try_from(caps.limit_sources["max_members"]).unwrap(),

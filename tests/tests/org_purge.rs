@@ -704,7 +704,13 @@ async fn a_purged_organization_leaves_only_its_audit_log_and_finalized_invoices(
     // The data covers every table that holds organization data (org-core
     // leaves its outbox empty; billing's outbox drains by itself).
     assert_covers_every_table(&core_db, &org_id, &["kit_audit_outbox"]).await;
-    assert_covers_every_table(&billing_db, &org_id, &["kit_audit_outbox"]).await;
+    // Both outboxes empty as soon as their relay delivered.
+    assert_covers_every_table(
+        &billing_db,
+        &org_id,
+        &["kit_audit_outbox", "spending_alert_outbox"],
+    )
+    .await;
     let alerts = count(
         &billing_db,
         &format!("SELECT COUNT(*) AS n FROM spending_alerts WHERE organization_id = '{org_id}'"),

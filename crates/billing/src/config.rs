@@ -35,6 +35,11 @@ pub struct BillingArgs {
         default_value_t = 1900
     )]
     pub tax_rate_bps: u32,
+    /// The integrations service's gRPC URL, where spending alerts are
+    /// notified (with billing's service token). Default: the org-core URL
+    /// (`loopbackd` serves both); a standalone billing sets it.
+    #[arg(long = "integrations-url", env = "LOOPBACK_INTEGRATIONS_URL")]
+    pub integrations_url: Option<String>,
 }
 
 impl Default for BillingArgs {
@@ -44,6 +49,7 @@ impl Default for BillingArgs {
             prices: vec!["compute.vcpu_hours=4".into()],
             currency: "EUR".into(),
             tax_rate_bps: 1900,
+            integrations_url: None,
         }
     }
 }

@@ -13,9 +13,12 @@
 //! that touches sea-orm). Writes are audited through the kit's outbox,
 //! which a background job relays to org-core's audit log.
 //!
-//! Spending alerts are recorded and logged; delivering them to notification
-//! channels waits for the integrations service.
+//! Spending alerts are recorded with an outbox row in the same transaction
+//! and relayed to the integrations service's `Notify` (the `alerts`
+//! module), which delivers them to the organization's notification
+//! channels.
 
+pub mod alerts;
 pub mod config;
 pub mod costs;
 pub mod entity;
@@ -31,6 +34,7 @@ pub mod usage;
 use std::sync::Arc;
 use std::time::Duration;
 
+use loopback_integrations_client::Notifier;
 use loopback_org_core_client::{
     AuthorityArgs, AuthorityClient, AuthorityDenied, OrganizationPolicy,
 };
@@ -77,6 +81,8 @@ struct Inner {
     settings: Settings,
     keyring: Keyring,
     authority: AuthorityClient,
+    /// Where spending alerts are notified (`None`: recorded only).
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for Billing {
@@ -101,8 +107,32 @@ impl Billing {
                 settings,
                 keyring,
                 authority,
+                notifier: None,
             }),
         }
+    }
+
+    /// The same service, notifying spending alerts through `notifier`.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.notifier = Some(notifier);
+        }
+        self
+    }
+
+    /// The client of the integrations service's Notify, if configured.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.inner.notifier.as_ref()
+    }
+
+    /// Changes after every commit billing signals (writes, alerts).
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.writes.subscribe()
+    }
+
+    /// Raises the commit signal for writes made outside a `WriteTx`.
+    pub fn notify_committed(&self) {
+        self.inner.writes.notify();
     }
 
     /// The database (for reads; writes go through [`Billing::begin_write`]).
@@ -217,8 +247,13 @@ impl Service for Billing {
         db: DatabaseConnection,
     ) -> std::result::Result<Self, BoxError> {
         let settings = args.settings()?;
-        let authority = AuthorityClient::from_link(ctx.authority()?)?;
-        Ok(Self::new(db, settings, ctx.keyring.clone(), authority))
+        let link = ctx.authority()?;
+        let authority = AuthorityClient::from_link(link)?;
+        // In loopbackd, integrations is served by the same process as
+        // org-core; a standalone billing is told where it is.
+        let url = args.integrations_url.as_deref().unwrap_or(&link.url);
+        let notifier = Notifier::connect(url, &link.service_token)?;
+        Ok(Self::new(db, settings, ctx.keyring.clone(), authority).with_notifier(notifier))
     }
 
     fn routes(&self, routes: &mut RoutesBuilder, auth: &Authenticator) {
@@ -270,7 +305,12 @@ impl Service for Billing {
         let purges = self
             .clone()
             .follow_purges(self.authority().subscribe_lifecycle(), shutdown.clone());
+        let alerts = self.clone().spending_alert_relay(shutdown.clone());
         vec![
+            Job {
+                name: "spending alert relay",
+                task: Box::pin(alerts),
+            },
             Job {
                 name: "audit outbox relay",
                 task: Box::pin(relay),

@@ -48,6 +48,7 @@ services! {
     org_core: loopback_org_core::OrgCore,
     billing: loopback_billing::Billing,
     dns: loopback_dns::Dns,
+    integrations: loopback_integrations::Integrations,
 }
 
 /// The service that answers every other's authority questions.

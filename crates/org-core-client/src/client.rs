@@ -110,6 +110,9 @@ struct Shared {
     config: Config,
     counters: Counters,
     lifecycle: broadcast::Sender<LifecycleEvent>,
+    /// The deployment's features (ListFeatures), for RPCs outside any
+    /// organization; see `unscoped.rs`.
+    pub(crate) deployment_features: crate::unscoped::FeatureCache,
 }
 
 struct Inner {
@@ -216,6 +219,7 @@ impl AuthorityClient {
             config,
             counters: Counters::default(),
             lifecycle: broadcast::channel(LIFECYCLE_BUFFER).0,
+            deployment_features: crate::unscoped::FeatureCache::default(),
         });
         let watcher = runtime.spawn(watch(Arc::clone(&shared))).abort_handle();
         Ok(Self {
@@ -707,6 +711,16 @@ impl AuthorityClient {
             .cache
             .policy(organization)
             .map(|(policy, _)| policy)
+    }
+
+    /// The cache of deployment features (`unscoped.rs`).
+    pub(crate) fn shared_features(&self) -> &crate::unscoped::FeatureCache {
+        &self.inner.shared.deployment_features
+    }
+
+    /// How long cached answers count as fresh.
+    pub(crate) fn staleness(&self) -> std::time::Duration {
+        self.inner.shared.config.staleness
     }
 
     /// The channel to org-core, its token and the deadline, for the other

@@ -108,6 +108,7 @@ mod config;
 mod error;
 mod model;
 mod onboarding;
+mod unscoped;
 
 pub use args::AuthorityArgs;
 pub use client::{AuthorityClient, Stats};

@@ -67,6 +67,20 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
     // admins'). Scoping this to their projects' delegated name patterns
     // waits for project-scoped access.
     member.extend([DNS_RECORDS_CREATE, DNS_RECORDS_UPDATE, DNS_RECORDS_DELETE]);
+    // Members build and ship: bundles, environments, revisions and
+    // deployments (redeploy and rollback too) and cancelling their
+    // operations. Git connections, repositories, monitoring and
+    // notification channels stay with admins.
+    member.extend([
+        INTEGRATIONS_BUNDLES_CREATE,
+        INTEGRATIONS_BUNDLES_UPDATE,
+        INTEGRATIONS_ENVIRONMENTS_CREATE,
+        INTEGRATIONS_ENVIRONMENTS_UPDATE,
+        INTEGRATIONS_REVISIONS_CREATE,
+        INTEGRATIONS_DEPLOYMENTS_CREATE,
+        INTEGRATIONS_DEPLOYMENTS_OPERATE,
+        INTEGRATIONS_OPERATIONS_CANCEL,
+    ]);
     vec![
         BuiltIn {
             id: roles::OWNER,
@@ -94,7 +108,7 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         BuiltIn {
             id: roles::MEMBER,
             display_name: "Member",
-            description: "Reads everything; creates and changes projects; manages DNS records.",
+            description: "Reads everything; creates and changes projects; manages DNS records; builds and deploys bundles.",
             permissions: member,
         },
         BuiltIn {

@@ -115,6 +115,7 @@ pub const SPENDING_LIMIT_REACHED: &str = "spending_limit_reached";
 
 /// Deployment features that can be switched off as a whole.
 pub const FEATURES: &[&str] = &[
+    "bundles",
     "github",
     "gitlab",
     "network_bridges",

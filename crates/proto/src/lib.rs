@@ -56,3 +56,11 @@ pub mod orgcore {
         include!(concat!(env!("OUT_DIR"), "/loopback.orgcore.v1.rs"));
     }
 }
+
+/// `loopback.integrations.v1`: Git connections, bundles, operations, monitoring sources, notification channels.
+pub mod integrations {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/loopback.integrations.v1.rs"));
+    }
+}

@@ -7,6 +7,7 @@ mod m20261130_000002_invoices;
 mod m20261130_000003_spending;
 mod m20261201_000004_request_ids;
 mod m20261201_000005_bill_to;
+mod m20261202_000010_spending_alert_outbox;
 
 /// Applies billing's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(loopback_runtime::tx::migration::Migration),
             Box::new(m20261201_000004_request_ids::Migration),
             Box::new(m20261201_000005_bill_to::Migration),
+            Box::new(m20261202_000010_spending_alert_outbox::Migration),
         ]
     }
 

@@ -15,6 +15,7 @@ use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::alerts::PendingAlert;
 use crate::error::{Error, Result};
 use crate::usage::period_of;
 use crate::{Billing, rpcs};
@@ -196,8 +197,22 @@ impl Billing {
             if i128::from(spend) * 100 < i128::from(limit.limit_minor) * i128::from(t) {
                 continue;
             }
-            if store::record_alert(self.db(), org, &period, t, spend).await? {
-                // Notification channels arrive with the integrations service.
+            // The alert and its notification's outbox row commit together.
+            let tx = self.unlocked_tx().await?;
+            if store::record_alert(&tx, org, &period, t, spend).await? {
+                let alert = PendingAlert {
+                    organization: org,
+                    period: period.clone(),
+                    threshold_percent: t,
+                    spend_minor: spend,
+                    limit_minor: limit.limit_minor,
+                    currency: limit.currency.clone(),
+                    alert_time: Utc::now(),
+                    attempts: 0,
+                };
+                self.queue_spending_alert(&tx, &alert).await?;
+                tx.commit().await?;
+                self.notify_committed();
                 tracing::info!(organization = %org, period = %period, threshold_percent = t, spend, "spending threshold crossed");
                 fired.push(t);
             }

@@ -1,13 +1,13 @@
 //! Spending limit and alert storage.
 
 use chrono::Utc;
-use loopback_runtime::db::is_unique_violation;
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Alert, SpendingLimit};
-use crate::entity::{spending_alert, spending_limit};
+use crate::entity::{spending_alert, spending_alert_outbox, spending_limit};
 use crate::error::{Error, Result};
 
 fn to_domain(m: spending_limit::Model) -> Result<SpendingLimit> {
@@ -71,13 +71,18 @@ pub async fn record_alert(
         spend_minor: Set(spend),
         alert_time: Set(Utc::now()),
     })
+    .on_conflict(
+        OnConflict::columns([
+            spending_alert::Column::OrganizationId,
+            spending_alert::Column::Period,
+            spending_alert::Column::ThresholdPercent,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
     .exec_without_returning(conn)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    .await?;
+    Ok(inserted == 1)
 }
 
 /// The alerts of `period`, by threshold.
@@ -110,7 +115,13 @@ pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Resul
         .exec(conn)
         .await?
         .rows_affected;
-    Ok(limits + alerts)
+    // Undelivered alerts: there is nobody left to tell.
+    let pending = spending_alert_outbox::Entity::delete_many()
+        .filter(spending_alert_outbox::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(limits + alerts + pending)
 }
 
 /// Organizations with a spending limit or alerts, in id order after
