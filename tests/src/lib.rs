@@ -325,6 +325,8 @@ impl TestServer {
         zones: dpb::zone_service_client::ZoneServiceClient<Authed>;
         /// RecordService as `token`.
         records: dpb::record_service_client::RecordServiceClient<Authed>;
+        /// DelegationService as `token`.
+        delegations: dpb::delegation_service_client::DelegationServiceClient<Authed>;
         /// NetworkBridgeService as `token`.
         bridges: dpb::network_bridge_service_client::NetworkBridgeServiceClient<Authed>;
         /// GitProviderService as `token`.

@@ -184,4 +184,17 @@ pub mod dns {
             })),
         }
     }
+
+    /// CreateDelegation of `pattern` in `zone` to `target`.
+    pub fn delegate(zone: &str, pattern: &str, target: &str) -> dpb::CreateDelegationRequest {
+        dpb::CreateDelegationRequest {
+            parent: zone.into(),
+            delegation: Some(dpb::Delegation {
+                pattern: pattern.into(),
+                target: target.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use loopback_dns::rpcs::RPCS;
 use loopback_proto::dns::v1 as pb;
 use loopback_proto::orgcore::v1 as ocpb;
-use loopback_tests::requests::dns::{a, create_change, create_record, create_zone};
+use loopback_tests::requests::dns::{a, create_change, create_record, create_zone, delegate};
 use loopback_tests::responder::Responder;
 use loopback_tests::{Backend, TestServer, backend_tests, metadata, reason};
 use tonic::{Code, Status};
@@ -485,9 +485,17 @@ async fn in_setup_and_hard_spending_limits_refuse_creates(backend: Backend) {
     server.stop().await;
 }
 
+#[derive(Clone)]
 struct Fixture {
     org: String,
+    /// Where CreateZone and ListZones act: the organization or a project.
+    parent: String,
+    /// The zone's apex, without the dot.
+    apex: String,
+    /// A project delegations may point to.
+    project: String,
     zone: String,
+    delegation: String,
     record: String,
     domain: String,
     bridge: String,
@@ -556,7 +564,7 @@ async fn call(server: &TestServer, token: &str, method: &str, f: &Fixture) -> Re
             .await
             .map(|_| ()),
         "CreateZone" => {
-            let mut r = create_zone(&org, "other.example.com");
+            let mut r = create_zone(&f.parent, "other.example.org");
             r.validate_only = true;
             server.zones(token).create_zone(r).await.map(|_| ())
         }
@@ -570,7 +578,7 @@ async fn call(server: &TestServer, token: &str, method: &str, f: &Fixture) -> Re
         "ListZones" => server
             .zones(token)
             .list_zones(pb::ListZonesRequest {
-                parent: org,
+                parent: f.parent.clone(),
                 ..Default::default()
             })
             .await
@@ -610,14 +618,14 @@ async fn call(server: &TestServer, token: &str, method: &str, f: &Fixture) -> Re
             .zones(token)
             .import_zone(pb::ImportZoneRequest {
                 name: f.zone.clone(),
-                zone_file: b"www.example.com. 300 IN A 192.0.2.1\n".to_vec(),
+                zone_file: format!("www.{}. 300 IN A 192.0.2.1\n", f.apex).into_bytes(),
                 validate_only: true,
                 ..Default::default()
             })
             .await
             .map(|_| ()),
         "CreateRecord" => {
-            let mut r = create_record(&f.zone, a("new.example.com", "192.0.2.2"));
+            let mut r = create_record(&f.zone, a(&format!("new.{}", f.apex), "192.0.2.2"));
             r.validate_only = true;
             server.records(token).create_record(r).await.map(|_| ())
         }
@@ -678,6 +686,38 @@ async fn call(server: &TestServer, token: &str, method: &str, f: &Fixture) -> Re
                 }],
                 validate_only: true,
                 ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "CreateDelegation" => {
+            let mut r = delegate(&f.zone, "*.other.example.com", &f.project);
+            r.validate_only = true;
+            server
+                .delegations(token)
+                .create_delegation(r)
+                .await
+                .map(|_| ())
+        }
+        "GetDelegation" => server
+            .delegations(token)
+            .get_delegation(pb::GetDelegationRequest {
+                name: f.delegation.clone(),
+            })
+            .await
+            .map(|_| ()),
+        "ListDelegations" => server
+            .delegations(token)
+            .list_delegations(pb::ListDelegationsRequest {
+                parent: f.zone.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        "DeleteDelegation" => server
+            .delegations(token)
+            .delete_delegation(pb::DeleteDelegationRequest {
+                name: f.delegation.clone(),
+                validate_only: true,
             })
             .await
             .map(|_| ()),
@@ -779,8 +819,36 @@ async fn every_dns_rpc_answers_each_builtin_role_as_the_catalog_says(backend: Ba
         .into_inner()
         .network_bridge
         .unwrap();
+    let project = server
+        .projects(&owner)
+        .create_project(ocpb::CreateProjectRequest {
+            parent: org.clone(),
+            project: Some(ocpb::Project {
+                display_name: "p".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap()
+        .name;
+    let delegation = server
+        .delegations(&owner)
+        .create_delegation(delegate(&zone.name, "*.apps.example.com", &project))
+        .await
+        .unwrap()
+        .into_inner()
+        .delegation
+        .unwrap();
     let fixture = Fixture {
         org: org.clone(),
+        parent: org.clone(),
+        apex: "example.com".into(),
+        project: project.clone(),
+        delegation: delegation.name,
         zone: zone.name,
         record: record.name,
         domain: domain.name,
@@ -865,6 +933,105 @@ async fn every_dns_rpc_answers_each_builtin_role_as_the_catalog_says(backend: Ba
             }
         }
     }
+    // Project roles: a role held on a project grants there (in its zones)
+    // exactly its project-scoped dns permissions — zones and records —
+    // and no dns permission at organization level.
+    let project_zone = server
+        .zones(&owner)
+        .create_zone(create_zone(&project, "example.net"))
+        .await
+        .unwrap()
+        .into_inner()
+        .zone
+        .unwrap();
+    let project_record = server
+        .records(&owner)
+        .create_record(create_record(
+            &project_zone.name,
+            a("www.example.net", "192.0.2.1"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap();
+    let in_project = Fixture {
+        parent: project.clone(),
+        apex: "example.net".into(),
+        zone: project_zone.name,
+        record: project_record.name,
+        ..fixture.clone()
+    };
+    let scoped: BTreeSet<String> = server
+        .roles(&owner)
+        .list_permissions(ocpb::ListPermissionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .permissions
+        .into_iter()
+        .filter(|p| p.project_scoped && p.name.starts_with("dns."))
+        .map(|p| p.name)
+        .collect();
+    assert!(
+        scoped
+            .iter()
+            .all(|p| p.starts_with("dns.zones.") || p.starts_with("dns.records.")),
+        "{scoped:?}"
+    );
+    for role in ["admin", "billing_admin", "member", "viewer"] {
+        let email = format!("{role}-on-project@example.com");
+        let invite = server
+            .invites(&owner)
+            .create_invite(ocpb::CreateInviteRequest {
+                parent: org.clone(),
+                invite: Some(ocpb::Invite {
+                    email: email.clone(),
+                    project_roles: vec![ocpb::ProjectRoles {
+                        project: project.clone(),
+                        roles: vec![role.into()],
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let token = server.account_token(&email);
+        server
+            .invites(&token)
+            .accept_invite(ocpb::AcceptInviteRequest {
+                invite_token: invite.invite_token,
+            })
+            .await
+            .unwrap();
+        for rpc in RPCS {
+            let Some(permission) = rpc.permission() else {
+                continue;
+            };
+            let in_a_zone =
+                permission.starts_with("dns.zones.") || permission.starts_with("dns.records.");
+            let (f, allowed) = if in_a_zone {
+                (
+                    &in_project,
+                    scoped.contains(permission) && published[role].contains(permission),
+                )
+            } else {
+                (&fixture, false)
+            };
+            let result = call(&server, &token, rpc.method, f).await;
+            let who = format!("{role} on the project, {}", rpc.method);
+            if allowed {
+                result.unwrap_or_else(|e| panic!("{who} should be allowed: {e:?}"));
+            } else {
+                let err = result.expect_err(&format!("{who} should be denied"));
+                assert_eq!(err.code(), Code::PermissionDenied, "{who}: {err:?}");
+                assert_eq!(metadata(&err)["permission"], permission, "{who}");
+            }
+        }
+    }
+
     // A non-member gets NOT_FOUND from every one of them.
     let stranger = server.account_token("stranger@example.com");
     for rpc in RPCS.iter().filter(|r| r.permission().is_some()) {

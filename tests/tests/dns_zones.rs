@@ -556,6 +556,7 @@ async fn listing_a_zone_of_100_000_records_reads_one_index_range(backend: Backen
             batch.push(Record {
                 id: uuid::Uuid::now_v7(),
                 organization: org_id,
+                project: None,
                 zone: zone_id,
                 owner: owner_name.clone(),
                 ttl: 300,

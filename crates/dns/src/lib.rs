@@ -19,16 +19,21 @@
 //! data, zone-file parsing), hickory-resolver (VerifyDomain's lookups),
 //! `idna`, `psl` (the public suffix list) and `ipnet` (bridge CIDRs).
 //!
-//! Zones carry a nullable project so project-scoped zones (and delegation
-//! of name patterns to projects) can be added without a schema rewrite.
+//! Zones live at organization scope or in a project (authorized in the
+//! project's scope, NOT_FOUND while it is not live, deleted when it is
+//! purged: `purge`); name patterns of organization zones can be delegated
+//! to projects and workspaces (`delegations`), whose members then manage
+//! the records under them.
 
 pub mod bridges;
 pub mod config;
+pub mod delegations;
 pub mod dnsname;
 pub mod domains;
 pub mod entity;
 pub mod error;
 pub mod migration;
+pub mod purge;
 pub mod records;
 pub mod rpcs;
 pub mod usage;
@@ -36,7 +41,9 @@ pub mod zones;
 
 use std::sync::Arc;
 
-use loopback_org_core_client::{AuthorityArgs, AuthorityClient, OrganizationPolicy};
+use loopback_org_core_client::{
+    AuthorityArgs, AuthorityClient, OrganizationPolicy, follow_lifecycle,
+};
 use loopback_proto::dns::v1 as pb;
 use loopback_runtime::auth::{Authenticator, Principal};
 use loopback_runtime::authz::Rpc;
@@ -51,12 +58,14 @@ use uuid::Uuid;
 
 pub use config::{DnsArgs, Settings};
 pub use error::{Error, Result};
+use zones::{Scope, ZoneName};
 
 /// gRPC service names dns serves.
 pub const SERVICE_NAMES: &[&str] = &[
     "loopback.dns.v1.DomainService",
     "loopback.dns.v1.ZoneService",
     "loopback.dns.v1.RecordService",
+    "loopback.dns.v1.DelegationService",
     "loopback.dns.v1.NetworkBridgeService",
 ];
 
@@ -120,6 +129,41 @@ impl Dns {
             .authority()
             .authorize_rpc(principal, rpc, &format!("organizations/{org}"))
             .await?)
+    }
+
+    /// [`Dns::authorize`] in a scope: the organization, or one of its
+    /// projects — decided there (organization roles plus the caller's
+    /// roles on the project) and NOT_FOUND unless the project is live.
+    pub async fn authorize_scope(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        scope: Scope,
+    ) -> Result<Arc<OrganizationPolicy>> {
+        if scope.project.is_none() {
+            return self.authorize(principal, rpc, scope.organization).await;
+        }
+        let project = scope.to_string();
+        let policy = self
+            .authority()
+            .authorize_rpc_in(principal, rpc, &project)
+            .await?;
+        if !self.authority().project(&project).await?.is_live() {
+            return Err(Error::not_found(project));
+        }
+        Ok(policy)
+    }
+
+    /// Authorizes a read of the zone itself (GetZone): in its scope, or,
+    /// for an organization zone, also through any of its delegations (a
+    /// project member reads the zone their names are delegated in).
+    pub async fn authorize_zone_read(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        zone: ZoneName,
+    ) -> Result<Arc<OrganizationPolicy>> {
+        Ok(self.name_access(principal, &[rpc], zone).await?.0)
     }
 
     /// Opens the write transaction of `rpc` on `org`, audited as done by
@@ -212,6 +256,12 @@ impl Service for Dns {
         route!(
             routes,
             auth,
+            delegation_service_server::DelegationServiceServer,
+            delegations::grpc::DelegationGrpc(self.clone())
+        );
+        route!(
+            routes,
+            auth,
             network_bridge_service_server::NetworkBridgeServiceServer,
             bridges::grpc::BridgeGrpc(self.clone())
         );
@@ -229,11 +279,23 @@ impl Service for Dns {
             self.inner.writes.subscribe(),
             shutdown.clone(),
         );
+        // Subscribed here, before the job's first reconciliation, so no
+        // purge in between is missed.
+        let lifecycle = follow_lifecycle(
+            purge::LifecycleJob(self.clone()),
+            self.authority().subscribe_lifecycle(),
+            purge::CADENCE,
+            shutdown.clone(),
+        );
         let dns = self.clone();
         vec![
             Job {
                 name: "audit outbox relay",
                 task: Box::pin(relay),
+            },
+            Job {
+                name: "lifecycle follower",
+                task: Box::pin(lifecycle),
             },
             Job {
                 name: "usage relay",

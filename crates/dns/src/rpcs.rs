@@ -36,6 +36,11 @@ loopback_runtime::rpc_table! {
     DELETE_RECORD = "DeleteRecord", perm(c::DNS_RECORDS_DELETE), Operate;
     // A batch changes records; see BATCH_CREATES and BATCH_DELETES.
     BATCH_CHANGE_RECORDS = "BatchChangeRecords", perm(c::DNS_RECORDS_UPDATE), Operate;
+    // DelegationService
+    CREATE_DELEGATION = "CreateDelegation", perm(c::DNS_DELEGATIONS_CREATE), Create;
+    GET_DELEGATION = "GetDelegation", perm(c::DNS_DELEGATIONS_GET), Read;
+    LIST_DELEGATIONS = "ListDelegations", perm(c::DNS_DELEGATIONS_LIST), Read;
+    DELETE_DELEGATION = "DeleteDelegation", perm(c::DNS_DELEGATIONS_DELETE), Operate;
     // NetworkBridgeService, behind its deployment feature.
     CREATE_NETWORK_BRIDGE = "CreateNetworkBridge", perm(c::DNS_NETWORK_BRIDGES_CREATE), Create, feature = "network_bridges";
     GET_NETWORK_BRIDGE = "GetNetworkBridge", perm(c::DNS_NETWORK_BRIDGES_GET), Read, feature = "network_bridges";
@@ -56,6 +61,14 @@ pub const BATCH_DELETES: Rpc = Rpc::new("BatchChangeRecords", perm(c::DNS_RECORD
 /// Not an RPC: what an ImportZone that removes records needs on top of its
 /// own row.
 pub const IMPORT_DELETES: Rpc = Rpc::new("ImportZone", perm(c::DNS_RECORDS_DELETE), Operate);
+
+/// Not an RPC: the audit name of deleting what dns holds for an
+/// organization org-core purged.
+pub const PURGE_ORGANIZATION: Rpc = Rpc::new("PurgeOrganization", SERVICES, Operate);
+
+/// Not an RPC: the audit name of deleting a purged project's zones (with
+/// their records) and the delegations to it.
+pub const PURGE_PROJECT: Rpc = Rpc::new("PurgeProject", SERVICES, Operate);
 
 /// Not an RPC: the audit name of the sweep moving a domain whose
 /// registration expired to EXPIRED.

@@ -63,9 +63,10 @@ static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
         .collect();
     let mut member = reads();
     member.extend([PROJECTS_CREATE, PROJECTS_UPDATE]);
-    // Members manage DNS records (zones, domains and bridges are the
-    // admins'). Scoping this to their projects' delegated name patterns
-    // waits for project-scoped access.
+    // Members manage DNS records (zones, domains, delegations and bridges
+    // are the admins'): everywhere as organization members; as project
+    // members (the records permissions are project-scoped) in their
+    // project's zones and the names delegated to their project.
     member.extend([DNS_RECORDS_CREATE, DNS_RECORDS_UPDATE, DNS_RECORDS_DELETE]);
     // Members build and ship: bundles, environments, revisions and
     // deployments (redeploy and rollback too) and cancelling their

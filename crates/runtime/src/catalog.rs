@@ -33,6 +33,10 @@ permissions! {
     BILLING_PAYMENT_METHODS_UPDATE = "billing.paymentMethods.update" : "choose the default payment method";
     BILLING_SPENDING_LIMITS_GET = "billing.spendingLimits.get" : "read the spending limit and status";
     BILLING_SPENDING_LIMITS_UPDATE = "billing.spendingLimits.update" : "set the spending limit";
+    DNS_DELEGATIONS_CREATE = "dns.delegations.create" : "delegate name patterns of DNS zones to projects and workspaces";
+    DNS_DELEGATIONS_DELETE = "dns.delegations.delete" : "remove delegations of DNS name patterns";
+    DNS_DELEGATIONS_GET = "dns.delegations.get" : "read a delegation of a DNS name pattern";
+    DNS_DELEGATIONS_LIST = "dns.delegations.list" : "list a zone's delegations";
     DNS_DOMAINS_CREATE = "dns.domains.create" : "add domain registration records";
     DNS_DOMAINS_DELETE = "dns.domains.delete" : "remove domain registration records";
     DNS_DOMAINS_GET = "dns.domains.get" : "read a domain registration record";
@@ -138,7 +142,25 @@ permissions! {
 /// theirs here as they land. Restoring a deleted project
 /// (`orgcore.projects.undelete`) stays organization-wide: it counts
 /// against the organization's `max_projects`, like creating one.
-pub const PROJECT_SCOPED: &[Permission] = &[PROJECTS_DELETE, PROJECTS_GET, PROJECTS_UPDATE];
+///
+/// dns: zones and records, in a project's zones and — for records — in
+/// names of organization zones delegated to the project (delegations,
+/// domains and network bridges stay organization-wide).
+pub const PROJECT_SCOPED: &[Permission] = &[
+    DNS_RECORDS_CREATE,
+    DNS_RECORDS_DELETE,
+    DNS_RECORDS_GET,
+    DNS_RECORDS_LIST,
+    DNS_RECORDS_UPDATE,
+    DNS_ZONES_CREATE,
+    DNS_ZONES_DELETE,
+    DNS_ZONES_GET,
+    DNS_ZONES_LIST,
+    DNS_ZONES_UPDATE,
+    PROJECTS_DELETE,
+    PROJECTS_GET,
+    PROJECTS_UPDATE,
+];
 
 /// True when a project role grants `permission` within its project.
 pub fn is_project_scoped(permission: &str) -> bool {

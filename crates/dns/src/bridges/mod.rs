@@ -455,6 +455,18 @@ impl Dns {
     }
 }
 
+/// Removes the network bridges of a purged organization; returns how many rows
+/// went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::delete_organization(conn, org).await
+}
+
+/// The organizations holding network bridges, in order after `after`, at most
+/// `limit`.
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

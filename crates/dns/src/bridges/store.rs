@@ -125,3 +125,36 @@ pub async fn delete(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<
         .await?;
     Ok(())
 }
+
+/// Removes every bridge of an organization (it was purged).
+pub async fn delete_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(network_bridge::Entity::delete_many()
+        .filter(network_bridge::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Distinct organizations holding bridges, after `after`, at most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let mut q = network_bridge::Entity::find()
+        .select_only()
+        .column(network_bridge::Column::OrganizationId)
+        .distinct();
+    if let Some(after) = after {
+        q = q.filter(network_bridge::Column::OrganizationId.gt(after.to_string()));
+    }
+    let rows: Vec<String> = q
+        .order_by_asc(network_bridge::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.iter()
+        .map(|o| Uuid::parse_str(o).map_err(|_| Error::Corrupt(format!("bridge org {o}"))))
+        .collect()
+}

@@ -576,3 +576,15 @@ impl Dns {
             .ok_or_else(|| Error::not_found(name.to_string()))
     }
 }
+
+/// Removes the domains and their claims of a purged organization; returns how many rows
+/// went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::delete_organization(conn, org).await
+}
+
+/// The organizations holding domains and their claims, in order after `after`, at most
+/// `limit`.
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}

@@ -196,3 +196,54 @@ pub async fn release_claim(conn: &impl ConnectionTrait, domain_name: &str, id: U
         .await?;
     Ok(())
 }
+
+/// Removes every domain and claim of an organization (it was purged);
+/// returns how many domains went.
+pub async fn delete_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    domain_claim::Entity::delete_many()
+        .filter(domain_claim::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(domain::Entity::delete_many()
+        .filter(domain::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Distinct organizations holding domains or claims, after `after`, at
+/// most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let mut d = domain::Entity::find()
+        .select_only()
+        .column(domain::Column::OrganizationId)
+        .distinct();
+    let mut c = domain_claim::Entity::find()
+        .select_only()
+        .column(domain_claim::Column::OrganizationId)
+        .distinct();
+    if let Some(after) = after {
+        d = d.filter(domain::Column::OrganizationId.gt(after.to_string()));
+        c = c.filter(domain_claim::Column::OrganizationId.gt(after.to_string()));
+    }
+    let mut rows: Vec<String> = d
+        .order_by_asc(domain::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.extend(
+        c.order_by_asc(domain_claim::Column::OrganizationId)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(conn)
+            .await?,
+    );
+    rows.iter()
+        .map(|o| Uuid::parse_str(o).map_err(|_| Error::Corrupt(format!("domain org {o}"))))
+        .collect()
+}

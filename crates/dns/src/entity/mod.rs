@@ -1,5 +1,6 @@
 //! sea-orm entities of dns's tables.
 
+pub mod delegation;
 pub mod domain;
 pub mod domain_claim;
 pub mod network_bridge;

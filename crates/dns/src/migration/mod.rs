@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261215_000001_initial;
+mod m20261220_000002_delegations;
 
 /// Applies dns's migrations in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             // The service kit's tables (locks, request ids, audit outbox).
             Box::new(loopback_runtime::tx::migration::Migration),
             Box::new(m20261215_000001_initial::Migration),
+            Box::new(m20261220_000002_delegations::Migration),
         ]
     }
 

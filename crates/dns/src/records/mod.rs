@@ -27,6 +27,7 @@ use loopback_runtime::tx::{WriteOptions, WriteTx};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::delegations::NameAccess;
 use crate::error::{Error, Result};
 use crate::usage::MAX_RECORDS_PER_ZONE;
 use crate::zones::{Zone, ZoneName};
@@ -36,11 +37,14 @@ pub use data::{RecordData, RecordType};
 /// Most changes one batch may carry.
 pub const MAX_BATCH: usize = 1000;
 
-/// `organizations/{org}/zones/{zone}/records/{record}`, parsed.
+/// `{zone}/records/{record}`, parsed, where `{zone}` is a zone's name
+/// (organization or project scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecordName {
     /// The organization.
     pub organization: Uuid,
+    /// The project of a project zone.
+    pub project: Option<Uuid>,
     /// The zone.
     pub zone: Uuid,
     /// The record.
@@ -52,6 +56,7 @@ impl RecordName {
     pub fn zone_name(&self) -> ZoneName {
         ZoneName {
             organization: self.organization,
+            project: self.project,
             id: self.zone,
         }
     }
@@ -59,7 +64,9 @@ impl RecordName {
 
 impl ResourceName for RecordName {
     fn parse(name: &str) -> std::result::Result<Self, String> {
-        let shape = || "must look like organizations/{id}/zones/{id}/records/{id}".to_string();
+        let shape = || {
+            "must look like {zone}/records/{id}, where {zone} is organizations/{id}/zones/{id} or organizations/{id}/projects/{id}/zones/{id}".to_string()
+        };
         if name.is_empty() {
             return Err("is required".into());
         }
@@ -71,6 +78,7 @@ impl ResourceName for RecordName {
             .ok_or_else(shape)?;
         Ok(Self {
             organization: zone.organization,
+            project: zone.project,
             zone: zone.id,
             id,
         })
@@ -90,6 +98,8 @@ pub struct Record {
     pub id: Uuid,
     /// Organization.
     pub organization: Uuid,
+    /// The project of its zone, for project zones.
+    pub project: Option<Uuid>,
     /// Zone.
     pub zone: Uuid,
     /// Owner name, canonical.
@@ -111,6 +121,7 @@ impl Record {
     pub fn record_name(&self) -> RecordName {
         RecordName {
             organization: self.organization,
+            project: self.project,
             zone: self.zone,
             id: self.id,
         }
@@ -505,9 +516,19 @@ fn resolve_owner(
     }
 }
 
+/// Records as their zone holds them: the store knows no project, the
+/// zone's name does.
+fn in_zone_scope(mut records: Vec<Record>, project: Option<Uuid>) -> Vec<Record> {
+    for r in &mut records {
+        r.project = project;
+    }
+    records
+}
+
 /// Every record of `zone`, for import (replacing them) and tests.
 pub async fn all_in_zone(conn: &impl Conn, zone: &Zone) -> Result<Vec<Record>> {
-    store::all_in_zone(conn, zone.organization, zone.id).await
+    let records = store::all_in_zone(conn, zone.organization, zone.id).await?;
+    Ok(in_zone_scope(records, zone.project))
 }
 
 /// A page of `zone`'s records after the (owner, type, id) key `after`, for
@@ -518,7 +539,14 @@ pub async fn page_in_zone(
     after: Option<&(String, String, String)>,
     limit: u64,
 ) -> Result<Vec<Record>> {
-    store::page(conn, zone.id, None, None, after, limit).await
+    let records = store::page(conn, zone.id, None, None, after, limit).await?;
+    Ok(in_zone_scope(records, zone.project))
+}
+
+/// Removes every record of an organization (it was purged); returns how
+/// many went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::delete_organization(conn, org).await
 }
 
 /// Removes every record of `zone` (the zone is being deleted).
@@ -555,7 +583,7 @@ impl Dns {
     ) -> Result<Record> {
         let rpc = &rpcs::CREATE_RECORD;
         let zone = input.zone;
-        let policy = self.authorize(principal, rpc, zone.organization).await?;
+        let (policy, access) = self.name_access(principal, &[rpc], zone).await?;
         let mut tx = self
             .begin_write(zone.organization, rpc, principal, input.write)
             .await?;
@@ -565,6 +593,7 @@ impl Dns {
                     tx.conn(),
                     RecordName {
                         organization: zone.organization,
+                        project: zone.project,
                         zone: zone.id,
                         id,
                     },
@@ -573,7 +602,7 @@ impl Dns {
         }
         let changes = vec![Change::Create(input.record)];
         let result = self
-            .change_records(&mut tx, &policy, zone, None, changes)
+            .change_records(&mut tx, &policy, access, zone, None, changes)
             .await?;
         let record = result
             .records
@@ -588,21 +617,28 @@ impl Dns {
 
     /// One record.
     pub async fn get_record(&self, principal: &Principal, name: RecordName) -> Result<Record> {
-        self.authorize(principal, &rpcs::GET_RECORD, name.organization)
+        let (_, access) = self
+            .name_access(principal, &[&rpcs::GET_RECORD], name.zone_name())
             .await?;
-        self.record_in(self.db(), name).await
+        let record = self.record_in(self.db(), name).await?;
+        access.check(&record.owner)?;
+        Ok(record)
     }
 
-    /// A page of a zone's records by (owner, type, id).
+    /// A page of a zone's records by (owner, type, id): those the caller
+    /// may read (every one with the permission at organization level or
+    /// in a project zone's project; otherwise those under the delegations
+    /// granting it).
     pub async fn list_records(
         &self,
         principal: &Principal,
         input: ListRecords,
     ) -> Result<Page<Record>> {
-        self.authorize(principal, &rpcs::LIST_RECORDS, input.zone.organization)
+        let (_, access) = self
+            .name_access(principal, &[&rpcs::LIST_RECORDS], input.zone)
             .await?;
         self.zone_in(self.db(), input.zone).await?;
-        let after = match &input.page.after {
+        let mut after = match &input.page.after {
             Some(key) => {
                 let mut parts = key.splitn(3, ' ');
                 match (parts.next(), parts.next(), parts.next()) {
@@ -619,15 +655,35 @@ impl Dns {
             }
             None => None,
         };
-        let rows = store::page(
-            self.db(),
-            input.zone.id,
-            input.owner.as_deref(),
-            input.record_type,
-            after.as_ref(),
-            input.page.fetch_limit(),
-        )
-        .await?;
+        let limit = input.page.fetch_limit();
+        let mut rows = Vec::new();
+        // Without delegations this is one read; with them, rows outside
+        // the caller's names are skipped until the page is full.
+        loop {
+            let batch = store::page(
+                self.db(),
+                input.zone.id,
+                input.owner.as_deref(),
+                input.record_type,
+                after.as_ref(),
+                limit,
+            )
+            .await?;
+            let exhausted = (batch.len() as u64) < limit;
+            if let Some(last) = batch.last() {
+                after = Some((
+                    last.owner.clone(),
+                    last.record_type().as_str().to_string(),
+                    last.id.to_string(),
+                ));
+            }
+            rows.extend(batch.into_iter().filter(|r| access.allows(&r.owner)));
+            if exhausted || rows.len() as u64 >= limit {
+                break;
+            }
+        }
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let rows = in_zone_scope(rows, input.zone.project);
         Ok(input.page.page(rows, page_key))
     }
 
@@ -639,7 +695,7 @@ impl Dns {
     ) -> Result<Record> {
         let rpc = &rpcs::UPDATE_RECORD;
         let zone = input.patch.name.zone_name();
-        let policy = self.authorize(principal, rpc, zone.organization).await?;
+        let (policy, access) = self.name_access(principal, &[rpc], zone).await?;
         let mut tx = self
             .begin_write(
                 zone.organization,
@@ -650,7 +706,7 @@ impl Dns {
             .await?;
         let changes = vec![Change::Update(input.patch)];
         let result = self
-            .change_records(&mut tx, &policy, zone, None, changes)
+            .change_records(&mut tx, &policy, access, zone, None, changes)
             .await?;
         let record = result
             .records
@@ -670,7 +726,7 @@ impl Dns {
     ) -> Result<Record> {
         let rpc = &rpcs::DELETE_RECORD;
         let zone = input.removal.name.zone_name();
-        let policy = self.authorize(principal, rpc, zone.organization).await?;
+        let (policy, access) = self.name_access(principal, &[rpc], zone).await?;
         let mut tx = self
             .begin_write(
                 zone.organization,
@@ -681,7 +737,7 @@ impl Dns {
             .await?;
         let changes = vec![Change::Delete(input.removal)];
         let result = self
-            .change_records(&mut tx, &policy, zone, None, changes)
+            .change_records(&mut tx, &policy, access, zone, None, changes)
             .await?;
         let record = result
             .records
@@ -693,7 +749,8 @@ impl Dns {
         Ok(record)
     }
 
-    /// Applies a batch all or nothing, conditional on the zone's etag.
+    /// Applies a batch all or nothing, conditional on the zone's etag;
+    /// every name it changes must be the caller's to change.
     pub async fn batch_change_records(
         &self,
         principal: &Principal,
@@ -701,15 +758,14 @@ impl Dns {
     ) -> Result<BatchResult> {
         let zone = input.zone;
         let org = zone.organization;
-        let policy = self
-            .authorize(principal, &rpcs::BATCH_CHANGE_RECORDS, org)
-            .await?;
+        let mut needed = vec![&rpcs::BATCH_CHANGE_RECORDS];
         if input.changes.iter().any(|c| matches!(c, Change::Create(_))) {
-            self.authorize(principal, &rpcs::BATCH_CREATES, org).await?;
+            needed.push(&rpcs::BATCH_CREATES);
         }
         if input.changes.iter().any(|c| matches!(c, Change::Delete(_))) {
-            self.authorize(principal, &rpcs::BATCH_DELETES, org).await?;
+            needed.push(&rpcs::BATCH_DELETES);
         }
+        let (policy, access) = self.name_access(principal, &needed, zone).await?;
         let mut tx = self
             .begin_write(
                 org,
@@ -725,7 +781,7 @@ impl Dns {
             kinds(|c| matches!(c, Change::Delete(_))),
         );
         let result = self
-            .change_records(&mut tx, &policy, zone, input.etag, input.changes)
+            .change_records(&mut tx, &policy, access, zone, input.etag, input.changes)
             .await?;
         tx.audit(
             zone.to_string(),
@@ -747,6 +803,7 @@ impl Dns {
         &self,
         tx: &mut WriteTx,
         policy: &OrganizationPolicy,
+        access: NameAccess,
         zone_name: ZoneName,
         zone_etag: Option<i64>,
         changes: Vec<Change>,
@@ -754,6 +811,7 @@ impl Dns {
         let mut zone = self
             .zone_for_change(tx.conn(), zone_name, zone_etag)
             .await?;
+        let access = self.still_delegated(tx.conn(), zone_name, access).await?;
         let mut v = FieldViolations::new();
         // Which records the changes name: in this zone, each at most once.
         let mut targets: Vec<Uuid> = Vec::new();
@@ -779,8 +837,8 @@ impl Dns {
             }
         }
         v.clone().into_result()?;
-        let existing: HashMap<Uuid, Record> = store::find_many(tx.conn(), zone.id, &targets)
-            .await?
+        let found = store::find_many(tx.conn(), zone.id, &targets).await?;
+        let existing: HashMap<Uuid, Record> = in_zone_scope(found, zone.project)
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
@@ -802,12 +860,15 @@ impl Dns {
         }
         let mut planned = Vec::with_capacity(changes.len());
         let mut owners: BTreeSet<String> = BTreeSet::new();
+        // Every name a change writes or removes: the caller's to change?
+        let mut touched: BTreeSet<String> = BTreeSet::new();
         for change in changes {
             match change {
                 Change::Create(new) => {
                     let blame = Blame::Field(new.field);
                     if let Some(owner) = resolve_owner(&new.owner, &zone, &blame, &mut v) {
                         owners.insert(owner.clone());
+                        touched.insert(owner.clone());
                         planned.push(Planned::Create(
                             Uuid::now_v7(),
                             Candidate {
@@ -829,6 +890,8 @@ impl Dns {
                     if let Some(owner) = owner {
                         owners.insert(old.owner.clone());
                         owners.insert(owner.clone());
+                        touched.insert(old.owner.clone());
+                        touched.insert(owner.clone());
                         let data = patch.data.unwrap_or_else(|| old.data.clone());
                         // An unchanged TTL stays with the record.
                         let ttl = patch.ttl.unwrap_or(Some(old.ttl));
@@ -843,10 +906,16 @@ impl Dns {
                         ));
                     }
                 }
-                Change::Delete(removal) => planned.push(Planned::Delete(removal.name.id)),
+                Change::Delete(removal) => {
+                    touched.insert(existing[&removal.name.id].owner.clone());
+                    planned.push(Planned::Delete(removal.name.id));
+                }
             }
         }
         v.clone().into_result()?;
+        for name in &touched {
+            access.check(name)?;
+        }
         // Every record of the owner names involved, as the changes leave them.
         let owners: Vec<String> = owners.into_iter().collect();
         let mut working: HashMap<Uuid, Candidate> = store::at_owners(tx.conn(), zone.id, &owners)
@@ -914,6 +983,7 @@ impl Dns {
                     let record = Record {
                         id,
                         organization: zone.organization,
+                        project: zone.project,
                         zone: zone.id,
                         owner: c.owner.clone(),
                         ttl: c.ttl.unwrap_or(zone.default_ttl),
@@ -950,10 +1020,16 @@ impl Dns {
         Ok(BatchResult { zone, records: out })
     }
 
-    /// A record; NOT_FOUND when missing or another organization's.
+    /// A record; NOT_FOUND when missing, another organization's, or its
+    /// zone is not in the scope the name says.
     async fn record_in(&self, conn: &impl Conn, name: RecordName) -> Result<Record> {
+        self.zone_in(conn, name.zone_name()).await?;
         store::find(conn, name.organization, name.zone, name.id)
             .await?
+            .map(|mut r| {
+                r.project = name.project;
+                r
+            })
             .ok_or_else(|| Error::not_found(name.to_string()))
     }
 }

@@ -25,6 +25,8 @@ fn to_record(m: record::Model) -> Result<Record> {
     Ok(Record {
         id: Uuid::parse_str(&m.id).map_err(|_| corrupt("id"))?,
         organization: Uuid::parse_str(&m.organization_id).map_err(|_| corrupt("organization"))?,
+        // Set from the zone by the domain (`records::in_zone_scope`).
+        project: None,
         zone: Uuid::parse_str(&m.zone_id).map_err(|_| corrupt("zone"))?,
         owner: m.owner,
         ttl: m.ttl,
@@ -205,4 +207,13 @@ pub async fn delete_zone(conn: &impl ConnectionTrait, zone: Uuid) -> Result<()> 
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Removes every record of an organization (it was purged).
+pub async fn delete_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(record::Entity::delete_many()
+        .filter(record::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }

@@ -102,3 +102,15 @@ pub async fn relay(dns: Dns, mut committed: watch::Receiver<u64>, shutdown: Canc
         }
     }
 }
+
+/// Removes the usage counts of a purged organization; returns how many rows
+/// went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    store::delete_organization(conn, org).await
+}
+
+/// The organizations holding usage counts, in order after `after`, at most
+/// `limit`.
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}

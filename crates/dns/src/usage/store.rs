@@ -97,3 +97,38 @@ pub async fn mark_reported(
         .await?;
     Ok(())
 }
+
+/// Removes an organization's usage counts (it was purged: org-core will
+/// never take them).
+pub async fn delete_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(usage_report::Entity::delete_many()
+        .filter(usage_report::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Distinct organizations with usage counts, after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let mut q = usage_report::Entity::find()
+        .select_only()
+        .column(usage_report::Column::OrganizationId)
+        .distinct();
+    if let Some(after) = after {
+        q = q.filter(usage_report::Column::OrganizationId.gt(after.to_string()));
+    }
+    let rows: Vec<String> = q
+        .order_by_asc(usage_report::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.iter()
+        .map(|o| Uuid::parse_str(o).map_err(|_| Error::Corrupt(format!("usage org {o}"))))
+        .collect()
+}

@@ -45,16 +45,16 @@ impl TryFrom<pb::CreateZoneRequest> for CreateZone {
     type Error = FieldViolations;
     fn try_from(req: pb::CreateZoneRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
-        let organization = f.organization("parent", &req.parent);
+        let parent = f.name("parent", &req.parent);
         let request_id = f.request_id("request_id", &req.request_id);
         let z = f.message("zone", req.zone);
         let dns_name = f.take("zone.dns_name", dnsname::zone_apex(&z.dns_name));
         let description = f.text("zone.description", &z.description, MAX_DESCRIPTION);
         let ttl = default_ttl(&mut f, "zone.default_ttl", z.default_ttl);
-        let (organization, request_id, dns_name, description, default_ttl) =
-            f.finish((organization, request_id, dns_name, description, ttl))?;
+        let (parent, request_id, dns_name, description, default_ttl) =
+            f.finish((parent, request_id, dns_name, description, ttl))?;
         Ok(Self {
-            organization,
+            parent,
             dns_name,
             description,
             default_ttl,
@@ -88,11 +88,11 @@ impl TryFrom<pb::ListZonesRequest> for ListZones {
     type Error = FieldViolations;
     fn try_from(req: pb::ListZonesRequest) -> Result<Self, FieldViolations> {
         let mut f = Fields::new();
-        let organization = f.organization("parent", &req.parent);
+        let parent = f.name("parent", &req.parent);
         let query = format!("zones|{}", req.parent);
         let page = f.page(req.page_size, &req.page_token, &query);
-        let (organization, page) = f.finish((organization, page))?;
-        Ok(Self { organization, page })
+        let (parent, page) = f.finish((parent, page))?;
+        Ok(Self { parent, page })
     }
 }
 

@@ -1,5 +1,11 @@
-//! Zones: an organization's DNS zones (project-scoped zones are stored with
-//! their project and wait for project-scoped access). Loopback generates a
+//! Zones: an organization's DNS zones, at organization scope
+//! (`organizations/{org}/zones/{zone}`) or in one of its projects
+//! (`organizations/{org}/projects/{project}/zones/{zone}`). A project zone
+//! is authorized in its project's scope (organization roles, plus the
+//! project-scoped permissions of the caller's roles on that project) and
+//! exists only while its project is live: under a deleted or unknown
+//! project it is NOT_FOUND (see [`crate::Dns::authorize_scope`]), and
+//! `purge` deletes it when the project is purged. Loopback generates a
 //! zone's SOA and apex NS records; its serial goes up by one with every
 //! change to the zone or its records and doubles as its etag. ExportZone
 //! streams a consistent snapshot as an RFC 1035 master file; ImportZone
@@ -10,6 +16,7 @@ pub mod store;
 pub mod zonefile;
 
 use std::collections::HashMap;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt as _};
@@ -17,15 +24,17 @@ use loopback_runtime::auth::Principal;
 use loopback_runtime::db::Conn;
 use loopback_runtime::errors::Refusal;
 use loopback_runtime::fields::{etag, org_name};
+use loopback_runtime::names::ResourceName;
 use loopback_runtime::pagination::{Page, PageRequest};
 use loopback_runtime::tx::WriteOptions;
+use loopback_runtime::validation;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::records::{self, Blame, Candidate, Record, RecordData};
 use crate::usage::{self, MAX_RECORDS_PER_ZONE, MAX_ZONES};
-use crate::{Dns, rpcs};
+use crate::{Dns, delegations, rpcs};
 
 /// Largest ImportZone request the server decodes: the file's cap and room
 /// for the other fields (bigger requests get tonic's RESOURCE_EXHAUSTED).
@@ -37,9 +46,97 @@ const EXPORT_PAGE: u64 = 1000;
 /// Most bytes per exported chunk.
 pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 
-loopback_runtime::resource_name! {
-    /// `organizations/{org}/zones/{zone}`, parsed.
-    pub struct ZoneName = "zones", id: Uuid;
+/// Where zones live: an organization (`organizations/{org}`) or one of its
+/// projects (`organizations/{org}/projects/{project}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// The organization.
+    pub organization: Uuid,
+    /// The project, for project zones.
+    pub project: Option<Uuid>,
+}
+
+impl ResourceName for Scope {
+    fn parse(name: &str) -> std::result::Result<Self, String> {
+        if name.is_empty() {
+            return Err("is required".into());
+        }
+        let shape =
+            || "must look like organizations/{id} or organizations/{id}/projects/{id}".to_string();
+        if let Ok(organization) = validation::organization_name(name) {
+            return Ok(Self {
+                organization,
+                project: None,
+            });
+        }
+        let (organization, project) =
+            validation::child_name(name, "projects").map_err(|_| shape())?;
+        Ok(Self {
+            organization,
+            project: Some(project),
+        })
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "organizations/{}", self.organization)?;
+        if let Some(project) = self.project {
+            write!(f, "/projects/{project}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `organizations/{org}/zones/{zone}` or
+/// `organizations/{org}/projects/{project}/zones/{zone}`, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ZoneName {
+    /// The organization.
+    pub organization: Uuid,
+    /// The project of a project zone.
+    pub project: Option<Uuid>,
+    /// The zone.
+    pub id: Uuid,
+}
+
+impl ZoneName {
+    /// Where the zone lives.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            organization: self.organization,
+            project: self.project,
+        }
+    }
+}
+
+impl ResourceName for ZoneName {
+    fn parse(name: &str) -> std::result::Result<Self, String> {
+        if name.is_empty() {
+            return Err("is required".into());
+        }
+        let shape = || {
+            "must look like organizations/{id}/zones/{id} or organizations/{id}/projects/{id}/zones/{id}"
+                .to_string()
+        };
+        let (scope, id) = name.rsplit_once("/zones/").ok_or_else(shape)?;
+        let scope = Scope::parse(scope).map_err(|_| shape())?;
+        let id = Uuid::parse_str(id)
+            .ok()
+            .filter(|u| u.hyphenated().to_string() == id)
+            .ok_or_else(shape)?;
+        Ok(Self {
+            organization: scope.organization,
+            project: scope.project,
+            id,
+        })
+    }
+}
+
+impl fmt::Display for ZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/zones/{}", self.scope(), self.id)
+    }
 }
 
 /// A zone.
@@ -49,7 +146,7 @@ pub struct Zone {
     pub id: Uuid,
     /// Organization.
     pub organization: Uuid,
-    /// The project of a project-scoped zone (none yet: organization scope).
+    /// The project of a project zone; `None` at organization scope.
     pub project: Option<Uuid>,
     /// Apex, canonical with the trailing dot.
     pub dns_name: String,
@@ -74,11 +171,13 @@ impl Zone {
     pub fn zone_name(&self) -> ZoneName {
         ZoneName {
             organization: self.organization,
+            project: self.project,
             id: self.id,
         }
     }
 
-    /// `organizations/{org}/zones/{id}`.
+    /// `organizations/{org}/zones/{id}` or
+    /// `organizations/{org}/projects/{project}/zones/{id}`.
     pub fn name(&self) -> String {
         self.zone_name().to_string()
     }
@@ -108,8 +207,8 @@ impl Zone {
 /// CreateZone, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateZone {
-    /// The organization.
-    pub organization: Uuid,
+    /// The organization, or one of its projects.
+    pub parent: Scope,
     /// Apex, canonical.
     pub dns_name: String,
     /// Description.
@@ -123,8 +222,9 @@ pub struct CreateZone {
 /// ListZones, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListZones {
-    /// The organization.
-    pub organization: Uuid,
+    /// The organization (its organization-scope zones) or one of its
+    /// projects (that project's zones).
+    pub parent: Scope,
     /// Size and position.
     pub page: PageRequest,
 }
@@ -186,12 +286,62 @@ pub struct Imported {
 /// An exported zone file, chunk by chunk.
 pub type ZoneFileStream = BoxStream<'static, Result<String>>;
 
+/// Records the organization's zone count and fullest zone for org-core.
+async fn recount(conn: &impl Conn, org: Uuid) -> Result<()> {
+    usage::record(conn, org, MAX_ZONES, store::count(conn, org).await?).await?;
+    usage::record(
+        conn,
+        org,
+        MAX_RECORDS_PER_ZONE,
+        store::max_record_count(conn, org).await?,
+    )
+    .await
+}
+
+/// Deletes the zones of a purged project with their records, and
+/// recounts the organization's usage; returns the zones that went.
+pub async fn purge_project(conn: &impl Conn, org: Uuid, project: Uuid) -> Result<Vec<Zone>> {
+    let zones = store::in_project(conn, org, project).await?;
+    for zone in &zones {
+        records::delete_all_in_zone(conn, zone).await?;
+        delegations::delete_all_in_zone(conn, org, zone.id).await?;
+        store::delete(conn, org, zone.id).await?;
+    }
+    if !zones.is_empty() {
+        recount(conn, org).await?;
+    }
+    Ok(zones)
+}
+
+/// Deletes every zone of a purged organization (organization and project
+/// scope) with their records; returns how many zones went.
+pub async fn purge_organization(conn: &impl Conn, org: Uuid) -> Result<u64> {
+    records::purge_organization(conn, org).await?;
+    store::delete_organization(conn, org).await
+}
+
+/// The (organization, project) pairs holding project zones, in order
+/// after `after`, at most `limit`.
+pub async fn project_holders(
+    conn: &impl Conn,
+    after: Option<(Uuid, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    store::projects(conn, after, limit).await
+}
+
+/// The organizations holding zones, in order after `after`, at most
+/// `limit`.
+pub async fn holders(conn: &impl Conn, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
 impl Dns {
     /// Creates a zone; `max_dns_zones` holds under the organization's lock.
     pub async fn create_zone(&self, principal: &Principal, input: CreateZone) -> Result<Zone> {
         let rpc = &rpcs::CREATE_ZONE;
-        let org = input.organization;
-        let policy = self.authorize(principal, rpc, org).await?;
+        let org = input.parent.organization;
+        let policy = self.authorize_scope(principal, rpc, input.parent).await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
             return self
@@ -199,6 +349,7 @@ impl Dns {
                     tx.conn(),
                     ZoneName {
                         organization: org,
+                        project: input.parent.project,
                         id,
                     },
                 )
@@ -230,7 +381,7 @@ impl Dns {
         let zone = Zone {
             id: Uuid::now_v7(),
             organization: org,
-            project: None,
+            project: input.parent.project,
             dns_name: input.dns_name,
             description: input.description,
             default_ttl: input.default_ttl.unwrap_or(DEFAULT_TTL),
@@ -250,16 +401,16 @@ impl Dns {
 
     /// One zone.
     pub async fn get_zone(&self, principal: &Principal, name: ZoneName) -> Result<Zone> {
-        self.authorize(principal, &rpcs::GET_ZONE, name.organization)
+        self.authorize_zone_read(principal, &rpcs::GET_ZONE, name)
             .await?;
         self.zone_in(self.db(), name).await
     }
 
     /// A page of zones by DNS name.
     pub async fn list_zones(&self, principal: &Principal, input: ListZones) -> Result<Page<Zone>> {
-        self.authorize(principal, &rpcs::LIST_ZONES, input.organization)
+        self.authorize_scope(principal, &rpcs::LIST_ZONES, input.parent)
             .await?;
-        let rows = store::list(self.db(), input.organization, &input.page).await?;
+        let rows = store::list(self.db(), input.parent, &input.page).await?;
         let page = input.page.page(rows, |z| z.dns_name.clone());
         Ok(page.map(|z| self.with_nameservers(z)))
     }
@@ -268,7 +419,7 @@ impl Dns {
     pub async fn update_zone(&self, principal: &Principal, input: UpdateZone) -> Result<Zone> {
         let rpc = &rpcs::UPDATE_ZONE;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        self.authorize_scope(principal, rpc, name.scope()).await?;
         let mut tx = self
             .begin_write(
                 name.organization,
@@ -294,7 +445,7 @@ impl Dns {
     pub async fn delete_zone(&self, principal: &Principal, input: DeleteZone) -> Result<Zone> {
         let rpc = &rpcs::DELETE_ZONE;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        self.authorize_scope(principal, rpc, name.scope()).await?;
         let mut tx = self
             .begin_write(
                 name.organization,
@@ -305,6 +456,7 @@ impl Dns {
             .await?;
         let zone = self.zone_for_change(tx.conn(), name, input.etag).await?;
         records::delete_all_in_zone(tx.conn(), &zone).await?;
+        delegations::delete_all_in_zone(tx.conn(), zone.organization, zone.id).await?;
         store::delete(tx.conn(), name.organization, name.id).await?;
         let org = name.organization;
         usage::record(
@@ -333,7 +485,7 @@ impl Dns {
         principal: &Principal,
         name: ZoneName,
     ) -> Result<ZoneFileStream> {
-        self.authorize(principal, &rpcs::EXPORT_ZONE, name.organization)
+        self.authorize_scope(principal, &rpcs::EXPORT_ZONE, name.scope())
             .await?;
         let snapshot = store::snapshot(self.db()).await?;
         let zone = self.zone_in(&snapshot, name).await?;
@@ -404,7 +556,7 @@ impl Dns {
         let rpc = &rpcs::IMPORT_ZONE;
         let name = input.name;
         let org = name.organization;
-        let policy = self.authorize(principal, rpc, org).await?;
+        let (policy, access) = self.name_access(principal, &[rpc], name).await?;
         // The apex and default TTL never change under us (the apex is
         // immutable; a changed TTL moves the serial, which is checked below).
         let before = self.zone_in(self.db(), name).await?;
@@ -433,6 +585,7 @@ impl Dns {
             .await?;
         let etag = input.etag.or(Some(before.serial));
         let mut zone = self.zone_for_change(tx.conn(), name, etag).await?;
+        let access = self.still_delegated(tx.conn(), name, access).await?;
         let existing = records::all_in_zone(tx.conn(), &zone).await?;
         let mut by_data: HashMap<(&str, &RecordData), &Record> = existing
             .iter()
@@ -452,6 +605,7 @@ impl Dns {
                 None => created.push(Record {
                     id: Uuid::now_v7(),
                     organization: org,
+                    project: zone.project,
                     zone: zone.id,
                     owner: r.owner.clone(),
                     ttl: r.ttl,
@@ -462,11 +616,23 @@ impl Dns {
                 }),
             }
         }
-        let removed: Vec<Uuid> = by_data.values().map(|r| r.id).collect();
-        if !removed.is_empty() {
-            self.authorize(principal, &rpcs::IMPORT_DELETES, org)
-                .await?;
+        let removed: Vec<&Record> = by_data.values().copied().collect();
+        // Every name the import changes must be the caller's to change:
+        // with the permission at organization level (or in a project
+        // zone's project) any, otherwise those delegated to them.
+        for r in created.iter().chain(&updated) {
+            access.check(&r.owner)?;
         }
+        if !removed.is_empty() {
+            let (_, deletes) = self
+                .name_access(principal, &[rpc, &rpcs::IMPORT_DELETES], name)
+                .await?;
+            let deletes = self.still_delegated(tx.conn(), name, deletes).await?;
+            for r in &removed {
+                deletes.check(&r.owner)?;
+            }
+        }
+        let removed: Vec<Uuid> = removed.iter().map(|r| r.id).collect();
         let limit = Dns::limit_of(&policy, MAX_RECORDS_PER_ZONE);
         let total = i64::try_from(parsed.len()).unwrap_or(i64::MAX);
         if total > limit && !created.is_empty() {
@@ -512,10 +678,12 @@ impl Dns {
         zone
     }
 
-    /// A zone; NOT_FOUND when missing or another organization's.
+    /// A zone; NOT_FOUND when missing, another organization's, or not in
+    /// the scope (organization or project) its name says.
     pub(crate) async fn zone_in(&self, conn: &impl Conn, name: ZoneName) -> Result<Zone> {
         store::find(conn, name.organization, name.id)
             .await?
+            .filter(|z| z.project == name.project)
             .map(|z| self.with_nameservers(z))
             .ok_or_else(|| Error::not_found(name.to_string()))
     }
@@ -561,4 +729,35 @@ fn split_chunk(pending: &mut String) -> String {
     let limit = pending.floor_char_boundary(EXPORT_CHUNK_BYTES.min(pending.len()));
     let cut = pending[..limit].rfind('\n').map_or(limit, |i| i + 1);
     pending.split_off(cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_names_parse_at_both_scopes() {
+        let (org, project, zone) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let scope = Scope::parse(&format!("organizations/{org}/projects/{project}")).unwrap();
+        assert_eq!(scope.project, Some(project));
+        assert_eq!(
+            Scope::parse(&format!("organizations/{org}"))
+                .unwrap()
+                .project,
+            None
+        );
+        for name in [
+            format!("organizations/{org}/zones/{zone}"),
+            format!("organizations/{org}/projects/{project}/zones/{zone}"),
+        ] {
+            assert_eq!(ZoneName::parse(&name).unwrap().to_string(), name);
+        }
+        assert!(ZoneName::parse(&format!("organizations/{org}/projects/x/zones/{zone}")).is_err());
+        assert!(
+            Scope::parse(&format!(
+                "organizations/{org}/projects/{project}/workspaces/w"
+            ))
+            .is_err()
+        );
+    }
 }

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Zone;
+use super::{Scope, Zone};
 use crate::entity::zone;
 use crate::error::{Error, Result};
 
@@ -118,9 +118,19 @@ pub async fn delete(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<
     Ok(())
 }
 
-/// A page of `org`'s zones by apex.
-pub async fn list(conn: &impl ConnectionTrait, org: Uuid, page: &PageRequest) -> Result<Vec<Zone>> {
-    let mut q = zone::Entity::find().filter(zone::Column::OrganizationId.eq(org.to_string()));
+/// A page of one scope's zones by apex: the organization's
+/// organization-scope zones, or one project's.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: Scope,
+    page: &PageRequest,
+) -> Result<Vec<Zone>> {
+    let mut q = zone::Entity::find()
+        .filter(zone::Column::OrganizationId.eq(scope.organization.to_string()));
+    q = match scope.project {
+        Some(project) => q.filter(zone::Column::ProjectId.eq(project.to_string())),
+        None => q.filter(zone::Column::ProjectId.is_null()),
+    };
     if let Some(after) = &page.after {
         q = q.filter(zone::Column::DnsName.gt(after.as_str()));
     }
@@ -146,4 +156,108 @@ pub async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
         }
         _ => db.begin().await?,
     })
+}
+
+/// A project's zones (to purge them).
+pub async fn in_project(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    project: Uuid,
+) -> Result<Vec<Zone>> {
+    zone::Entity::find()
+        .filter(zone::Column::OrganizationId.eq(org.to_string()))
+        .filter(zone::Column::ProjectId.eq(project.to_string()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_zone)
+        .collect()
+}
+
+/// Every zone of an organization (to purge them).
+pub async fn in_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<Vec<Zone>> {
+    zone::Entity::find()
+        .filter(zone::Column::OrganizationId.eq(org.to_string()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_zone)
+        .collect()
+}
+
+/// Distinct (organization, project) pairs of project zones, after
+/// `after`, at most `limit`.
+pub async fn projects(
+    conn: &impl ConnectionTrait,
+    after: Option<(Uuid, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    use sea_orm::Condition;
+    let mut q = zone::Entity::find()
+        .select_only()
+        .column(zone::Column::OrganizationId)
+        .column(zone::Column::ProjectId)
+        .filter(zone::Column::ProjectId.is_not_null())
+        .distinct();
+    if let Some((org, project)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(zone::Column::OrganizationId.gt(org.to_string()))
+                .add(
+                    Condition::all()
+                        .add(zone::Column::OrganizationId.eq(org.to_string()))
+                        .add(zone::Column::ProjectId.gt(project.to_string())),
+                ),
+        );
+    }
+    let rows: Vec<(String, Option<String>)> = q
+        .order_by_asc(zone::Column::OrganizationId)
+        .order_by_asc(zone::Column::ProjectId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let corrupt = |v: &str| Error::Corrupt(format!("zone scope {v}"));
+    rows.into_iter()
+        .filter_map(|(o, p)| p.map(|p| (o, p)))
+        .map(|(o, p)| {
+            Ok((
+                Uuid::parse_str(&o).map_err(|_| corrupt(&o))?,
+                Uuid::parse_str(&p).map_err(|_| corrupt(&p))?,
+            ))
+        })
+        .collect()
+}
+
+/// Distinct organizations holding zones, after `after`, at most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let mut q = zone::Entity::find()
+        .select_only()
+        .column(zone::Column::OrganizationId)
+        .distinct();
+    if let Some(after) = after {
+        q = q.filter(zone::Column::OrganizationId.gt(after.to_string()));
+    }
+    let rows: Vec<String> = q
+        .order_by_asc(zone::Column::OrganizationId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.iter()
+        .map(|o| Uuid::parse_str(o).map_err(|_| Error::Corrupt(format!("zone org {o}"))))
+        .collect()
+}
+
+/// Removes every zone of an organization (it was purged).
+pub async fn delete_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    Ok(zone::Entity::delete_many()
+        .filter(zone::Column::OrganizationId.eq(org.to_string()))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
