@@ -138,7 +138,36 @@ permissions! {
 /// theirs here as they land. Restoring a deleted project
 /// (`orgcore.projects.undelete`) stays organization-wide: it counts
 /// against the organization's `max_projects`, like creating one.
-pub const PROJECT_SCOPED: &[Permission] = &[PROJECTS_DELETE, PROJECTS_GET, PROJECTS_UPDATE];
+///
+/// integrations: a bundle in a project, with its environments, revisions,
+/// deployments and their operations, is that project's (Git connections,
+/// repositories, monitoring and notification channels stay
+/// organization-wide).
+pub const PROJECT_SCOPED: &[Permission] = &[
+    INTEGRATIONS_BUNDLES_CREATE,
+    INTEGRATIONS_BUNDLES_DELETE,
+    INTEGRATIONS_BUNDLES_GET,
+    INTEGRATIONS_BUNDLES_LIST,
+    INTEGRATIONS_BUNDLES_UPDATE,
+    INTEGRATIONS_DEPLOYMENTS_CREATE,
+    INTEGRATIONS_DEPLOYMENTS_GET,
+    INTEGRATIONS_DEPLOYMENTS_LIST,
+    INTEGRATIONS_DEPLOYMENTS_OPERATE,
+    INTEGRATIONS_ENVIRONMENTS_CREATE,
+    INTEGRATIONS_ENVIRONMENTS_DELETE,
+    INTEGRATIONS_ENVIRONMENTS_GET,
+    INTEGRATIONS_ENVIRONMENTS_LIST,
+    INTEGRATIONS_ENVIRONMENTS_UPDATE,
+    INTEGRATIONS_OPERATIONS_CANCEL,
+    INTEGRATIONS_OPERATIONS_GET,
+    INTEGRATIONS_OPERATIONS_LIST,
+    INTEGRATIONS_REVISIONS_CREATE,
+    INTEGRATIONS_REVISIONS_GET,
+    INTEGRATIONS_REVISIONS_LIST,
+    PROJECTS_DELETE,
+    PROJECTS_GET,
+    PROJECTS_UPDATE,
+];
 
 /// True when a project role grants `permission` within its project.
 pub fn is_project_scoped(permission: &str) -> bool {

@@ -18,6 +18,7 @@ use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::bundles::{DeploymentName, RevisionName, Visible};
 use crate::error::{Error, LEASE_LOST, OPERATION_DONE, Result};
 use crate::{Integrations, rpcs};
 
@@ -330,13 +331,52 @@ impl Integrations {
         Ok(op.id)
     }
 
+    /// The project of the bundle an operation works for (`None`:
+    /// organization-wide, or no such operation, which the organization
+    /// then answers NOT_FOUND for): operations are authorized there.
+    pub(crate) async fn operation_scope(&self, name: OperationName) -> Result<Option<Uuid>> {
+        let org = name.organization;
+        let Some(op) = store::operation(self.db(), org, name.id).await? else {
+            return Ok(None);
+        };
+        match op.kind {
+            OpKind::Build => {
+                self.revision_scope(RevisionName {
+                    organization: org,
+                    id: op.target,
+                })
+                .await
+            }
+            OpKind::Deploy => {
+                self.deployment_scope(DeploymentName {
+                    organization: org,
+                    id: op.target,
+                })
+                .await
+            }
+        }
+    }
+
+    /// Authorizes `rpc` on an operation where its bundle lives.
+    async fn authorize_operation(
+        &self,
+        principal: &Principal,
+        rpc: &loopback_runtime::authz::Rpc,
+        name: OperationName,
+    ) -> Result<()> {
+        let scope = self.operation_scope(name).await?;
+        self.authorize_in_project(principal, rpc, name.organization, scope, &name)
+            .await?;
+        Ok(())
+    }
+
     /// GetOperation.
     pub async fn get_operation(
         &self,
         principal: &Principal,
         name: OperationName,
     ) -> Result<Operation> {
-        self.authorize(principal, &rpcs::GET_OPERATION, name.organization)
+        self.authorize_operation(principal, &rpcs::GET_OPERATION, name)
             .await?;
         self.operation_in(self.db(), name).await
     }
@@ -347,9 +387,10 @@ impl Integrations {
         principal: &Principal,
         input: ListOperations,
     ) -> Result<Page<Operation>> {
-        self.authorize(principal, &rpcs::LIST_OPERATIONS, input.organization)
+        let visible: Visible = self
+            .visible(principal, &rpcs::LIST_OPERATIONS, input.organization)
             .await?;
-        let rows = store::list(self.db(), input.organization, &input.page).await?;
+        let rows = store::list(self.db(), input.organization, &visible, &input.page).await?;
         Ok(input.page.page(rows, |o| o.id.to_string()))
     }
 
@@ -359,7 +400,7 @@ impl Integrations {
         principal: &Principal,
         input: WaitOperation,
     ) -> Result<Operation> {
-        self.authorize(principal, &rpcs::WAIT_OPERATION, input.name.organization)
+        self.authorize_operation(principal, &rpcs::WAIT_OPERATION, input.name)
             .await?;
         let deadline = tokio::time::Instant::now() + input.timeout;
         let mut committed = self.committed();
@@ -386,7 +427,7 @@ impl Integrations {
     ) -> Result<Operation> {
         let rpc = &rpcs::CANCEL_OPERATION;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        self.authorize_operation(principal, rpc, name).await?;
         let mut tx = self
             .begin_write(name.organization, rpc, principal, WriteOptions::plain())
             .await?;

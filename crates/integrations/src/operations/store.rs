@@ -7,11 +7,13 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait as _,
 };
 use uuid::Uuid;
 
 use super::{OpKind, OpState, Operation};
-use crate::entity::operation;
+use crate::bundles::Visible;
+use crate::entity::{bundle, deployment, operation, revision};
 use crate::error::{Error, Result};
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
@@ -83,14 +85,61 @@ pub async fn operation(
         .transpose()
 }
 
-/// A page of `org`'s operations, newest first.
+/// Which operations of `org` work for bundles `v` lets through: builds of
+/// their revisions and deploys of their deployments.
+fn visible_operations(org: Uuid, v: &Visible) -> Condition {
+    let mut bundles = Condition::any();
+    if v.organization {
+        bundles = bundles.add(bundle::Column::ProjectId.is_null());
+    }
+    if !v.projects.is_empty() {
+        bundles = bundles.add(bundle::Column::ProjectId.is_in(v.projects.iter().map(Uuid::to_string)));
+    }
+    if !v.organization && v.projects.is_empty() {
+        return Condition::all().add(Expr::cust("1 = 0"));
+    }
+    let bundle_ids = bundle::Entity::find()
+        .select_only()
+        .column(bundle::Column::Id)
+        .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+        .filter(bundles)
+        .into_query();
+    let revision_ids = revision::Entity::find()
+        .select_only()
+        .column(revision::Column::Id)
+        .filter(revision::Column::OrganizationId.eq(org.to_string()))
+        .filter(revision::Column::BundleId.in_subquery(bundle_ids))
+        .into_query();
+    let deployment_ids = deployment::Entity::find()
+        .select_only()
+        .column(deployment::Column::Id)
+        .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+        .filter(deployment::Column::RevisionId.in_subquery(revision_ids.clone()))
+        .into_query();
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(operation::Column::Kind.eq(OpKind::Build.as_str()))
+                .add(operation::Column::TargetId.in_subquery(revision_ids)),
+        )
+        .add(
+            Condition::all()
+                .add(operation::Column::Kind.eq(OpKind::Deploy.as_str()))
+                .add(operation::Column::TargetId.in_subquery(deployment_ids)),
+        )
+}
+
+/// A page of `org`'s operations for bundles `visible` lets through,
+/// newest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
     org: Uuid,
+    visible: &Visible,
     page: &PageRequest,
 ) -> Result<Vec<Operation>> {
-    let mut q =
-        operation::Entity::find().filter(operation::Column::OrganizationId.eq(org.to_string()));
+    let mut q = operation::Entity::find()
+        .filter(operation::Column::OrganizationId.eq(org.to_string()))
+        .filter(visible_operations(org, visible));
     if let Some(after) = &page.after {
         q = q.filter(operation::Column::Id.lt(after.as_str()));
     }
