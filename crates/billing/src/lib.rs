@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use loopback_integrations_client::Notifier;
 use loopback_org_core_client::{
-    AuthorityArgs, AuthorityClient, AuthorityDenied, OrganizationPolicy,
+    AuthorityArgs, AuthorityClient, AuthorityDenied, OrganizationPolicy, follow_lifecycle,
 };
 use loopback_proto::billing::v1 as pb;
 use loopback_runtime::auth::{Authenticator, Principal};
@@ -302,9 +302,12 @@ impl Service for Billing {
         let reporter = self.clone();
         // Subscribed here, before the job's first reconciliation, so no
         // purge in between is missed.
-        let purges = self
-            .clone()
-            .follow_purges(self.authority().subscribe_lifecycle(), shutdown.clone());
+        let purges = follow_lifecycle(
+            purge::PurgeFollower(self.clone()),
+            self.authority().subscribe_lifecycle(),
+            purge::CADENCE,
+            shutdown.clone(),
+        );
         let alerts = self.clone().spending_alert_relay(shutdown.clone());
         vec![
             Job {

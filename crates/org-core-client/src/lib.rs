@@ -106,6 +106,7 @@ mod cache;
 mod client;
 mod config;
 mod error;
+mod follow;
 mod model;
 mod onboarding;
 mod unscoped;
@@ -114,6 +115,7 @@ pub use args::AuthorityArgs;
 pub use client::{AuthorityClient, Stats};
 pub use config::{Config, RetryPolicy};
 pub use error::{AuthorityDenied, AuthorityError, ConnectError};
+pub use follow::{Cadence, LifecycleFollower, follow_lifecycle};
 pub use loopback_runtime::auth::{Principal, PrincipalKind};
 pub use loopback_runtime::authz::Rpc;
 pub use model::{

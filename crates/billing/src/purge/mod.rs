@@ -28,11 +28,12 @@
 
 use std::time::Duration;
 
-use loopback_org_core_client::{AuthorityError, LifecycleChange, LifecycleEvent};
+#[cfg(doc)]
+use loopback_org_core_client::follow_lifecycle;
+use loopback_org_core_client::{
+    AuthorityError, Cadence, LifecycleChange, LifecycleEvent, LifecycleFollower,
+};
 use serde_json::json;
-use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -164,59 +165,45 @@ impl Billing {
             after = Some(last);
         }
     }
+}
 
-    /// Billing's purge job: follows `events` (subscribed before anything
-    /// else, so nothing between the subscription and the first
-    /// reconciliation is missed), purging each organization the feed says
-    /// was purged, and reconciles at start, on `Resync` and `Lagged`, after
-    /// a failure and every [`RECONCILE_INTERVAL`], until `shutdown`.
-    pub async fn follow_purges(
-        self,
-        mut events: broadcast::Receiver<LifecycleEvent>,
-        shutdown: CancellationToken,
-    ) {
-        let mut reconcile_at = Instant::now();
-        loop {
-            if reconcile_at <= Instant::now() {
-                reconcile_at = match self.reconcile_purged().await {
-                    Ok(done) => {
-                        if done.purged > 0 {
-                            tracing::info!(
-                                purged = done.purged,
-                                kept = done.kept,
-                                "reconciled purged organizations"
-                            );
-                        }
-                        Instant::now() + RECONCILE_INTERVAL
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "reconciling purged organizations failed; retrying");
-                        Instant::now() + RECONCILE_RETRY
-                    }
-                };
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep_until(reconcile_at) => {}
-                event = events.recv() => match event {
-                    Ok(LifecycleEvent::Organization { organization, change: LifecycleChange::Purged, .. }) => {
-                        let purged = match organization_id(&organization) {
-                            Some(org) => self.purge_organization(org).await.map(drop),
-                            None => Err(Error::Corrupt(format!("the feed named {organization:?} as purged"))),
-                        };
-                        if let Err(error) = purged {
-                            tracing::warn!(%organization, %error, "deleting a purged organization's billing data failed; reconciling soon");
-                            reconcile_at = reconcile_at.min(Instant::now() + RECONCILE_RETRY);
-                        }
-                    }
-                    // Events may have been missed: check everything now.
-                    Ok(LifecycleEvent::Resync { .. }) | Err(RecvError::Lagged(_)) => {
-                        reconcile_at = Instant::now();
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Closed) => return,
-                },
-            }
+/// Billing's purge job, run by [`follow_lifecycle`]: an organization the feed
+/// says was purged loses its billing data at once; reconciliation catches
+/// the purges billing missed.
+pub struct PurgeFollower(pub Billing);
+
+impl LifecycleFollower for PurgeFollower {
+    type Error = Error;
+
+    async fn on_event(&self, event: &LifecycleEvent) -> Result<()> {
+        let LifecycleEvent::Organization {
+            organization,
+            change: LifecycleChange::Purged,
+            ..
+        } = event
+        else {
+            return Ok(());
+        };
+        let org = organization_id(organization)
+            .ok_or_else(|| Error::Corrupt(format!("the feed named {organization:?} as purged")))?;
+        self.0.purge_organization(org).await.map(drop)
+    }
+
+    async fn reconcile(&self) -> Result<()> {
+        let done = self.0.reconcile_purged().await?;
+        if done.purged > 0 {
+            tracing::info!(
+                purged = done.purged,
+                kept = done.kept,
+                "reconciled purged organizations"
+            );
         }
+        Ok(())
     }
 }
+
+/// When billing reconciles without being told to.
+pub const CADENCE: Cadence = Cadence {
+    interval: RECONCILE_INTERVAL,
+    retry: RECONCILE_RETRY,
+};
