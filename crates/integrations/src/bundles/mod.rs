@@ -594,7 +594,9 @@ impl Integrations {
                 .await
             {
                 Ok(_) => visible.projects.push(project),
-                Err(AuthorityDenied::NotFound { .. } | AuthorityDenied::PermissionDenied { .. }) => {}
+                Err(
+                    AuthorityDenied::NotFound { .. } | AuthorityDenied::PermissionDenied { .. },
+                ) => {}
                 Err(other) => return Err(other.into()),
             }
         }
@@ -686,8 +688,14 @@ impl Integrations {
     /// GetBundle.
     pub async fn get_bundle(&self, principal: &Principal, name: BundleName) -> Result<Bundle> {
         let scope = self.bundle_scope(name.organization, name.id).await?;
-        self.authorize_in_project(principal, &rpcs::GET_BUNDLE, name.organization, scope, &name)
-            .await?;
+        self.authorize_in_project(
+            principal,
+            &rpcs::GET_BUNDLE,
+            name.organization,
+            scope,
+            &name,
+        )
+        .await?;
         self.bundle_in(self.db(), name).await
     }
 
@@ -1116,8 +1124,14 @@ impl Integrations {
         name: RevisionName,
     ) -> Result<Revision> {
         let scope = self.revision_scope(name).await?;
-        self.authorize_in_project(principal, &rpcs::GET_REVISION, name.organization, scope, &name)
-            .await?;
+        self.authorize_in_project(
+            principal,
+            &rpcs::GET_REVISION,
+            name.organization,
+            scope,
+            &name,
+        )
+        .await?;
         self.revision_in(self.db(), name).await
     }
 
@@ -1586,6 +1600,48 @@ fn deployment_audit(d: &Deployment) -> serde_json::Value {
         "revision": format!("organizations/{}/revisions/{}", d.organization, d.revision),
         "operation": format!("organizations/{}/operations/{}", d.organization, d.operation),
     })
+}
+
+/// Deletes every row of `org` this module holds (its part of following an
+/// organization's purge, `crate::purge`); how many rows went.
+pub(crate) async fn purge_organization(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations this module holds rows of, in id order after `after`, at
+/// most `limit` per table.
+pub(crate) async fn holders(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
+pub use store::PurgedProject;
+
+/// Deletes every bundle of `org` in `project` with its environments,
+/// variables, revisions and deployments (their operations are
+/// `crate::operations`'); what went.
+pub(crate) async fn purge_project(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+    project: Uuid,
+) -> Result<PurgedProject> {
+    store::purge_project(conn, org, project).await
+}
+
+/// The (organization, project) pairs bundles belong to, after `after`, at
+/// most `limit`.
+pub(crate) async fn projects_held(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<(Uuid, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    store::projects_held(conn, after, limit).await
 }
 
 #[cfg(test)]

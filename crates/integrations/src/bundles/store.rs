@@ -689,3 +689,197 @@ pub async fn list_deployments(
         .map(deployment_to_domain)
         .collect()
 }
+
+/// Deletes every bundle of `org` with its environments, variables (secret
+/// values with them), revisions and deployments; how many rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    use crate::store::delete_of_organization as delete;
+    Ok(delete::<environment_variable::Entity>(
+        conn,
+        environment_variable::Column::OrganizationId,
+        org,
+    )
+    .await?
+        + delete::<deployment::Entity>(conn, deployment::Column::OrganizationId, org).await?
+        + delete::<revision::Entity>(conn, revision::Column::OrganizationId, org).await?
+        + delete::<environment::Entity>(conn, environment::Column::OrganizationId, org).await?
+        + delete::<bundle::Entity>(conn, bundle::Column::OrganizationId, org).await?)
+}
+
+/// Organizations with bundle rows, in id order after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    use crate::store::organizations_of as of;
+    let mut all = of::<bundle::Entity>(conn, bundle::Column::OrganizationId, after, limit).await?;
+    all.extend(
+        of::<environment::Entity>(conn, environment::Column::OrganizationId, after, limit).await?,
+    );
+    all.extend(
+        of::<environment_variable::Entity>(
+            conn,
+            environment_variable::Column::OrganizationId,
+            after,
+            limit,
+        )
+        .await?,
+    );
+    all.extend(of::<revision::Entity>(conn, revision::Column::OrganizationId, after, limit).await?);
+    all.extend(
+        of::<deployment::Entity>(conn, deployment::Column::OrganizationId, after, limit).await?,
+    );
+    Ok(all)
+}
+
+/// What a project's purge deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgedProject {
+    /// Bundles deleted.
+    pub bundles: Vec<Uuid>,
+    /// Environments deleted.
+    pub environments: Vec<Uuid>,
+    /// Revisions deleted (their BUILD operations are the caller's).
+    pub revisions: Vec<Uuid>,
+    /// Deployments deleted (their DEPLOY operations are the caller's).
+    pub deployments: Vec<Uuid>,
+    /// Variables deleted.
+    pub variables: u64,
+}
+
+async fn ids_where<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    id: E::Column,
+    cond: Condition,
+) -> Result<Vec<Uuid>> {
+    let ids: Vec<String> = E::find()
+        .select_only()
+        .column(id)
+        .filter(cond)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.iter().map(|i| uuid(i)).collect()
+}
+
+/// Deletes every bundle of `org` in `project`, with its environments,
+/// variables, revisions and deployments.
+pub async fn purge_project(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    project: Uuid,
+) -> Result<PurgedProject> {
+    let of_org = |c: bundle::Column| c.eq(org.to_string());
+    let bundles = ids_where::<bundle::Entity>(
+        conn,
+        bundle::Column::Id,
+        Condition::all()
+            .add(of_org(bundle::Column::OrganizationId))
+            .add(bundle::Column::ProjectId.eq(project.to_string())),
+    )
+    .await?;
+    let mut purged = PurgedProject::default();
+    for chunk in bundles.chunks(200) {
+        let chunk_ids = || chunk.iter().map(Uuid::to_string);
+        let environments = ids_where::<environment::Entity>(
+            conn,
+            environment::Column::Id,
+            Condition::all()
+                .add(environment::Column::OrganizationId.eq(org.to_string()))
+                .add(environment::Column::BundleId.is_in(chunk_ids())),
+        )
+        .await?;
+        let revisions = ids_where::<revision::Entity>(
+            conn,
+            revision::Column::Id,
+            Condition::all()
+                .add(revision::Column::OrganizationId.eq(org.to_string()))
+                .add(revision::Column::BundleId.is_in(chunk_ids())),
+        )
+        .await?;
+        let deployments = ids_where::<deployment::Entity>(
+            conn,
+            deployment::Column::Id,
+            Condition::all()
+                .add(deployment::Column::OrganizationId.eq(org.to_string()))
+                .add(
+                    deployment::Column::EnvironmentId
+                        .is_in(environments.iter().map(Uuid::to_string)),
+                ),
+        )
+        .await?;
+        for env in &environments {
+            purged.variables += environment_variable::Entity::delete_many()
+                .filter(environment_variable::Column::EnvironmentId.eq(env.to_string()))
+                .exec(conn)
+                .await?
+                .rows_affected;
+        }
+        deployment::Entity::delete_many()
+            .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+            .filter(
+                deployment::Column::EnvironmentId.is_in(environments.iter().map(Uuid::to_string)),
+            )
+            .exec(conn)
+            .await?;
+        environment::Entity::delete_many()
+            .filter(environment::Column::OrganizationId.eq(org.to_string()))
+            .filter(environment::Column::BundleId.is_in(chunk_ids()))
+            .exec(conn)
+            .await?;
+        revision::Entity::delete_many()
+            .filter(revision::Column::OrganizationId.eq(org.to_string()))
+            .filter(revision::Column::BundleId.is_in(chunk_ids()))
+            .exec(conn)
+            .await?;
+        bundle::Entity::delete_many()
+            .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+            .filter(bundle::Column::Id.is_in(chunk_ids()))
+            .exec(conn)
+            .await?;
+        purged.environments.extend(environments);
+        purged.revisions.extend(revisions);
+        purged.deployments.extend(deployments);
+    }
+    purged.bundles = bundles;
+    Ok(purged)
+}
+
+/// The (organization, project) pairs bundles belong to, each once, after
+/// `after` in that order, at most `limit`.
+pub async fn projects_held(
+    conn: &impl ConnectionTrait,
+    after: Option<(Uuid, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    let mut q = bundle::Entity::find()
+        .select_only()
+        .column(bundle::Column::OrganizationId)
+        .column(bundle::Column::ProjectId)
+        .distinct()
+        .filter(bundle::Column::ProjectId.is_not_null());
+    if let Some((org, project)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(bundle::Column::OrganizationId.gt(org.to_string()))
+                .add(
+                    Condition::all()
+                        .add(bundle::Column::OrganizationId.eq(org.to_string()))
+                        .add(bundle::Column::ProjectId.gt(project.to_string())),
+                ),
+        );
+    }
+    let rows: Vec<(String, Option<String>)> = q
+        .order_by_asc(bundle::Column::OrganizationId)
+        .order_by_asc(bundle::Column::ProjectId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.iter()
+        .filter_map(|(o, p)| p.as_ref().map(|p| (o, p)))
+        .map(|(o, p)| Ok((uuid(o)?, uuid(p)?)))
+        .collect()
+}

@@ -674,3 +674,71 @@ impl Integrations {
             .ok_or_else(|| Error::not_found(name.to_string()))
     }
 }
+
+/// Deletes every row of `org` this module holds (its part of following an
+/// organization's purge, `crate::purge`); how many rows went.
+pub(crate) async fn purge_organization(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations this module holds rows of, in id order after `after`, at
+/// most `limit` per table.
+pub(crate) async fn holders(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
+/// Deletes `org`'s operations working on `targets` (revisions and
+/// deployments a project's purge deleted); how many went.
+pub(crate) async fn delete_for_targets(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+    targets: &[Uuid],
+) -> Result<u64> {
+    store::delete_for_targets(conn, org, targets).await
+}
+
+impl Integrations {
+    /// Ends the unfinished operations of `org`'s bundles in `project`,
+    /// which was deleted, as `service:integrations`: a queued one (and its
+    /// deployment) is CANCELLED at once, a running one is flagged and its
+    /// worker hears it at its next report. Restoring the project does not
+    /// restart them (redeploy to). Idempotent; returns how many it ended
+    /// or flagged.
+    pub async fn cancel_project_operations(&self, org: Uuid, project: Uuid) -> Result<u64> {
+        let visible = Visible {
+            organization: false,
+            projects: vec![project],
+        };
+        let pending = store::unfinished(self.db(), org, &visible).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_own_write(org, &rpcs::CANCEL_OPERATION).await?;
+        let mut n = 0;
+        for op in store::unfinished(tx.conn(), org, &visible).await? {
+            if op.state == OpState::Queued && store::cancel_queued(tx.conn(), op.id).await? {
+                if op.kind == OpKind::Deploy {
+                    self.finish_deployment(tx.conn(), org, op.target, &Outcome::Cancelled)
+                        .await?;
+                }
+            } else {
+                store::request_cancel(tx.conn(), op.id).await?;
+            }
+            tx.audit_with_reason(
+                op.name().to_string(),
+                "its project was deleted",
+                json!({ "kind": op.kind.as_str(), "target": op.target_name() }),
+            );
+            n += 1;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}

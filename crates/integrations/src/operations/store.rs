@@ -93,7 +93,8 @@ fn visible_operations(org: Uuid, v: &Visible) -> Condition {
         bundles = bundles.add(bundle::Column::ProjectId.is_null());
     }
     if !v.projects.is_empty() {
-        bundles = bundles.add(bundle::Column::ProjectId.is_in(v.projects.iter().map(Uuid::to_string)));
+        bundles =
+            bundles.add(bundle::Column::ProjectId.is_in(v.projects.iter().map(Uuid::to_string)));
     }
     if !v.organization && v.projects.is_empty() {
         return Condition::all().add(Expr::cust("1 = 0"));
@@ -342,4 +343,70 @@ pub async fn requeue(conn: &impl ConnectionTrait, id: Uuid, lease: Uuid) -> Resu
         .exec(conn)
         .await?;
     Ok(done.rows_affected == 1)
+}
+
+/// Deletes every operation of `org`; how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    crate::store::delete_of_organization::<operation::Entity>(
+        conn,
+        operation::Column::OrganizationId,
+        org,
+    )
+    .await
+}
+
+/// Organizations with operations, in id order after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    crate::store::organizations_of::<operation::Entity>(
+        conn,
+        operation::Column::OrganizationId,
+        after,
+        limit,
+    )
+    .await
+}
+
+/// Deletes `org`'s operations working on `targets` (revisions and
+/// deployments being purged); how many went.
+pub async fn delete_for_targets(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    targets: &[Uuid],
+) -> Result<u64> {
+    let mut n = 0;
+    for chunk in targets.chunks(500) {
+        n += operation::Entity::delete_many()
+            .filter(operation::Column::OrganizationId.eq(org.to_string()))
+            .filter(operation::Column::TargetId.is_in(chunk.iter().map(Uuid::to_string)))
+            .exec(conn)
+            .await?
+            .rows_affected;
+    }
+    Ok(n)
+}
+
+/// `org`'s unfinished operations (queued or running, no cancel asked for
+/// yet) of bundles `visible` lets through.
+pub async fn unfinished(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    visible: &Visible,
+) -> Result<Vec<Operation>> {
+    operation::Entity::find()
+        .filter(operation::Column::OrganizationId.eq(org.to_string()))
+        .filter(visible_operations(org, visible))
+        .filter(
+            operation::Column::State.is_in([OpState::Queued.as_str(), OpState::Running.as_str()]),
+        )
+        .filter(operation::Column::CancelRequested.eq(false))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
 }
