@@ -15,7 +15,9 @@
 //! kit's transaction helper), and the store (`store.rs`, the only place
 //! besides `entity/` and `migration/` that touches sea-orm). Writes are
 //! audited through the kit's outbox, relayed to org-core's audit log.
-//! [`outbound`] holds the rules every outbound request obeys.
+//! [`outbound`] holds the rules every outbound request obeys; [`purge`]
+//! follows org-core's lifecycle feed (a deleted project's bundles hidden
+//! and its operations ended, purged projects and organizations deleted).
 
 pub mod bundles;
 pub mod config;
@@ -27,12 +29,16 @@ pub mod monitoring;
 pub mod notifications;
 pub mod operations;
 pub mod outbound;
+pub mod purge;
 pub mod rpcs;
+mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use loopback_org_core_client::{AuthorityArgs, AuthorityClient, OrganizationPolicy};
+use loopback_org_core_client::{
+    AuthorityArgs, AuthorityClient, OrganizationPolicy, follow_lifecycle,
+};
 use loopback_proto::integrations::v1 as pb;
 use loopback_runtime::auth::{Authenticator, Principal};
 use loopback_runtime::authz::Rpc;
@@ -403,6 +409,14 @@ impl Service for Integrations {
             self.inner.writes.subscribe(),
             shutdown.clone(),
         );
+        // Subscribed here, before the job's first reconciliation, so no
+        // lifecycle event in between is missed.
+        let lifecycle = follow_lifecycle(
+            purge::PurgeFollower(self.clone()),
+            self.authority().subscribe_lifecycle(),
+            purge::CADENCE,
+            shutdown.clone(),
+        );
         let deliveries = self.clone().delivery_worker(shutdown.clone());
         let sweeper = self.clone();
         let refresher = self.clone();
@@ -410,6 +424,10 @@ impl Service for Integrations {
             Job {
                 name: "audit outbox relay",
                 task: Box::pin(relay),
+            },
+            Job {
+                name: "project and organization lifecycle",
+                task: Box::pin(lifecycle),
             },
             Job {
                 name: "notification delivery worker",

@@ -84,6 +84,16 @@ loopback_runtime::rpc_table! {
 pub const BACKGROUND_REFRESH: loopback_runtime::authz::Rpc =
     loopback_runtime::authz::Rpc::new("RefreshGitConnection", SERVICES, Read);
 
+/// Not an RPC: the audit name of deleting what integrations held of an
+/// organization org-core purged (`crate::purge`).
+pub const PURGE_ORGANIZATION: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeOrganization", SERVICES, Setup);
+
+/// Not an RPC: the audit name of deleting the bundles of a project org-core
+/// purged (`crate::purge`).
+pub const PURGE_PROJECT: loopback_runtime::authz::Rpc =
+    loopback_runtime::authz::Rpc::new("PurgeProject", SERVICES, Setup);
+
 #[cfg(test)]
 mod tests {
     use prost::Message as _;

@@ -146,6 +146,11 @@ permissions! {
 /// dns: zones and records, in a project's zones and — for records — in
 /// names of organization zones delegated to the project (delegations,
 /// domains and network bridges stay organization-wide).
+///
+/// integrations: a bundle in a project, with its environments, revisions,
+/// deployments and their operations, is that project's (Git connections,
+/// repositories, monitoring and notification channels stay
+/// organization-wide).
 pub const PROJECT_SCOPED: &[Permission] = &[
     DNS_RECORDS_CREATE,
     DNS_RECORDS_DELETE,
@@ -157,6 +162,26 @@ pub const PROJECT_SCOPED: &[Permission] = &[
     DNS_ZONES_GET,
     DNS_ZONES_LIST,
     DNS_ZONES_UPDATE,
+    INTEGRATIONS_BUNDLES_CREATE,
+    INTEGRATIONS_BUNDLES_DELETE,
+    INTEGRATIONS_BUNDLES_GET,
+    INTEGRATIONS_BUNDLES_LIST,
+    INTEGRATIONS_BUNDLES_UPDATE,
+    INTEGRATIONS_DEPLOYMENTS_CREATE,
+    INTEGRATIONS_DEPLOYMENTS_GET,
+    INTEGRATIONS_DEPLOYMENTS_LIST,
+    INTEGRATIONS_DEPLOYMENTS_OPERATE,
+    INTEGRATIONS_ENVIRONMENTS_CREATE,
+    INTEGRATIONS_ENVIRONMENTS_DELETE,
+    INTEGRATIONS_ENVIRONMENTS_GET,
+    INTEGRATIONS_ENVIRONMENTS_LIST,
+    INTEGRATIONS_ENVIRONMENTS_UPDATE,
+    INTEGRATIONS_OPERATIONS_CANCEL,
+    INTEGRATIONS_OPERATIONS_GET,
+    INTEGRATIONS_OPERATIONS_LIST,
+    INTEGRATIONS_REVISIONS_CREATE,
+    INTEGRATIONS_REVISIONS_GET,
+    INTEGRATIONS_REVISIONS_LIST,
     PROJECTS_DELETE,
     PROJECTS_GET,
     PROJECTS_UPDATE,

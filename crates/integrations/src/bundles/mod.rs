@@ -5,15 +5,29 @@
 //! environment, kept by the organization's lock and a partial unique
 //! index). Revisions queue a BUILD operation, deployments a DEPLOY one.
 //!
-//! Bundles carry an optional project (`organizations/{org}/projects/{p}`):
-//! the column and its validation are here; following the project through
-//! the policy feed arrives with org-core's project-scoped access.
+//! Bundles carry an optional project (`organizations/{org}/projects/{p}`),
+//! and everything under a bundle (its environments, revisions, deployments
+//! and their operations) is authorized where the bundle lives: in its
+//! project's scope when it has one (`authorize_rpc_in`: a member's roles on
+//! that project count, a project-only member of another project and
+//! everyone once the project is deleted get NOT_FOUND naming the resource),
+//! in the organization otherwise. A method reads which bundle a name
+//! belongs to first (nothing of it is answered before the authority
+//! decides); a name that does not exist is decided in the organization and
+//! then answered NOT_FOUND. Lists show what the caller could get: the
+//! organization-wide bundles when the organization allows the list, and
+//! those of each project that does ([`Visible`]). How bundles follow their
+//! project's deletion, restoration and purge is `crate::purge`.
 
 pub mod grpc;
 pub mod store;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
+use loopback_org_core_client::{AuthorityDenied, OrganizationPolicy};
 use loopback_runtime::auth::Principal;
+use loopback_runtime::authz::Rpc;
 use loopback_runtime::db::Conn;
 use loopback_runtime::errors::Refusal;
 use loopback_runtime::pagination::{Page, PageRequest};
@@ -466,6 +480,22 @@ pub struct Redeploy {
     pub write: WriteOptions,
 }
 
+/// Which bundles (and what is under them) one list may show: the
+/// organization-wide ones when the organization allows the list, and those
+/// of the listed projects, each of which allows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visible {
+    /// Organization-wide bundles.
+    pub organization: bool,
+    /// Bundles of these projects.
+    pub projects: Vec<Uuid>,
+}
+
+/// `organizations/{org}/projects/{project}`.
+pub fn project_name(org: Uuid, project: Uuid) -> String {
+    format!("organizations/{org}/projects/{project}")
+}
+
 fn check_etag(expected: Option<i64>, version: i64, name: &dyn std::fmt::Display) -> Result<()> {
     if expected.is_some_and(|e| e != version) {
         return Err(Refusal::EtagMismatch(name.to_string()).into());
@@ -474,6 +504,108 @@ fn check_etag(expected: Option<i64>, version: i64, name: &dyn std::fmt::Display)
 }
 
 impl Integrations {
+    /// Authorizes `rpc` on something of a bundle of `org` in `project`
+    /// (`None`: organization-wide): in the project's scope when there is
+    /// one. A project that hides it from the caller (deleted, unknown, or
+    /// not theirs) answers NOT_FOUND naming `resource`, never the project.
+    pub(crate) async fn authorize_in_project(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        org: Uuid,
+        project: Option<Uuid>,
+        resource: &(dyn std::fmt::Display + Sync),
+    ) -> Result<Arc<OrganizationPolicy>> {
+        let Some(project) = project else {
+            return self.authorize(principal, rpc, org).await;
+        };
+        match self
+            .authority()
+            .authorize_rpc_in(principal, rpc, &project_name(org, project))
+            .await
+        {
+            Ok(policy) => Ok(policy),
+            Err(AuthorityDenied::NotFound { .. }) => Err(Error::not_found(resource.to_string())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The project of a bundle of `org` (`None`: organization-wide, or no
+    /// such bundle, which the organization then answers NOT_FOUND for).
+    pub(crate) async fn bundle_scope(&self, org: Uuid, bundle: Uuid) -> Result<Option<Uuid>> {
+        Ok(store::bundle_project(self.db(), org, bundle)
+            .await?
+            .flatten())
+    }
+
+    async fn scope_of_bundle_of(&self, org: Uuid, bundle: Option<Uuid>) -> Result<Option<Uuid>> {
+        match bundle {
+            Some(b) => self.bundle_scope(org, b).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The project of an environment's bundle (see [`Self::bundle_scope`]).
+    pub(crate) async fn environment_scope(&self, name: EnvironmentName) -> Result<Option<Uuid>> {
+        let org = name.organization;
+        let bundle = store::environment_bundle(self.db(), org, name.id).await?;
+        self.scope_of_bundle_of(org, bundle).await
+    }
+
+    /// The project of a revision's bundle (see [`Self::bundle_scope`]).
+    pub(crate) async fn revision_scope(&self, name: RevisionName) -> Result<Option<Uuid>> {
+        let org = name.organization;
+        let bundle = store::revision_bundle(self.db(), org, name.id).await?;
+        self.scope_of_bundle_of(org, bundle).await
+    }
+
+    /// The project of a deployment's bundle (see [`Self::bundle_scope`]).
+    pub(crate) async fn deployment_scope(&self, name: DeploymentName) -> Result<Option<Uuid>> {
+        let org = name.organization;
+        let bundle = store::deployment_bundle(self.db(), org, name.id).await?;
+        self.scope_of_bundle_of(org, bundle).await
+    }
+
+    /// What a list by `principal` of `rpc` in `org` may show: the
+    /// organization-wide bundles when the organization allows it, and
+    /// the bundles of every project of the organization's bundles that
+    /// allows it (a deleted project allows nothing). When neither does,
+    /// the organization's refusal (NOT_FOUND for strangers,
+    /// PERMISSION_DENIED for members without the permission anywhere).
+    pub(crate) async fn visible(
+        &self,
+        principal: &Principal,
+        rpc: &Rpc,
+        org: Uuid,
+    ) -> Result<Visible> {
+        let refused = match self.authorize(principal, rpc, org).await {
+            Ok(_) => None,
+            Err(e @ Error::Denied(AuthorityDenied::PermissionDenied { .. })) => Some(e),
+            Err(other) => return Err(other),
+        };
+        let mut visible = Visible {
+            organization: refused.is_none(),
+            projects: Vec::new(),
+        };
+        for project in store::bundle_projects(self.db(), org).await? {
+            match self
+                .authority()
+                .authorize_rpc_in(principal, rpc, &project_name(org, project))
+                .await
+            {
+                Ok(_) => visible.projects.push(project),
+                Err(
+                    AuthorityDenied::NotFound { .. } | AuthorityDenied::PermissionDenied { .. },
+                ) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        match refused {
+            Some(e) if visible.projects.is_empty() => Err(e),
+            _ => Ok(visible),
+        }
+    }
+
     /// CreateBundle; `max_bundles` holds under concurrency (the count runs
     /// under the organization's lock).
     pub async fn create_bundle(
@@ -483,8 +615,16 @@ impl Integrations {
     ) -> Result<Bundle> {
         let rpc = &rpcs::CREATE_BUNDLE;
         let org = input.organization;
-        let policy = self.authorize(principal, rpc, org).await?;
         let new = input.bundle;
+        // In the project, when there is one: a deleted or unknown project
+        // (or one the caller is not bound to) is NOT_FOUND.
+        let scope_name = match new.project {
+            Some(p) => project_name(org, p),
+            None => format!("organizations/{org}"),
+        };
+        let policy = self
+            .authorize_in_project(principal, rpc, org, new.project, &scope_name)
+            .await?;
         if new.repository.organization != org {
             return Err(Error::invalid(
                 "bundle.repository",
@@ -547,8 +687,15 @@ impl Integrations {
 
     /// GetBundle.
     pub async fn get_bundle(&self, principal: &Principal, name: BundleName) -> Result<Bundle> {
-        self.authorize(principal, &rpcs::GET_BUNDLE, name.organization)
-            .await?;
+        let scope = self.bundle_scope(name.organization, name.id).await?;
+        self.authorize_in_project(
+            principal,
+            &rpcs::GET_BUNDLE,
+            name.organization,
+            scope,
+            &name,
+        )
+        .await?;
         self.bundle_in(self.db(), name).await
     }
 
@@ -558,9 +705,11 @@ impl Integrations {
         principal: &Principal,
         input: ListIn<()>,
     ) -> Result<Page<Bundle>> {
-        self.authorize(principal, &rpcs::LIST_BUNDLES, input.organization)
+        let visible = self
+            .visible(principal, &rpcs::LIST_BUNDLES, input.organization)
             .await?;
-        let rows = store::list_bundles(self.db(), input.organization, &input.page).await?;
+        let rows =
+            store::list_bundles(self.db(), input.organization, &visible, &input.page).await?;
         Ok(input.page.page(rows, |b| b.id.to_string()))
     }
 
@@ -572,7 +721,22 @@ impl Integrations {
     ) -> Result<Bundle> {
         let rpc = &rpcs::UPDATE_BUNDLE;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        let org = name.organization;
+        let scope = self.bundle_scope(org, name.id).await?;
+        self.authorize_in_project(principal, rpc, org, scope, &name)
+            .await?;
+        // Moving it: the caller must be allowed to change bundles where it
+        // goes too (a project there must be live).
+        if let Some(to) = input.project
+            && to != scope
+        {
+            let target = match to {
+                Some(p) => project_name(org, p),
+                None => format!("organizations/{org}"),
+            };
+            self.authorize_in_project(principal, rpc, org, to, &target)
+                .await?;
+        }
         let mut tx = self
             .begin_write(
                 name.organization,
@@ -582,6 +746,11 @@ impl Integrations {
             )
             .await?;
         let mut b = self.bundle_in(tx.conn(), name).await?;
+        if b.project != scope {
+            // Moved since it was authorized: ask again where it is now.
+            self.authorize_in_project(principal, rpc, org, b.project, &name)
+                .await?;
+        }
         check_etag(input.etag, b.version, &name)?;
         if let Some(v) = input.display_name {
             b.display_name = v;
@@ -612,7 +781,9 @@ impl Integrations {
     ) -> Result<Bundle> {
         let rpc = &rpcs::DELETE_BUNDLE;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        let scope = self.bundle_scope(name.organization, name.id).await?;
+        self.authorize_in_project(principal, rpc, name.organization, scope, &name)
+            .await?;
         let mut tx = self
             .begin_write(
                 name.organization,
@@ -662,7 +833,13 @@ impl Integrations {
     ) -> Result<Environment> {
         let rpc = &rpcs::CREATE_ENVIRONMENT;
         let org = input.organization;
-        self.authorize(principal, rpc, org).await?;
+        let scope = if input.bundle.organization == org {
+            self.bundle_scope(org, input.bundle.id).await?
+        } else {
+            None
+        };
+        self.authorize_in_project(principal, rpc, org, scope, &input.bundle)
+            .await?;
         if input.bundle.organization != org {
             return Err(Error::invalid(
                 "environment.bundle",
@@ -767,8 +944,15 @@ impl Integrations {
         principal: &Principal,
         name: EnvironmentName,
     ) -> Result<Environment> {
-        self.authorize(principal, &rpcs::GET_ENVIRONMENT, name.organization)
-            .await?;
+        let scope = self.environment_scope(name).await?;
+        self.authorize_in_project(
+            principal,
+            &rpcs::GET_ENVIRONMENT,
+            name.organization,
+            scope,
+            &name,
+        )
+        .await?;
         self.environment_in(self.db(), name).await
     }
 
@@ -778,9 +962,11 @@ impl Integrations {
         principal: &Principal,
         input: ListIn<()>,
     ) -> Result<Page<Environment>> {
-        self.authorize(principal, &rpcs::LIST_ENVIRONMENTS, input.organization)
+        let visible = self
+            .visible(principal, &rpcs::LIST_ENVIRONMENTS, input.organization)
             .await?;
-        let rows = store::list_environments(self.db(), input.organization, &input.page).await?;
+        let rows =
+            store::list_environments(self.db(), input.organization, &visible, &input.page).await?;
         Ok(input.page.page(rows, |e| e.id.to_string()))
     }
 
@@ -792,7 +978,9 @@ impl Integrations {
     ) -> Result<Environment> {
         let rpc = &rpcs::UPDATE_ENVIRONMENT;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        let scope = self.environment_scope(name).await?;
+        self.authorize_in_project(principal, rpc, name.organization, scope, &name)
+            .await?;
         let mut tx = self
             .begin_write(
                 name.organization,
@@ -829,7 +1017,9 @@ impl Integrations {
     ) -> Result<Environment> {
         let rpc = &rpcs::DELETE_ENVIRONMENT;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        let scope = self.environment_scope(name).await?;
+        self.authorize_in_project(principal, rpc, name.organization, scope, &name)
+            .await?;
         let mut tx = self
             .begin_write(
                 name.organization,
@@ -869,7 +1059,13 @@ impl Integrations {
     ) -> Result<Revision> {
         let rpc = &rpcs::CREATE_REVISION;
         let org = input.organization;
-        self.authorize(principal, rpc, org).await?;
+        let scope = if input.bundle.organization == org {
+            self.bundle_scope(org, input.bundle.id).await?
+        } else {
+            None
+        };
+        self.authorize_in_project(principal, rpc, org, scope, &input.bundle)
+            .await?;
         if input.bundle.organization != org {
             return Err(Error::invalid(
                 "revision.bundle",
@@ -927,8 +1123,15 @@ impl Integrations {
         principal: &Principal,
         name: RevisionName,
     ) -> Result<Revision> {
-        self.authorize(principal, &rpcs::GET_REVISION, name.organization)
-            .await?;
+        let scope = self.revision_scope(name).await?;
+        self.authorize_in_project(
+            principal,
+            &rpcs::GET_REVISION,
+            name.organization,
+            scope,
+            &name,
+        )
+        .await?;
         self.revision_in(self.db(), name).await
     }
 
@@ -938,12 +1141,14 @@ impl Integrations {
         principal: &Principal,
         input: ListIn<BundleName>,
     ) -> Result<Page<Revision>> {
-        self.authorize(principal, &rpcs::LIST_REVISIONS, input.organization)
+        let visible = self
+            .visible(principal, &rpcs::LIST_REVISIONS, input.organization)
             .await?;
         let rows = store::list_revisions(
             self.db(),
             input.organization,
             input.filter.map(|b| b.id),
+            &visible,
             &input.page,
         )
         .await?;
@@ -969,7 +1174,13 @@ impl Integrations {
     ) -> Result<Deployment> {
         let rpc = &rpcs::CREATE_DEPLOYMENT;
         let org = input.organization;
-        self.authorize(principal, rpc, org).await?;
+        let scope = if input.environment.organization == org {
+            self.environment_scope(input.environment).await?
+        } else {
+            None
+        };
+        self.authorize_in_project(principal, rpc, org, scope, &input.environment)
+            .await?;
         if input.environment.organization != org {
             return Err(Error::invalid(
                 "deployment.environment",
@@ -1012,7 +1223,9 @@ impl Integrations {
         let rpc = &rpcs::REDEPLOY_ENVIRONMENT;
         let env_name = input.environment;
         let org = env_name.organization;
-        self.authorize(principal, rpc, org).await?;
+        let scope = self.environment_scope(env_name).await?;
+        self.authorize_in_project(principal, rpc, org, scope, &env_name)
+            .await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
             return self
@@ -1068,7 +1281,9 @@ impl Integrations {
         let rpc = &rpcs::ROLLBACK_ENVIRONMENT;
         let env_name = input.environment;
         let org = env_name.organization;
-        self.authorize(principal, rpc, org).await?;
+        let scope = self.environment_scope(env_name).await?;
+        self.authorize_in_project(principal, rpc, org, scope, &env_name)
+            .await?;
         let mut tx = self.begin_write(org, rpc, principal, input.write).await?;
         if let Some(id) = tx.replayed_id() {
             return self
@@ -1167,8 +1382,15 @@ impl Integrations {
         principal: &Principal,
         name: DeploymentName,
     ) -> Result<Deployment> {
-        self.authorize(principal, &rpcs::GET_DEPLOYMENT, name.organization)
-            .await?;
+        let scope = self.deployment_scope(name).await?;
+        self.authorize_in_project(
+            principal,
+            &rpcs::GET_DEPLOYMENT,
+            name.organization,
+            scope,
+            &name,
+        )
+        .await?;
         self.deployment_in(self.db(), name).await
     }
 
@@ -1178,12 +1400,14 @@ impl Integrations {
         principal: &Principal,
         input: ListIn<EnvironmentName>,
     ) -> Result<Page<Deployment>> {
-        self.authorize(principal, &rpcs::LIST_DEPLOYMENTS, input.organization)
+        let visible = self
+            .visible(principal, &rpcs::LIST_DEPLOYMENTS, input.organization)
             .await?;
         let rows = store::list_deployments(
             self.db(),
             input.organization,
             input.filter.map(|e| e.id),
+            &visible,
             &input.page,
         )
         .await?;
@@ -1376,6 +1600,48 @@ fn deployment_audit(d: &Deployment) -> serde_json::Value {
         "revision": format!("organizations/{}/revisions/{}", d.organization, d.revision),
         "operation": format!("organizations/{}/operations/{}", d.organization, d.operation),
     })
+}
+
+/// Deletes every row of `org` this module holds (its part of following an
+/// organization's purge, `crate::purge`); how many rows went.
+pub(crate) async fn purge_organization(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations this module holds rows of, in id order after `after`, at
+/// most `limit` per table.
+pub(crate) async fn holders(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
+pub use store::PurgedProject;
+
+/// Deletes every bundle of `org` in `project` with its environments,
+/// variables, revisions and deployments (their operations are
+/// `crate::operations`'); what went.
+pub(crate) async fn purge_project(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+    project: Uuid,
+) -> Result<PurgedProject> {
+    store::purge_project(conn, org, project).await
+}
+
+/// The (organization, project) pairs bundles belong to, after `after`, at
+/// most `limit`.
+pub(crate) async fn projects_held(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<(Uuid, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    store::projects_held(conn, after, limit).await
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@ use chrono::Utc;
 use loopback_runtime::pagination::PageRequest;
 use loopback_runtime::secrets::Sealed;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel as _, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel as _, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait as _,
 };
 use uuid::Uuid;
 
-use super::{Bundle, Deployment, DeploymentState, Environment, Revision, Variable};
+use super::{Bundle, Deployment, DeploymentState, Environment, Revision, Variable, Visible};
 use crate::entity::{bundle, deployment, environment, environment_variable, revision};
 use crate::error::{Error, Result};
 
@@ -69,6 +69,135 @@ pub async fn update_bundle(conn: &impl ConnectionTrait, b: &Bundle) -> Result<()
     Ok(())
 }
 
+/// Which bundle rows a [`Visible`] lets through (nothing when it lets
+/// nothing through).
+pub fn visible_bundles(v: &Visible) -> Condition {
+    let mut c = Condition::any();
+    if v.organization {
+        c = c.add(bundle::Column::ProjectId.is_null());
+    }
+    if !v.projects.is_empty() {
+        c = c.add(bundle::Column::ProjectId.is_in(v.projects.iter().map(Uuid::to_string)));
+    }
+    if !v.organization && v.projects.is_empty() {
+        c = c.add(Expr::cust("1 = 0"));
+    }
+    c
+}
+
+/// The ids of `org`'s bundles a [`Visible`] lets through.
+pub fn visible_bundle_ids(org: Uuid, v: &Visible) -> SelectStatement {
+    bundle::Entity::find()
+        .select_only()
+        .column(bundle::Column::Id)
+        .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+        .filter(visible_bundles(v))
+        .into_query()
+}
+
+/// The ids of `org`'s revisions of bundles a [`Visible`] lets through.
+pub fn visible_revision_ids(org: Uuid, v: &Visible) -> SelectStatement {
+    revision::Entity::find()
+        .select_only()
+        .column(revision::Column::Id)
+        .filter(revision::Column::OrganizationId.eq(org.to_string()))
+        .filter(revision::Column::BundleId.in_subquery(visible_bundle_ids(org, v)))
+        .into_query()
+}
+
+/// The ids of `org`'s deployments of bundles a [`Visible`] lets through.
+pub fn visible_deployment_ids(org: Uuid, v: &Visible) -> SelectStatement {
+    deployment::Entity::find()
+        .select_only()
+        .column(deployment::Column::Id)
+        .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+        .filter(deployment::Column::RevisionId.in_subquery(visible_revision_ids(org, v)))
+        .into_query()
+}
+
+/// The project of one bundle of `org`: `None` when there is no such
+/// bundle, `Some(None)` for an organization-wide one.
+pub async fn bundle_project(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>> {
+    let row: Option<Option<String>> = bundle::Entity::find_by_id(id.to_string())
+        .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+        .select_only()
+        .column(bundle::Column::ProjectId)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    row.map(|p| p.as_deref().map(uuid).transpose()).transpose()
+}
+
+/// The bundle of one environment of `org`.
+pub async fn environment_bundle(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Uuid>> {
+    let row: Option<String> = environment::Entity::find_by_id(id.to_string())
+        .filter(environment::Column::OrganizationId.eq(org.to_string()))
+        .select_only()
+        .column(environment::Column::BundleId)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    row.as_deref().map(uuid).transpose()
+}
+
+/// The bundle of one revision of `org`.
+pub async fn revision_bundle(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Uuid>> {
+    let row: Option<String> = revision::Entity::find_by_id(id.to_string())
+        .filter(revision::Column::OrganizationId.eq(org.to_string()))
+        .select_only()
+        .column(revision::Column::BundleId)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    row.as_deref().map(uuid).transpose()
+}
+
+/// The bundle of one deployment of `org` (its revision's).
+pub async fn deployment_bundle(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    id: Uuid,
+) -> Result<Option<Uuid>> {
+    let row: Option<String> = deployment::Entity::find_by_id(id.to_string())
+        .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+        .select_only()
+        .column(deployment::Column::RevisionId)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    match row.as_deref().map(uuid).transpose()? {
+        Some(revision) => revision_bundle(conn, org, revision).await,
+        None => Ok(None),
+    }
+}
+
+/// The projects `org`'s bundles belong to, each once.
+pub async fn bundle_projects(conn: &impl ConnectionTrait, org: Uuid) -> Result<Vec<Uuid>> {
+    let ids: Vec<Option<String>> = bundle::Entity::find()
+        .select_only()
+        .column(bundle::Column::ProjectId)
+        .distinct()
+        .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+        .filter(bundle::Column::ProjectId.is_not_null())
+        .order_by_asc(bundle::Column::ProjectId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.iter().flatten().map(|p| uuid(p)).collect()
+}
+
 /// One bundle of `org`.
 pub async fn bundle(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<Bundle>> {
     bundle::Entity::find_by_id(id.to_string())
@@ -100,13 +229,16 @@ pub async fn bundles_of_repository(
         .await?)
 }
 
-/// A page of `org`'s bundles in creation order.
+/// A page of `org`'s bundles `visible` lets through, in creation order.
 pub async fn list_bundles(
     conn: &impl ConnectionTrait,
     org: Uuid,
+    visible: &Visible,
     page: &PageRequest,
 ) -> Result<Vec<Bundle>> {
-    let mut q = bundle::Entity::find().filter(bundle::Column::OrganizationId.eq(org.to_string()));
+    let mut q = bundle::Entity::find()
+        .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+        .filter(visible_bundles(visible));
     if let Some(after) = &page.after {
         q = q.filter(bundle::Column::Id.gt(after.as_str()));
     }
@@ -300,14 +432,17 @@ pub async fn environment(
     }
 }
 
-/// A page of `org`'s environments in creation order.
+/// A page of `org`'s environments of bundles `visible` lets through, in
+/// creation order.
 pub async fn list_environments(
     conn: &impl ConnectionTrait,
     org: Uuid,
+    visible: &Visible,
     page: &PageRequest,
 ) -> Result<Vec<Environment>> {
-    let mut q =
-        environment::Entity::find().filter(environment::Column::OrganizationId.eq(org.to_string()));
+    let mut q = environment::Entity::find()
+        .filter(environment::Column::OrganizationId.eq(org.to_string()))
+        .filter(environment::Column::BundleId.in_subquery(visible_bundle_ids(org, visible)));
     if let Some(after) = &page.after {
         q = q.filter(environment::Column::Id.gt(after.as_str()));
     }
@@ -404,15 +539,18 @@ pub async fn revision(
         .transpose()
 }
 
-/// A page of `org`'s revisions (optionally one bundle's) in creation order.
+/// A page of `org`'s revisions (optionally one bundle's) of bundles
+/// `visible` lets through, in creation order.
 pub async fn list_revisions(
     conn: &impl ConnectionTrait,
     org: Uuid,
     bundle: Option<Uuid>,
+    visible: &Visible,
     page: &PageRequest,
 ) -> Result<Vec<Revision>> {
-    let mut q =
-        revision::Entity::find().filter(revision::Column::OrganizationId.eq(org.to_string()));
+    let mut q = revision::Entity::find()
+        .filter(revision::Column::OrganizationId.eq(org.to_string()))
+        .filter(revision::Column::BundleId.in_subquery(visible_bundle_ids(org, visible)));
     if let Some(b) = bundle {
         q = q.filter(revision::Column::BundleId.eq(b.to_string()));
     }
@@ -525,16 +663,18 @@ pub async fn set_deployment_state(
     Ok(())
 }
 
-/// A page of `org`'s deployments (optionally one environment's) in
-/// creation order.
+/// A page of `org`'s deployments (optionally one environment's) of
+/// bundles `visible` lets through, in creation order.
 pub async fn list_deployments(
     conn: &impl ConnectionTrait,
     org: Uuid,
     env: Option<Uuid>,
+    visible: &Visible,
     page: &PageRequest,
 ) -> Result<Vec<Deployment>> {
-    let mut q =
-        deployment::Entity::find().filter(deployment::Column::OrganizationId.eq(org.to_string()));
+    let mut q = deployment::Entity::find()
+        .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+        .filter(deployment::Column::RevisionId.in_subquery(visible_revision_ids(org, visible)));
     if let Some(e) = env {
         q = q.filter(deployment::Column::EnvironmentId.eq(e.to_string()));
     }
@@ -547,5 +687,199 @@ pub async fn list_deployments(
         .await?
         .into_iter()
         .map(deployment_to_domain)
+        .collect()
+}
+
+/// Deletes every bundle of `org` with its environments, variables (secret
+/// values with them), revisions and deployments; how many rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    use crate::store::delete_of_organization as delete;
+    Ok(delete::<environment_variable::Entity>(
+        conn,
+        environment_variable::Column::OrganizationId,
+        org,
+    )
+    .await?
+        + delete::<deployment::Entity>(conn, deployment::Column::OrganizationId, org).await?
+        + delete::<revision::Entity>(conn, revision::Column::OrganizationId, org).await?
+        + delete::<environment::Entity>(conn, environment::Column::OrganizationId, org).await?
+        + delete::<bundle::Entity>(conn, bundle::Column::OrganizationId, org).await?)
+}
+
+/// Organizations with bundle rows, in id order after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    use crate::store::organizations_of as of;
+    let mut all = of::<bundle::Entity>(conn, bundle::Column::OrganizationId, after, limit).await?;
+    all.extend(
+        of::<environment::Entity>(conn, environment::Column::OrganizationId, after, limit).await?,
+    );
+    all.extend(
+        of::<environment_variable::Entity>(
+            conn,
+            environment_variable::Column::OrganizationId,
+            after,
+            limit,
+        )
+        .await?,
+    );
+    all.extend(of::<revision::Entity>(conn, revision::Column::OrganizationId, after, limit).await?);
+    all.extend(
+        of::<deployment::Entity>(conn, deployment::Column::OrganizationId, after, limit).await?,
+    );
+    Ok(all)
+}
+
+/// What a project's purge deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgedProject {
+    /// Bundles deleted.
+    pub bundles: Vec<Uuid>,
+    /// Environments deleted.
+    pub environments: Vec<Uuid>,
+    /// Revisions deleted (their BUILD operations are the caller's).
+    pub revisions: Vec<Uuid>,
+    /// Deployments deleted (their DEPLOY operations are the caller's).
+    pub deployments: Vec<Uuid>,
+    /// Variables deleted.
+    pub variables: u64,
+}
+
+async fn ids_where<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    id: E::Column,
+    cond: Condition,
+) -> Result<Vec<Uuid>> {
+    let ids: Vec<String> = E::find()
+        .select_only()
+        .column(id)
+        .filter(cond)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.iter().map(|i| uuid(i)).collect()
+}
+
+/// Deletes every bundle of `org` in `project`, with its environments,
+/// variables, revisions and deployments.
+pub async fn purge_project(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    project: Uuid,
+) -> Result<PurgedProject> {
+    let of_org = |c: bundle::Column| c.eq(org.to_string());
+    let bundles = ids_where::<bundle::Entity>(
+        conn,
+        bundle::Column::Id,
+        Condition::all()
+            .add(of_org(bundle::Column::OrganizationId))
+            .add(bundle::Column::ProjectId.eq(project.to_string())),
+    )
+    .await?;
+    let mut purged = PurgedProject::default();
+    for chunk in bundles.chunks(200) {
+        let chunk_ids = || chunk.iter().map(Uuid::to_string);
+        let environments = ids_where::<environment::Entity>(
+            conn,
+            environment::Column::Id,
+            Condition::all()
+                .add(environment::Column::OrganizationId.eq(org.to_string()))
+                .add(environment::Column::BundleId.is_in(chunk_ids())),
+        )
+        .await?;
+        let revisions = ids_where::<revision::Entity>(
+            conn,
+            revision::Column::Id,
+            Condition::all()
+                .add(revision::Column::OrganizationId.eq(org.to_string()))
+                .add(revision::Column::BundleId.is_in(chunk_ids())),
+        )
+        .await?;
+        let deployments = ids_where::<deployment::Entity>(
+            conn,
+            deployment::Column::Id,
+            Condition::all()
+                .add(deployment::Column::OrganizationId.eq(org.to_string()))
+                .add(
+                    deployment::Column::EnvironmentId
+                        .is_in(environments.iter().map(Uuid::to_string)),
+                ),
+        )
+        .await?;
+        for env in &environments {
+            purged.variables += environment_variable::Entity::delete_many()
+                .filter(environment_variable::Column::EnvironmentId.eq(env.to_string()))
+                .exec(conn)
+                .await?
+                .rows_affected;
+        }
+        deployment::Entity::delete_many()
+            .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+            .filter(
+                deployment::Column::EnvironmentId.is_in(environments.iter().map(Uuid::to_string)),
+            )
+            .exec(conn)
+            .await?;
+        environment::Entity::delete_many()
+            .filter(environment::Column::OrganizationId.eq(org.to_string()))
+            .filter(environment::Column::BundleId.is_in(chunk_ids()))
+            .exec(conn)
+            .await?;
+        revision::Entity::delete_many()
+            .filter(revision::Column::OrganizationId.eq(org.to_string()))
+            .filter(revision::Column::BundleId.is_in(chunk_ids()))
+            .exec(conn)
+            .await?;
+        bundle::Entity::delete_many()
+            .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+            .filter(bundle::Column::Id.is_in(chunk_ids()))
+            .exec(conn)
+            .await?;
+        purged.environments.extend(environments);
+        purged.revisions.extend(revisions);
+        purged.deployments.extend(deployments);
+    }
+    purged.bundles = bundles;
+    Ok(purged)
+}
+
+/// The (organization, project) pairs bundles belong to, each once, after
+/// `after` in that order, at most `limit`.
+pub async fn projects_held(
+    conn: &impl ConnectionTrait,
+    after: Option<(Uuid, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    let mut q = bundle::Entity::find()
+        .select_only()
+        .column(bundle::Column::OrganizationId)
+        .column(bundle::Column::ProjectId)
+        .distinct()
+        .filter(bundle::Column::ProjectId.is_not_null());
+    if let Some((org, project)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(bundle::Column::OrganizationId.gt(org.to_string()))
+                .add(
+                    Condition::all()
+                        .add(bundle::Column::OrganizationId.eq(org.to_string()))
+                        .add(bundle::Column::ProjectId.gt(project.to_string())),
+                ),
+        );
+    }
+    let rows: Vec<(String, Option<String>)> = q
+        .order_by_asc(bundle::Column::OrganizationId)
+        .order_by_asc(bundle::Column::ProjectId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.iter()
+        .filter_map(|(o, p)| p.as_ref().map(|p| (o, p)))
+        .map(|(o, p)| Ok((uuid(o)?, uuid(p)?)))
         .collect()
 }

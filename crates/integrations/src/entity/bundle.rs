@@ -11,7 +11,7 @@ pub struct Model {
     pub id: String,
     /// Organization.
     pub organization_id: String,
-    /// The project it belongs to (project scoping arrives later).
+    /// The project it belongs to (the bundle follows it: `crate::purge`).
     pub project_id: Option<String>,
     /// Human name.
     pub display_name: String,

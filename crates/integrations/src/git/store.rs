@@ -390,3 +390,36 @@ pub async fn delete_repository(conn: &impl ConnectionTrait, org: Uuid, id: Uuid)
         .await?;
     Ok(())
 }
+
+/// Deletes every pending authorization, connection (with its sealed
+/// tokens) and linked repository of `org`; how many rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    use crate::store::delete_of_organization as delete;
+    Ok(
+        delete::<repository::Entity>(conn, repository::Column::OrganizationId, org).await?
+            + delete::<git_connection::Entity>(conn, git_connection::Column::OrganizationId, org)
+                .await?
+            + delete::<git_oauth_state::Entity>(conn, git_oauth_state::Column::OrganizationId, org)
+                .await?,
+    )
+}
+
+/// Organizations with Git rows, in id order after `after`, at most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    use crate::store::organizations_of as of;
+    let mut all =
+        of::<git_oauth_state::Entity>(conn, git_oauth_state::Column::OrganizationId, after, limit)
+            .await?;
+    all.extend(
+        of::<git_connection::Entity>(conn, git_connection::Column::OrganizationId, after, limit)
+            .await?,
+    );
+    all.extend(
+        of::<repository::Entity>(conn, repository::Column::OrganizationId, after, limit).await?,
+    );
+    Ok(all)
+}

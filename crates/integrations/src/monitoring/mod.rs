@@ -388,3 +388,22 @@ fn audit_details(s: &Source) -> serde_json::Value {
         "enabled": s.enabled,
     })
 }
+
+/// Deletes every row of `org` this module holds (its part of following an
+/// organization's purge, `crate::purge`); how many rows went.
+pub(crate) async fn purge_organization(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations this module holds rows of, in id order after `after`, at
+/// most `limit` per table.
+pub(crate) async fn holders(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}

@@ -95,3 +95,29 @@ pub async fn delete(conn: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<
         .await?;
     Ok(())
 }
+
+/// Deletes every monitoring source of `org`; how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    crate::store::delete_of_organization::<monitoring_source::Entity>(
+        conn,
+        monitoring_source::Column::OrganizationId,
+        org,
+    )
+    .await
+}
+
+/// Organizations with monitoring sources, in id order after `after`, at
+/// most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    crate::store::organizations_of::<monitoring_source::Entity>(
+        conn,
+        monitoring_source::Column::OrganizationId,
+        after,
+        limit,
+    )
+    .await
+}

@@ -420,3 +420,63 @@ pub async fn list_deliveries(
         .collect::<Result<Vec<_>>>()?;
     with_attempts(conn, rows).await
 }
+
+/// Deletes every channel (with its sealed secret), notification, delivery
+/// and attempt of `org`; how many rows went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    use crate::store::delete_of_organization as delete;
+    Ok(
+        delete::<delivery_attempt::Entity>(conn, delivery_attempt::Column::OrganizationId, org)
+            .await?
+            + delete::<delivery::Entity>(conn, delivery::Column::OrganizationId, org).await?
+            + delete::<notification_event::Entity>(
+                conn,
+                notification_event::Column::OrganizationId,
+                org,
+            )
+            .await?
+            + delete::<notification_channel::Entity>(
+                conn,
+                notification_channel::Column::OrganizationId,
+                org,
+            )
+            .await?,
+    )
+}
+
+/// Organizations with notification rows, in id order after `after`, at
+/// most `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    use crate::store::organizations_of as of;
+    let mut all = of::<notification_channel::Entity>(
+        conn,
+        notification_channel::Column::OrganizationId,
+        after,
+        limit,
+    )
+    .await?;
+    all.extend(
+        of::<notification_event::Entity>(
+            conn,
+            notification_event::Column::OrganizationId,
+            after,
+            limit,
+        )
+        .await?,
+    );
+    all.extend(of::<delivery::Entity>(conn, delivery::Column::OrganizationId, after, limit).await?);
+    all.extend(
+        of::<delivery_attempt::Entity>(
+            conn,
+            delivery_attempt::Column::OrganizationId,
+            after,
+            limit,
+        )
+        .await?,
+    );
+    Ok(all)
+}

@@ -18,6 +18,7 @@ use loopback_runtime::tx::WriteOptions;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::bundles::{DeploymentName, RevisionName, Visible};
 use crate::error::{Error, LEASE_LOST, OPERATION_DONE, Result};
 use crate::{Integrations, rpcs};
 
@@ -330,13 +331,52 @@ impl Integrations {
         Ok(op.id)
     }
 
+    /// The project of the bundle an operation works for (`None`:
+    /// organization-wide, or no such operation, which the organization
+    /// then answers NOT_FOUND for): operations are authorized there.
+    pub(crate) async fn operation_scope(&self, name: OperationName) -> Result<Option<Uuid>> {
+        let org = name.organization;
+        let Some(op) = store::operation(self.db(), org, name.id).await? else {
+            return Ok(None);
+        };
+        match op.kind {
+            OpKind::Build => {
+                self.revision_scope(RevisionName {
+                    organization: org,
+                    id: op.target,
+                })
+                .await
+            }
+            OpKind::Deploy => {
+                self.deployment_scope(DeploymentName {
+                    organization: org,
+                    id: op.target,
+                })
+                .await
+            }
+        }
+    }
+
+    /// Authorizes `rpc` on an operation where its bundle lives.
+    async fn authorize_operation(
+        &self,
+        principal: &Principal,
+        rpc: &loopback_runtime::authz::Rpc,
+        name: OperationName,
+    ) -> Result<()> {
+        let scope = self.operation_scope(name).await?;
+        self.authorize_in_project(principal, rpc, name.organization, scope, &name)
+            .await?;
+        Ok(())
+    }
+
     /// GetOperation.
     pub async fn get_operation(
         &self,
         principal: &Principal,
         name: OperationName,
     ) -> Result<Operation> {
-        self.authorize(principal, &rpcs::GET_OPERATION, name.organization)
+        self.authorize_operation(principal, &rpcs::GET_OPERATION, name)
             .await?;
         self.operation_in(self.db(), name).await
     }
@@ -347,9 +387,10 @@ impl Integrations {
         principal: &Principal,
         input: ListOperations,
     ) -> Result<Page<Operation>> {
-        self.authorize(principal, &rpcs::LIST_OPERATIONS, input.organization)
+        let visible: Visible = self
+            .visible(principal, &rpcs::LIST_OPERATIONS, input.organization)
             .await?;
-        let rows = store::list(self.db(), input.organization, &input.page).await?;
+        let rows = store::list(self.db(), input.organization, &visible, &input.page).await?;
         Ok(input.page.page(rows, |o| o.id.to_string()))
     }
 
@@ -359,7 +400,7 @@ impl Integrations {
         principal: &Principal,
         input: WaitOperation,
     ) -> Result<Operation> {
-        self.authorize(principal, &rpcs::WAIT_OPERATION, input.name.organization)
+        self.authorize_operation(principal, &rpcs::WAIT_OPERATION, input.name)
             .await?;
         let deadline = tokio::time::Instant::now() + input.timeout;
         let mut committed = self.committed();
@@ -386,7 +427,7 @@ impl Integrations {
     ) -> Result<Operation> {
         let rpc = &rpcs::CANCEL_OPERATION;
         let name = input.name;
-        self.authorize(principal, rpc, name.organization).await?;
+        self.authorize_operation(principal, rpc, name).await?;
         let mut tx = self
             .begin_write(name.organization, rpc, principal, WriteOptions::plain())
             .await?;
@@ -631,5 +672,73 @@ impl Integrations {
         store::operation(conn, name.organization, name.id)
             .await?
             .ok_or_else(|| Error::not_found(name.to_string()))
+    }
+}
+
+/// Deletes every row of `org` this module holds (its part of following an
+/// organization's purge, `crate::purge`); how many rows went.
+pub(crate) async fn purge_organization(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+) -> Result<u64> {
+    store::purge_organization(conn, org).await
+}
+
+/// Organizations this module holds rows of, in id order after `after`, at
+/// most `limit` per table.
+pub(crate) async fn holders(
+    conn: &impl loopback_runtime::db::Conn,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    store::holders(conn, after, limit).await
+}
+
+/// Deletes `org`'s operations working on `targets` (revisions and
+/// deployments a project's purge deleted); how many went.
+pub(crate) async fn delete_for_targets(
+    conn: &impl loopback_runtime::db::Conn,
+    org: Uuid,
+    targets: &[Uuid],
+) -> Result<u64> {
+    store::delete_for_targets(conn, org, targets).await
+}
+
+impl Integrations {
+    /// Ends the unfinished operations of `org`'s bundles in `project`,
+    /// which was deleted, as `service:integrations`: a queued one (and its
+    /// deployment) is CANCELLED at once, a running one is flagged and its
+    /// worker hears it at its next report. Restoring the project does not
+    /// restart them (redeploy to). Idempotent; returns how many it ended
+    /// or flagged.
+    pub async fn cancel_project_operations(&self, org: Uuid, project: Uuid) -> Result<u64> {
+        let visible = Visible {
+            organization: false,
+            projects: vec![project],
+        };
+        let pending = store::unfinished(self.db(), org, &visible).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_own_write(org, &rpcs::CANCEL_OPERATION).await?;
+        let mut n = 0;
+        for op in store::unfinished(tx.conn(), org, &visible).await? {
+            if op.state == OpState::Queued && store::cancel_queued(tx.conn(), op.id).await? {
+                if op.kind == OpKind::Deploy {
+                    self.finish_deployment(tx.conn(), org, op.target, &Outcome::Cancelled)
+                        .await?;
+                }
+            } else {
+                store::request_cancel(tx.conn(), op.id).await?;
+            }
+            tx.audit_with_reason(
+                op.name().to_string(),
+                "its project was deleted",
+                json!({ "kind": op.kind.as_str(), "target": op.target_name() }),
+            );
+            n += 1;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 }

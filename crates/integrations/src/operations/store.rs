@@ -7,11 +7,13 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait as _,
 };
 use uuid::Uuid;
 
 use super::{OpKind, OpState, Operation};
-use crate::entity::operation;
+use crate::bundles::Visible;
+use crate::entity::{bundle, deployment, operation, revision};
 use crate::error::{Error, Result};
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
@@ -83,14 +85,62 @@ pub async fn operation(
         .transpose()
 }
 
-/// A page of `org`'s operations, newest first.
+/// Which operations of `org` work for bundles `v` lets through: builds of
+/// their revisions and deploys of their deployments.
+fn visible_operations(org: Uuid, v: &Visible) -> Condition {
+    let mut bundles = Condition::any();
+    if v.organization {
+        bundles = bundles.add(bundle::Column::ProjectId.is_null());
+    }
+    if !v.projects.is_empty() {
+        bundles =
+            bundles.add(bundle::Column::ProjectId.is_in(v.projects.iter().map(Uuid::to_string)));
+    }
+    if !v.organization && v.projects.is_empty() {
+        return Condition::all().add(Expr::cust("1 = 0"));
+    }
+    let bundle_ids = bundle::Entity::find()
+        .select_only()
+        .column(bundle::Column::Id)
+        .filter(bundle::Column::OrganizationId.eq(org.to_string()))
+        .filter(bundles)
+        .into_query();
+    let revision_ids = revision::Entity::find()
+        .select_only()
+        .column(revision::Column::Id)
+        .filter(revision::Column::OrganizationId.eq(org.to_string()))
+        .filter(revision::Column::BundleId.in_subquery(bundle_ids))
+        .into_query();
+    let deployment_ids = deployment::Entity::find()
+        .select_only()
+        .column(deployment::Column::Id)
+        .filter(deployment::Column::OrganizationId.eq(org.to_string()))
+        .filter(deployment::Column::RevisionId.in_subquery(revision_ids.clone()))
+        .into_query();
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(operation::Column::Kind.eq(OpKind::Build.as_str()))
+                .add(operation::Column::TargetId.in_subquery(revision_ids)),
+        )
+        .add(
+            Condition::all()
+                .add(operation::Column::Kind.eq(OpKind::Deploy.as_str()))
+                .add(operation::Column::TargetId.in_subquery(deployment_ids)),
+        )
+}
+
+/// A page of `org`'s operations for bundles `visible` lets through,
+/// newest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
     org: Uuid,
+    visible: &Visible,
     page: &PageRequest,
 ) -> Result<Vec<Operation>> {
-    let mut q =
-        operation::Entity::find().filter(operation::Column::OrganizationId.eq(org.to_string()));
+    let mut q = operation::Entity::find()
+        .filter(operation::Column::OrganizationId.eq(org.to_string()))
+        .filter(visible_operations(org, visible));
     if let Some(after) = &page.after {
         q = q.filter(operation::Column::Id.lt(after.as_str()));
     }
@@ -293,4 +343,70 @@ pub async fn requeue(conn: &impl ConnectionTrait, id: Uuid, lease: Uuid) -> Resu
         .exec(conn)
         .await?;
     Ok(done.rows_affected == 1)
+}
+
+/// Deletes every operation of `org`; how many went.
+pub async fn purge_organization(conn: &impl ConnectionTrait, org: Uuid) -> Result<u64> {
+    crate::store::delete_of_organization::<operation::Entity>(
+        conn,
+        operation::Column::OrganizationId,
+        org,
+    )
+    .await
+}
+
+/// Organizations with operations, in id order after `after`, at most
+/// `limit`.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    crate::store::organizations_of::<operation::Entity>(
+        conn,
+        operation::Column::OrganizationId,
+        after,
+        limit,
+    )
+    .await
+}
+
+/// Deletes `org`'s operations working on `targets` (revisions and
+/// deployments being purged); how many went.
+pub async fn delete_for_targets(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    targets: &[Uuid],
+) -> Result<u64> {
+    let mut n = 0;
+    for chunk in targets.chunks(500) {
+        n += operation::Entity::delete_many()
+            .filter(operation::Column::OrganizationId.eq(org.to_string()))
+            .filter(operation::Column::TargetId.is_in(chunk.iter().map(Uuid::to_string)))
+            .exec(conn)
+            .await?
+            .rows_affected;
+    }
+    Ok(n)
+}
+
+/// `org`'s unfinished operations (queued or running, no cancel asked for
+/// yet) of bundles `visible` lets through.
+pub async fn unfinished(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    visible: &Visible,
+) -> Result<Vec<Operation>> {
+    operation::Entity::find()
+        .filter(operation::Column::OrganizationId.eq(org.to_string()))
+        .filter(visible_operations(org, visible))
+        .filter(
+            operation::Column::State.is_in([OpState::Queued.as_str(), OpState::Running.as_str()]),
+        )
+        .filter(operation::Column::CancelRequested.eq(false))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
 }
