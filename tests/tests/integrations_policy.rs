@@ -1478,9 +1478,24 @@ async fn writes_are_idempotent_validated_and_etag_checked(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["bundle.project"]);
+    // ...and one that exists (a bundle in a project is authorized there).
+    let project = server
+        .projects(&owner)
+        .create_project(pb::CreateProjectRequest {
+            parent: org.name.clone(),
+            project: Some(pb::Project {
+                display_name: "p".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
     let mut request = setup::bundle(&org.name, &repo.name, "p", "");
-    request.bundle.as_mut().unwrap().project =
-        format!("{}/projects/{}", org.name, uuid::Uuid::now_v7());
+    request.bundle.as_mut().unwrap().project = project.name.clone();
     let with_project = server
         .bundles(&owner)
         .create_bundle(request)

@@ -871,7 +871,9 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
         .await;
     let x = create_project(&server, &owner, &org, "x").await.name;
     let y = create_project(&server, &owner, &org, "y").await.name;
-    // "people" manages members and reads projects, nothing more.
+    // "people" manages members and reads projects (with the bundles in
+    // them, which are project-scoped: a viewer of a project reads them),
+    // nothing more.
     server
         .roles(&owner)
         .create_role(pb::CreateRoleRequest {
@@ -884,6 +886,16 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
                     "orgcore.members.update",
                     "orgcore.members.remove",
                     "orgcore.projects.get",
+                    "integrations.bundles.get",
+                    "integrations.bundles.list",
+                    "integrations.deployments.get",
+                    "integrations.deployments.list",
+                    "integrations.environments.get",
+                    "integrations.environments.list",
+                    "integrations.operations.get",
+                    "integrations.operations.list",
+                    "integrations.revisions.get",
+                    "integrations.revisions.list",
                 ]
                 .map(String::from)
                 .to_vec(),
@@ -915,7 +927,7 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     )
     .await
     .unwrap();
-    // ...but not a role that changes projects.
+    // ...but not a role that changes projects (or builds in them).
     let err = update_member(
         &server,
         &people,
@@ -927,7 +939,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err).as_deref(), Some("PERMISSION_ESCALATION"));
-    assert_eq!(metadata(&err)["permission"], "orgcore.projects.update");
+    // A member of a project builds in it: the first permission they lack.
+    assert_eq!(metadata(&err)["permission"], "integrations.bundles.create");
     assert!(err.message().contains(&x), "{}", err.message());
     // Their own role on X counts in X (organization ∪ project), not in Y.
     update_member(
