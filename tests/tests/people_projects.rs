@@ -871,7 +871,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
         .await;
     let x = create_project(&server, &owner, &org, "x").await.name;
     let y = create_project(&server, &owner, &org, "y").await.name;
-    // "people" manages members and reads projects, nothing more.
+    // "people" manages members and reads projects (and, as viewers of a
+    // project may, its DNS zones and records), nothing more.
     server
         .roles(&owner)
         .create_role(pb::CreateRoleRequest {
@@ -884,6 +885,10 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
                     "orgcore.members.update",
                     "orgcore.members.remove",
                     "orgcore.projects.get",
+                    "dns.zones.get",
+                    "dns.zones.list",
+                    "dns.records.get",
+                    "dns.records.list",
                 ]
                 .map(String::from)
                 .to_vec(),
@@ -905,7 +910,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     )
     .await;
 
-    // They may grant in X what they hold there (projects.get)...
+    // They may grant in X what they hold there (viewer: projects.get and
+    // the DNS reads)...
     update_member(
         &server,
         &people,
@@ -915,7 +921,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     )
     .await
     .unwrap();
-    // ...but not a role that changes projects.
+    // ...but not a role that changes things there (member: DNS records
+    // and the project; the first they lack is named).
     let err = update_member(
         &server,
         &people,
@@ -927,7 +934,7 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err).as_deref(), Some("PERMISSION_ESCALATION"));
-    assert_eq!(metadata(&err)["permission"], "orgcore.projects.update");
+    assert_eq!(metadata(&err)["permission"], "dns.records.create");
     assert!(err.message().contains(&x), "{}", err.message());
     // Their own role on X counts in X (organization ∪ project), not in Y.
     update_member(
