@@ -871,8 +871,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
         .await;
     let x = create_project(&server, &owner, &org, "x").await.name;
     let y = create_project(&server, &owner, &org, "y").await.name;
-    // "people" manages members and reads projects (with the bundles in
-    // them, which are project-scoped: a viewer of a project reads them),
+    // "people" manages members and reads projects (with what project viewers
+    // read in them: DNS zones and records, bundles and all under them),
     // nothing more.
     server
         .roles(&owner)
@@ -886,6 +886,10 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
                     "orgcore.members.update",
                     "orgcore.members.remove",
                     "orgcore.projects.get",
+                    "dns.zones.get",
+                    "dns.zones.list",
+                    "dns.records.get",
+                    "dns.records.list",
                     "integrations.bundles.get",
                     "integrations.bundles.list",
                     "integrations.deployments.get",
@@ -917,7 +921,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     )
     .await;
 
-    // They may grant in X what they hold there (projects.get)...
+    // They may grant in X what they hold there (viewer: projects.get and
+    // the DNS reads)...
     update_member(
         &server,
         &people,
@@ -927,7 +932,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     )
     .await
     .unwrap();
-    // ...but not a role that changes projects (or builds in them).
+    // ...but not a role that changes things there (member: DNS records,
+    // bundles and the project; the first they lack is named).
     let err = update_member(
         &server,
         &people,
@@ -939,8 +945,7 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err).as_deref(), Some("PERMISSION_ESCALATION"));
-    // A member of a project builds in it: the first permission they lack.
-    assert_eq!(metadata(&err)["permission"], "integrations.bundles.create");
+    assert_eq!(metadata(&err)["permission"], "dns.records.create");
     assert!(err.message().contains(&x), "{}", err.message());
     // Their own role on X counts in X (organization ∪ project), not in Y.
     update_member(
