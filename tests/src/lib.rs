@@ -8,6 +8,8 @@
 //! - [`backend_tests!`]: writes a test once and runs it on both backends.
 //! - [`responder`]: a tiny authoritative DNS server on 127.0.0.1 for the
 //!   domain verification tests.
+//! - [`schema`]: a service's database read generically (tables, rows
+//!   mentioning an id), for purge tests.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -15,6 +17,7 @@ pub mod fakes;
 pub mod pg;
 pub mod requests;
 pub mod responder;
+pub mod schema;
 pub mod setup;
 
 use std::path::PathBuf;

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use loopback_proto::dns::v1 as pb;
 use loopback_proto::orgcore::v1 as ocpb;
 use loopback_tests::requests::dns::{a, create_change, create_record, create_zone, delegate};
+use loopback_tests::schema::{count, rows_mentioning};
 use loopback_tests::{Backend, TestServer, backend_tests, bad_fields, metadata, reason};
-use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::Database;
 use tonic::{Code, Status};
 
 /// Seconds of retention, and org-core's purge job every second.
@@ -223,58 +224,6 @@ async fn delete_record(server: &TestServer, token: &str, name: &str) -> Result<(
         })
         .await
         .map(|_| ())
-}
-
-async fn query(db: &DatabaseConnection, sql: String) -> Vec<sea_orm::QueryResult> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-}
-
-async fn count(db: &DatabaseConnection, sql: String) -> i64 {
-    query(db, sql).await[0].try_get("", "n").unwrap()
-}
-
-/// Per table of dns's database, how many rows mention `needle` in any
-/// column.
-async fn rows_mentioning(db: &DatabaseConnection, needle: &str) -> Vec<(String, i64)> {
-    let (tables_sql, columns_sql): (&str, fn(&str) -> String) = match db.get_database_backend() {
-        DbBackend::Sqlite => (
-            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            |t| format!("SELECT name AS c FROM pragma_table_info('{t}')"),
-        ),
-        _ => (
-            "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            |t| {
-                format!(
-                    "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{t}'"
-                )
-            },
-        ),
-    };
-    let mut out = Vec::new();
-    for row in query(db, tables_sql.to_string()).await {
-        let table: String = row.try_get("", "t").unwrap();
-        let columns: Vec<String> = query(db, columns_sql(&table))
-            .await
-            .iter()
-            .map(|c| c.try_get::<String>("", "c").unwrap())
-            .collect();
-        let any = columns
-            .iter()
-            .map(|c| format!("CAST(\"{c}\" AS TEXT) LIKE '%{needle}%'"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let n = count(
-            db,
-            format!("SELECT COUNT(*) AS n FROM \"{table}\" WHERE {any}"),
-        )
-        .await;
-        if n > 0 {
-            out.push((table, n));
-        }
-    }
-    out
 }
 
 fn id_of(name: &str) -> &str {
@@ -1361,11 +1310,7 @@ async fn a_purged_organization_leaves_no_dns_data(backend: Backend) {
 
     let db = Database::connect(&server.dns_database_url()).await.unwrap();
     let org_id = id_of(&org);
-    let held: Vec<String> = rows_mentioning(&db, org_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let held: Vec<String> = rows_mentioning(&db, org_id).await.into_keys().collect();
     for table in [
         "zones",
         "records",

@@ -15,15 +15,15 @@
 //! - integrations down during an organization's purge (and the feed no
 //!   longer saying so when it is back) reconciles at start.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use loopback_proto::integrations::v1 as ipb;
 use loopback_proto::orgcore::v1 as pb;
 use loopback_tests::fakes::WebhookReceiver;
+use loopback_tests::schema::{assert_covers_every_table, count, rows_mentioning};
 use loopback_tests::setup::{self, dev_server, sha};
 use loopback_tests::{Backend, TestServer, backend_tests, connect_as, pg};
-use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::Database;
 use tonic::{Code, Status};
 
 const EVENTUALLY: Duration = Duration::from_secs(30);
@@ -51,87 +51,6 @@ fn id_of(name: &str) -> String {
 fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, what: &str) {
     let err = result.expect_err(what);
     assert_eq!(err.code(), code, "{what}: {err:?}");
-}
-
-// ---- the database, read generically (as tests/tests/org_purge.rs) ----
-
-async fn query(db: &DatabaseConnection, sql: String) -> Vec<sea_orm::QueryResult> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-}
-
-/// Every table of the database's schema with its columns.
-async fn tables(db: &DatabaseConnection) -> BTreeMap<String, Vec<String>> {
-    let (tables_sql, columns_sql): (&str, fn(&str) -> String) = match db.get_database_backend() {
-        DbBackend::Sqlite => (
-            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            |t| format!("SELECT name AS c FROM pragma_table_info('{t}')"),
-        ),
-        _ => (
-            "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            |t| {
-                format!(
-                    "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{t}'"
-                )
-            },
-        ),
-    };
-    let mut out = BTreeMap::new();
-    for row in query(db, tables_sql.to_string()).await {
-        let table: String = row.try_get("", "t").unwrap();
-        let mut columns = Vec::new();
-        for c in query(db, columns_sql(&table)).await {
-            columns.push(c.try_get::<String>("", "c").unwrap());
-        }
-        out.insert(table, columns);
-    }
-    out
-}
-
-/// Per table, how many rows mention `needle` in any column.
-async fn rows_mentioning(db: &DatabaseConnection, needle: &str) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    for (table, columns) in tables(db).await {
-        let any = columns
-            .iter()
-            .map(|c| format!("CAST(\"{c}\" AS TEXT) LIKE '%{needle}%'"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let rows = query(
-            db,
-            format!("SELECT COUNT(*) AS n FROM \"{table}\" WHERE {any}"),
-        )
-        .await;
-        let n: i64 = rows[0].try_get("", "n").unwrap();
-        if n > 0 {
-            out.insert(table, n);
-        }
-    }
-    out
-}
-
-/// Every table with an `organization_id` or `scope_id` column (bar
-/// `allowed_empty`) holds data of `org`: the test's data covers every
-/// place the purge must clean.
-async fn assert_covers_every_table(db: &DatabaseConnection, org: &str, allowed_empty: &[&str]) {
-    let mentioned = rows_mentioning(db, org).await;
-    for (table, columns) in tables(db).await {
-        let holds_orgs = columns
-            .iter()
-            .any(|c| c == "organization_id" || c == "scope_id");
-        if !holds_orgs || allowed_empty.contains(&table.as_str()) {
-            continue;
-        }
-        assert!(
-            mentioned.contains_key(&table),
-            "{table} holds organization data but none of this test's organization: extend the test's data (and make sure the purge removes it)"
-        );
-    }
-}
-
-async fn count(db: &DatabaseConnection, sql: String) -> i64 {
-    query(db, sql).await[0].try_get("", "n").unwrap()
 }
 
 // ---- requests ----
@@ -1037,7 +956,7 @@ async fn purges_delete_a_projects_bundles_and_everything_of_an_organization(back
         .await
         .expect("another organization's bundle stays");
     // Deployment-wide configuration stays.
-    assert!(count(&db, "SELECT COUNT(*) AS n FROM git_providers".into()).await >= 1);
+    assert!(count(&db, "SELECT COUNT(*) AS n FROM git_providers").await >= 1);
     // Both purges reached the organization's audit log.
     let audit = server.audit(&server.operator_token());
     eventually("integrations' purge records", || {

@@ -22,7 +22,6 @@
 //! column to hold the organization's data, so a table added later without
 //! a purge path (or without data here) fails this test.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -37,8 +36,9 @@ use loopback_proto::r#type::v1 as tpb;
 use loopback_runtime::auth::{Principal, PrincipalKind};
 use loopback_runtime::service::{AuthorityLink, DevKeys, Host, plug};
 use loopback_tests::requests::{card, legal_profile, sepa, spending_limit, update_profile};
+use loopback_tests::schema::{assert_covers_every_table, count, query, rows_mentioning};
 use loopback_tests::{Authed, Backend, TestServer, backend_tests, connect_as, pg};
-use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{Database, DatabaseConnection};
 use tokio::sync::broadcast;
 use tonic::Code;
 
@@ -75,92 +75,6 @@ fn id_of(name: &str) -> String {
 
 // ---- the database, read generically ----
 
-async fn query(db: &DatabaseConnection, sql: String) -> Vec<sea_orm::QueryResult> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-}
-
-/// Every table of the database's schema with its columns.
-async fn tables(db: &DatabaseConnection) -> BTreeMap<String, Vec<String>> {
-    let (tables_sql, columns_sql): (&str, fn(&str) -> String) = match db.get_database_backend() {
-        DbBackend::Sqlite => (
-            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            |t| format!("SELECT name AS c FROM pragma_table_info('{t}')"),
-        ),
-        _ => (
-            "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            |t| {
-                format!(
-                    "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{t}'"
-                )
-            },
-        ),
-    };
-    let mut out = BTreeMap::new();
-    for row in query(db, tables_sql.to_string()).await {
-        let table: String = row.try_get("", "t").unwrap();
-        let mut columns = Vec::new();
-        for c in query(db, columns_sql(&table)).await {
-            columns.push(c.try_get::<String>("", "c").unwrap());
-        }
-        out.insert(table, columns);
-    }
-    out
-}
-
-/// Per table, how many rows mention `needle` in any column.
-async fn rows_mentioning(db: &DatabaseConnection, needle: &str) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    for (table, columns) in tables(db).await {
-        let any = columns
-            .iter()
-            .map(|c| format!("CAST(\"{c}\" AS TEXT) LIKE '%{needle}%'"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let rows = query(
-            db,
-            format!("SELECT COUNT(*) AS n FROM \"{table}\" WHERE {any}"),
-        )
-        .await;
-        let n: i64 = rows[0].try_get("", "n").unwrap();
-        if n > 0 {
-            out.insert(table, n);
-        }
-    }
-    out
-}
-
-/// Tables with an `organization_id` or `scope_id` column: where data of an
-/// organization lives.
-async fn organization_tables(db: &DatabaseConnection) -> Vec<String> {
-    tables(db)
-        .await
-        .into_iter()
-        .filter(|(_, columns)| {
-            columns
-                .iter()
-                .any(|c| c == "organization_id" || c == "scope_id")
-        })
-        .map(|(t, _)| t)
-        .collect()
-}
-
-/// Every organization table (bar `allowed_empty`) holds data of `org`: the
-/// test's data covers every place a purge must clean.
-async fn assert_covers_every_table(db: &DatabaseConnection, org: &str, allowed_empty: &[&str]) {
-    let mentioned = rows_mentioning(db, org).await;
-    for table in organization_tables(db).await {
-        if allowed_empty.contains(&table.as_str()) {
-            continue;
-        }
-        assert!(
-            mentioned.contains_key(&table),
-            "{table} holds organization data but none of this test's organization: extend the test's data (and make sure the purge removes it)"
-        );
-    }
-}
-
 async fn kinds_on_feed(db: &DatabaseConnection, org: &str) -> Vec<(String, Option<String>)> {
     query(
         db,
@@ -175,12 +89,6 @@ async fn kinds_on_feed(db: &DatabaseConnection, org: &str) -> Vec<(String, Optio
         )
     })
     .collect()
-}
-
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    query(db, sql.to_string()).await[0]
-        .try_get("", "n")
-        .unwrap()
 }
 
 // ---- requests ----
