@@ -497,6 +497,61 @@ impl TestServer {
         (token, member)
     }
 
+    /// Creates a project named `display_name` in `org` as `token`.
+    pub async fn create_project(&self, token: &str, org: &str, display_name: &str) -> pb::Project {
+        self.projects(token)
+            .create_project(pb::CreateProjectRequest {
+                parent: org.into(),
+                project: Some(pb::Project {
+                    display_name: display_name.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .project
+            .unwrap()
+    }
+
+    /// Invites `email` with `role` on `project` only and accepts: a
+    /// project-only member. Returns their token.
+    pub async fn add_project_member(
+        &self,
+        admin_token: &str,
+        org: &str,
+        email: &str,
+        project: &str,
+        role: &str,
+    ) -> String {
+        let invite = self
+            .invites(admin_token)
+            .create_invite(pb::CreateInviteRequest {
+                parent: org.into(),
+                invite: Some(pb::Invite {
+                    email: email.into(),
+                    project_roles: vec![pb::ProjectRoles {
+                        project: project.into(),
+                        roles: vec![role.into()],
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let token = self.account_token(email);
+        self.invites(&token)
+            .accept_invite(pb::AcceptInviteRequest {
+                invite_token: invite.invite_token,
+            })
+            .await
+            .unwrap();
+        token
+    }
+
     /// Sets capability limits and flags as operator.
     pub async fn set_capabilities(
         &self,

@@ -53,63 +53,6 @@ fn denied<T: std::fmt::Debug>(result: Result<T, Status>, permission: &str, what:
     assert_eq!(metadata(&err)["permission"], permission, "{what}");
 }
 
-async fn create_project(server: &TestServer, token: &str, org: &str, name: &str) -> String {
-    server
-        .projects(token)
-        .create_project(ocpb::CreateProjectRequest {
-            parent: org.into(),
-            project: Some(ocpb::Project {
-                display_name: name.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .project
-        .unwrap()
-        .name
-}
-
-/// Invites `email` with `role` on `project` only and accepts: a
-/// project-only member. Returns their token.
-async fn add_project_member(
-    server: &TestServer,
-    admin: &str,
-    org: &str,
-    email: &str,
-    project: &str,
-    role: &str,
-) -> String {
-    let created = server
-        .invites(admin)
-        .create_invite(ocpb::CreateInviteRequest {
-            parent: org.into(),
-            invite: Some(ocpb::Invite {
-                email: email.into(),
-                project_roles: vec![ocpb::ProjectRoles {
-                    project: project.into(),
-                    roles: vec![role.into()],
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let token = server.account_token(email);
-    server
-        .invites(&token)
-        .accept_invite(ocpb::AcceptInviteRequest {
-            invite_token: created.invite_token,
-        })
-        .await
-        .unwrap();
-    token
-}
-
 async fn new_zone(server: &TestServer, token: &str, parent: &str, dns_name: &str) -> pb::Zone {
     server
         .zones(token)
@@ -246,12 +189,14 @@ async fn setup(backend: Backend) -> Setup {
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await.name;
-    let x = create_project(&server, &owner, &org, "x").await;
-    let y = create_project(&server, &owner, &org, "y").await;
-    let x_member =
-        add_project_member(&server, &owner, &org, "x-member@example.com", &x, "member").await;
-    let x_admin =
-        add_project_member(&server, &owner, &org, "x-admin@example.com", &x, "admin").await;
+    let x = server.create_project(&owner, &org, "x").await.name;
+    let y = server.create_project(&owner, &org, "y").await.name;
+    let x_member = server
+        .add_project_member(&owner, &org, "x-member@example.com", &x, "member")
+        .await;
+    let x_admin = server
+        .add_project_member(&owner, &org, "x-admin@example.com", &x, "admin")
+        .await;
     Setup {
         server,
         owner,
@@ -732,8 +677,9 @@ async fn a_project_member_changes_only_the_names_delegated_to_their_project(back
         "after the delegation went",
     );
     // A project viewer of X holds no record writes there.
-    let x_viewer =
-        add_project_member(&server, &owner, &org, "x-viewer@example.com", &x, "viewer").await;
+    let x_viewer = server
+        .add_project_member(&owner, &org, "x-viewer@example.com", &x, "viewer")
+        .await;
     denied(
         add_record(
             &server,
@@ -765,7 +711,10 @@ async fn bad_delegations_are_refused_naming_the_field(backend: Backend) {
     let x_zone = new_zone(&server, &owner, &x, "x-team.example").await;
     let other = server.account_token("other@example.com");
     let other_org = server.verified_org(&other, "Other").await.name;
-    let other_project = create_project(&server, &other, &other_org, "theirs").await;
+    let other_project = server
+        .create_project(&other, &other_org, "theirs")
+        .await
+        .name;
     let unknown = format!("{org}/projects/{}", uuid::Uuid::now_v7());
     let client = server.delegations(&owner);
     let cases: Vec<(&str, String, String, &str)> = vec![
@@ -1110,8 +1059,8 @@ async fn a_purged_project_takes_its_zones_and_delegations_with_it(backend: Backe
     let server = TestServer::start_with(backend, FAST_PURGE).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await.name;
-    let x = create_project(&server, &owner, &org, "x").await;
-    let y = create_project(&server, &owner, &org, "y").await;
+    let x = server.create_project(&owner, &org, "x").await.name;
+    let y = server.create_project(&owner, &org, "y").await.name;
     let x_zone = new_zone(&server, &owner, &x, "x-team.example").await;
     for name in ["www.x-team.example", "api.x-team.example"] {
         add_record(&server, &owner, &x_zone.name, a(name, "192.0.2.1"))
@@ -1245,7 +1194,7 @@ async fn a_purged_organization_leaves_no_dns_data(backend: Backend) {
     let server = TestServer::start_with(backend, FAST_PURGE).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await.name;
-    let x = create_project(&server, &owner, &org, "x").await;
+    let x = server.create_project(&owner, &org, "x").await.name;
     let zone = new_zone(&server, &owner, &org, "example.com").await;
     add_record(
         &server,

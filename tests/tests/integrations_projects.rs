@@ -55,63 +55,6 @@ fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, what: 
 
 // ---- requests ----
 
-async fn create_project(server: &TestServer, token: &str, org: &str, name: &str) -> String {
-    server
-        .projects(token)
-        .create_project(pb::CreateProjectRequest {
-            parent: org.into(),
-            project: Some(pb::Project {
-                display_name: name.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .project
-        .unwrap()
-        .name
-}
-
-/// Invites `email` with `role` on `project` only and accepts: a
-/// project-only member. Returns their token.
-async fn project_member(
-    server: &TestServer,
-    owner: &str,
-    org: &str,
-    email: &str,
-    project: &str,
-    role: &str,
-) -> String {
-    let invite = server
-        .invites(owner)
-        .create_invite(pb::CreateInviteRequest {
-            parent: org.into(),
-            invite: Some(pb::Invite {
-                email: email.into(),
-                project_roles: vec![pb::ProjectRoles {
-                    project: project.into(),
-                    roles: vec![role.into()],
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let token = server.account_token(email);
-    server
-        .invites(&token)
-        .accept_invite(pb::AcceptInviteRequest {
-            invite_token: invite.invite_token,
-        })
-        .await
-        .unwrap();
-    token
-}
-
 async fn create_bundle(
     server: &TestServer,
     token: &str,
@@ -364,18 +307,12 @@ async fn a_project_only_member_builds_and_deploys_in_their_project_only(backend:
     let server = dev_server(backend, &[]).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await.name;
-    let x = create_project(&server, &owner, &org, "x").await;
-    let y = create_project(&server, &owner, &org, "y").await;
+    let x = server.create_project(&owner, &org, "x").await.name;
+    let y = server.create_project(&owner, &org, "y").await.name;
     let (repo, org_wide) = setup::repository_and_bundle(&server, &owner, &org).await;
-    let contractor = project_member(
-        &server,
-        &owner,
-        &org,
-        "contractor@example.com",
-        &x,
-        "member",
-    )
-    .await;
+    let contractor = server
+        .add_project_member(&owner, &org, "contractor@example.com", &x, "member")
+        .await;
 
     // Builds and deploys in X.
     let in_x = build_and_deploy(&server, &contractor, &org, &repo.name, &x, 1)
@@ -584,7 +521,7 @@ async fn bundles_hide_with_their_project_and_return_when_it_is_restored(backend:
     let server = dev_server(backend, &[]).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await.name;
-    let x = create_project(&server, &owner, &org, "x").await;
+    let x = server.create_project(&owner, &org, "x").await.name;
     let (repo, org_wide) = setup::repository_and_bundle(&server, &owner, &org).await;
     // The build is claimed (RUNNING) before X goes; the deploy stays queued.
     let bundle = create_bundle(&server, &owner, &org, &repo.name, &x, "svc/x")
@@ -752,8 +689,8 @@ async fn purges_delete_a_projects_bundles_and_everything_of_an_organization(back
     server
         .set_capabilities(&org, &[("max_bundles", 3)], &[])
         .await;
-    let x = create_project(&server, &owner, &org, "x").await;
-    let y = create_project(&server, &owner, &org, "y").await;
+    let x = server.create_project(&owner, &org, "x").await.name;
+    let y = server.create_project(&owner, &org, "y").await.name;
     let (repo, _org_wide) = setup::repository_and_bundle(&server, &owner, &org).await;
     let in_x = build_and_deploy(&server, &owner, &org, &repo.name, &x, 1)
         .await

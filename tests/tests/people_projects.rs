@@ -60,24 +60,6 @@ fn account(email: &str) -> Principal {
     }
 }
 
-async fn create_project(server: &TestServer, token: &str, org: &str, name: &str) -> pb::Project {
-    server
-        .projects(token)
-        .create_project(pb::CreateProjectRequest {
-            parent: org.into(),
-            project: Some(pb::Project {
-                display_name: name.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .project
-        .unwrap()
-}
-
 /// UpdateMember with `roles` and/or `project_roles` (the mask names those
 /// given).
 async fn update_member(
@@ -299,8 +281,8 @@ async fn setup(backend: Backend, role: &str) -> Setup {
     let server = TestServer::start(backend).await;
     let owner = server.account_token("owner@example.com");
     let org = server.verified_org(&owner, "Acme").await.name;
-    let x = create_project(&server, &owner, &org, "x").await.name;
-    let y = create_project(&server, &owner, &org, "y").await.name;
+    let x = server.create_project(&owner, &org, "x").await.name;
+    let y = server.create_project(&owner, &org, "y").await.name;
     let (contractor, contractor_member) =
         add_project_member(&server, &owner, &org, CONTRACTOR, &[(&x, &[role])]).await;
     Setup {
@@ -467,7 +449,7 @@ async fn a_project_only_member_works_in_their_project_only(backend: Backend) {
         list_projects(&server, &token, &org, 0).await.unwrap(),
         [x.as_str()]
     );
-    let z = create_project(&server, &owner, &org, "z").await.name;
+    let z = server.create_project(&owner, &org, "z").await.name;
     update_member(
         &server,
         &owner,
@@ -632,7 +614,7 @@ async fn authorize_answers_per_organization_project_and_workspace(backend: Backe
     // Bad resources are the caller's INVALID_ARGUMENT naming `resource`:
     // another organization's project, a malformed name, a bad workspace id.
     let other_org = server.verified_org(&owner, "Other").await.name;
-    let other = create_project(&server, &owner, &other_org, "o").await.name;
+    let other = server.create_project(&owner, &other_org, "o").await.name;
     for resource in [
         other.clone(),
         format!("{org}/projects/nope"),
@@ -869,8 +851,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     server
         .set_capabilities(&org, &[], &[("custom_roles_allowed", true)])
         .await;
-    let x = create_project(&server, &owner, &org, "x").await.name;
-    let y = create_project(&server, &owner, &org, "y").await.name;
+    let x = server.create_project(&owner, &org, "x").await.name;
+    let y = server.create_project(&owner, &org, "y").await.name;
     // "people" manages members and reads projects (with what project viewers
     // read in them: DNS zones and records, bundles and all under them),
     // nothing more.
@@ -1103,7 +1085,8 @@ async fn bindings_follow_the_no_escalation_and_last_owner_rules(backend: Backend
     // member, whatever exists), a project that does not exist, an unknown
     // role, no roles, a project listed twice.
     let other_org = server.verified_org(&owner, "Other").await.name;
-    let foreign = create_project(&server, &owner, &other_org, "foreign")
+    let foreign = server
+        .create_project(&owner, &other_org, "foreign")
         .await
         .name;
     let missing = format!("{org}/projects/{}", uuid::Uuid::now_v7());
@@ -1261,7 +1244,7 @@ async fn project_lifecycle_reaches_watchers_in_order(backend: Backend) {
         .unwrap()
         .into_inner();
 
-    let p = create_project(&server, &owner, &org, "p").await.name;
+    let p = server.create_project(&owner, &org, "p").await.name;
     assert_eq!(
         as_project_event(next_event(&mut events, &org).await),
         project_event(&org, &p, LifecycleChange::Created)
@@ -1377,7 +1360,7 @@ async fn project_lifecycle_reaches_watchers_in_order(backend: Backend) {
 
     // A forced organization delete takes every project, each on the feed;
     // its undelete restores them, each on the feed.
-    let q = create_project(&server, &owner, &org, "q").await.name;
+    let q = server.create_project(&owner, &org, "q").await.name;
     assert_eq!(next_lifecycle(&mut stream, &org).await.1, q);
     next_event(&mut events, &org).await;
     server
